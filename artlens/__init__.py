@@ -1,0 +1,1 @@
+"""ArtLens: search and describe art collections by content, style and colour."""
