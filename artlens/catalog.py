@@ -1,0 +1,322 @@
+"""The catalog: one row per file, with hashes, metadata, raw features and thumbnails.
+
+SQLAlchemy Core over SQLite (WAL) by default. Raw features live in the same database as the rows
+they belong to, so a batch of artworks is committed atomically: an interrupted run never leaves a
+row without its features, and re-running it simply continues.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+SCHEMA_VERSION = 1
+
+metadata_obj = sa.MetaData()
+
+artworks = sa.Table(
+    "artworks",
+    metadata_obj,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("path", sa.Text, nullable=False, unique=True),
+    sa.Column("file_size", sa.Integer, nullable=False),
+    sa.Column("mtime_ns", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False, index=True),
+    sa.Column("pixel_hash", sa.String(64), nullable=False, index=True),
+    sa.Column("phash", sa.String(16), nullable=False),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("format", sa.String(16), nullable=False),
+    # An exact duplicate (same bytes or same pixels) points at the artwork it repeats and is
+    # neither embedded nor indexed: it is a second file, not a second artwork.
+    sa.Column("duplicate_of", sa.Integer, sa.ForeignKey("artworks.id"), nullable=True, index=True),
+    sa.Column("meta", sa.JSON, nullable=False, default=dict),
+    sa.Column("added_at", sa.DateTime, nullable=False),
+)
+
+# Raw (untransformed) backbone features, one blob per facet, float16 to halve the size.
+features = sa.Table(
+    "features",
+    metadata_obj,
+    sa.Column("artwork_id", sa.Integer, sa.ForeignKey("artworks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("facet", sa.String(32), primary_key=True),
+    sa.Column("vector", sa.LargeBinary, nullable=False),
+)
+
+thumbnails = sa.Table(
+    "thumbnails",
+    metadata_obj,
+    sa.Column("artwork_id", sa.Integer, sa.ForeignKey("artworks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+failures = sa.Table(
+    "failures",
+    metadata_obj,
+    sa.Column("path", sa.Text, primary_key=True),
+    sa.Column("file_size", sa.Integer, nullable=True),
+    sa.Column("mtime_ns", sa.BigInteger, nullable=True),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+)
+
+settings = sa.Table(
+    "settings",
+    metadata_obj,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.JSON, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class ArtworkRow:
+    """What the catalog knows about one file."""
+
+    id: int
+    path: str
+    sha256: str
+    pixel_hash: str
+    phash: str
+    width: int
+    height: int
+    format: str
+    duplicate_of: int | None
+    meta: dict[str, str]
+
+
+@dataclass
+class NewArtwork:
+    """A decoded, embedded file ready to be written to the catalog."""
+
+    path: str
+    file_size: int
+    mtime_ns: int
+    sha256: str
+    pixel_hash: str
+    phash: str
+    width: int
+    height: int
+    format: str
+    thumbnail: bytes
+    features: dict[str, np.ndarray] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets searches read while an ingest writes; foreign keys keep features tied to rows.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def open_engine(db_path: Path) -> Engine:
+    """Open (and create if needed) the catalog database at `db_path`."""
+    engine = sa.create_engine(f"sqlite:///{db_path}")
+    sa.event.listen(engine, "connect", _on_connect)
+    metadata_obj.create_all(engine)
+    with engine.begin() as conn:
+        if get_setting(conn, "schema_version") is None:
+            set_setting(conn, "schema_version", SCHEMA_VERSION)
+    return engine
+
+
+def get_setting(conn: Connection, key: str, default: Any = None) -> Any:
+    row = conn.execute(sa.select(settings.c.value).where(settings.c.key == key)).first()
+    return default if row is None else row[0]
+
+
+def set_setting(conn: Connection, key: str, value: Any) -> None:
+    conn.execute(sa.delete(settings).where(settings.c.key == key))
+    conn.execute(sa.insert(settings).values(key=key, value=value))
+
+
+def _row(r: Any) -> ArtworkRow:
+    return ArtworkRow(
+        id=r.id, path=r.path, sha256=r.sha256, pixel_hash=r.pixel_hash, phash=r.phash,
+        width=r.width, height=r.height, format=r.format, duplicate_of=r.duplicate_of, meta=dict(r.meta or {}),
+    )
+
+
+def file_states(conn: Connection) -> dict[str, tuple[int, int]]:
+    """path -> (size, mtime_ns) for every file already seen (added or failed), to skip unchanged ones."""
+    seen = {r.path: (r.file_size, r.mtime_ns) for r in conn.execute(sa.select(artworks.c.path, artworks.c.file_size, artworks.c.mtime_ns))}
+    for r in conn.execute(sa.select(failures.c.path, failures.c.file_size, failures.c.mtime_ns)):
+        seen.setdefault(r.path, (r.file_size, r.mtime_ns))
+    return seen
+
+
+def find_exact(conn: Connection, sha256: str, pixel_hash: str) -> int | None:
+    """The id of an indexed artwork with the same bytes or the same pixels, if any."""
+    q = (
+        sa.select(artworks.c.id)
+        .where(artworks.c.duplicate_of.is_(None))
+        .where(sa.or_(artworks.c.sha256 == sha256, artworks.c.pixel_hash == pixel_hash))
+        .order_by(artworks.c.id)
+        .limit(1)
+    )
+    return conn.execute(q).scalar()
+
+
+def _forget(conn: Connection, path: str) -> None:
+    """Drop what is stored for `path` (a changed file is re-added from scratch)."""
+    conn.execute(sa.delete(failures).where(failures.c.path == path))
+    old = conn.execute(sa.select(artworks.c.id).where(artworks.c.path == path)).scalar()
+    if old is not None:
+        # Copies that pointed at the old row become originals again on their own next add; here
+        # they are simply re-pointed at nothing so no dangling reference remains.
+        conn.execute(sa.update(artworks).where(artworks.c.duplicate_of == old).values(duplicate_of=None))
+        conn.execute(sa.delete(features).where(features.c.artwork_id == old))
+        conn.execute(sa.delete(thumbnails).where(thumbnails.c.artwork_id == old))
+        conn.execute(sa.delete(artworks).where(artworks.c.id == old))
+
+
+def insert_artwork(conn: Connection, art: NewArtwork) -> tuple[int, int | None]:
+    """Store one artwork; returns (id, id of the artwork it exactly duplicates or None)."""
+    _forget(conn, art.path)
+    original = find_exact(conn, art.sha256, art.pixel_hash)
+    new_id = conn.execute(
+        sa.insert(artworks).values(
+            path=art.path, file_size=art.file_size, mtime_ns=art.mtime_ns, sha256=art.sha256,
+            pixel_hash=art.pixel_hash, phash=art.phash, width=art.width, height=art.height,
+            format=art.format, duplicate_of=original, meta=art.meta, added_at=_now(),
+        )
+    ).inserted_primary_key[0]
+    if original is None:
+        conn.execute(
+            sa.insert(features),
+            [{"artwork_id": new_id, "facet": name, "vector": np.asarray(vec, np.float16).tobytes()} for name, vec in art.features.items()],
+        )
+    conn.execute(sa.insert(thumbnails).values(artwork_id=new_id, data=art.thumbnail))
+    return new_id, original
+
+
+def record_failure(conn: Connection, path: str, file_size: int | None, mtime_ns: int | None, reason: str, message: str) -> None:
+    _forget(conn, path)
+    conn.execute(sa.insert(failures).values(path=path, file_size=file_size, mtime_ns=mtime_ns, reason=reason, message=message, at=_now()))
+
+
+def set_metadata(conn: Connection, path: str, meta: dict[str, str]) -> bool:
+    """Merge `meta` into the artwork at `path`; False when the catalog has no such file."""
+    row = conn.execute(sa.select(artworks.c.id, artworks.c.meta).where(artworks.c.path == path)).first()
+    if row is None:
+        return False
+    merged = {**(row.meta or {}), **meta}
+    if merged != row.meta:
+        conn.execute(sa.update(artworks).where(artworks.c.id == row.id).values(meta=merged))
+    return True
+
+
+def artworks_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, ArtworkRow]:
+    ids = [int(i) for i in ids]
+    out: dict[int, ArtworkRow] = {}
+    for chunk in _chunks(ids, 500):
+        for r in conn.execute(sa.select(artworks).where(artworks.c.id.in_(chunk))):
+            out[r.id] = _row(r)
+    return out
+
+
+def iter_artworks(conn: Connection, include_duplicates: bool = False) -> Iterator[ArtworkRow]:
+    q = sa.select(artworks).order_by(artworks.c.id)
+    if not include_duplicates:
+        q = q.where(artworks.c.duplicate_of.is_(None))
+    for r in conn.execute(q):
+        yield _row(r)
+
+
+def artwork_by_hash(conn: Connection, sha256: str, pixel_hash: str) -> ArtworkRow | None:
+    """The indexed artwork a query file is a copy of, if the collection holds one."""
+    found = find_exact(conn, sha256, pixel_hash)
+    return None if found is None else artworks_by_id(conn, [found])[found]
+
+
+def load_features(conn: Connection, facet: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, raw float32 matrix) of one raw facet for every indexed artwork, in id order."""
+    q = (
+        sa.select(features.c.artwork_id, features.c.vector)
+        .join(artworks, artworks.c.id == features.c.artwork_id)
+        .where(features.c.facet == facet, artworks.c.duplicate_of.is_(None))
+        .order_by(features.c.artwork_id)
+    )
+    ids: list[int] = []
+    blobs: list[bytes] = []
+    for r in conn.execute(q):
+        ids.append(r.artwork_id)
+        blobs.append(r.vector)
+    mat = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(ids), dim).astype(np.float32)
+    return np.asarray(ids, dtype=np.int64), mat
+
+
+def thumbnail(conn: Connection, artwork_id: int) -> bytes | None:
+    return conn.execute(sa.select(thumbnails.c.data).where(thumbnails.c.artwork_id == artwork_id)).scalar()
+
+
+def list_failures(conn: Connection) -> list[dict[str, str]]:
+    rows = conn.execute(sa.select(failures.c.path, failures.c.reason, failures.c.message).order_by(failures.c.path))
+    return [{"path": r.path, "reason": r.reason, "message": r.message} for r in rows]
+
+
+def exact_duplicates(conn: Connection) -> list[tuple[ArtworkRow, ArtworkRow]]:
+    """(copy, original) for every file that repeats an indexed artwork."""
+    copies = [_row(r) for r in conn.execute(sa.select(artworks).where(artworks.c.duplicate_of.is_not(None)).order_by(artworks.c.id))]
+    originals = artworks_by_id(conn, {c.duplicate_of for c in copies if c.duplicate_of is not None})
+    return [(c, originals[c.duplicate_of]) for c in copies if c.duplicate_of in originals]
+
+
+def count_artworks(conn: Connection) -> int:
+    return conn.execute(sa.select(sa.func.count()).select_from(artworks).where(artworks.c.duplicate_of.is_(None))).scalar_one()
+
+
+def metadata_columns(conn: Connection) -> list[str]:
+    cols: set[str] = set()
+    for (meta,) in conn.execute(sa.select(artworks.c.meta)):
+        cols.update((meta or {}).keys())
+    return sorted(cols)
+
+
+def filter_ids(conn: Connection, where: Sequence[tuple[str, str, str]]) -> np.ndarray:
+    """Ids of indexed artworks whose metadata pass every (column, op, value) condition.
+
+    Conditions on the same column with `=` are alternatives (style=Baroque style=Rococo);
+    different columns must all hold. `!=` excludes a value.
+    """
+    q = sa.select(artworks.c.id).where(artworks.c.duplicate_of.is_(None))
+    equal: dict[str, list[str]] = {}
+    for column, op, value in where:
+        field_ = artworks.c.meta[column].as_string()
+        if op == "=":
+            equal.setdefault(column, []).append(value)
+        elif op == "!=":
+            q = q.where(sa.or_(field_.is_(None), field_ != value))
+        else:
+            raise ValueError(f"unknown operator {op!r}")
+    for column, values in equal.items():
+        q = q.where(artworks.c.meta[column].as_string().in_(values))
+    return np.asarray([r[0] for r in conn.execute(q)], dtype=np.int64)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _chunks(items: list[int], n: int) -> Iterator[list[int]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+def catalog_version(conn: Connection) -> int:
+    """A counter bumped by every committed batch: facet vectors built from an older one are stale."""
+    return int(get_setting(conn, "catalog_version", 0))
+
+
+def bump_version(conn: Connection) -> None:
+    set_setting(conn, "catalog_version", catalog_version(conn) + 1)

@@ -1,0 +1,218 @@
+"""The `artlens` command. Each command opens a Collection, calls one method and prints the result.
+
+Library errors (ArtLensError) become a one-line message on stderr and exit code 1; usage
+errors are Typer's (exit code 2).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from artlens.collection import Collection
+from artlens.errors import ArtLensError
+from artlens.facets import parse_weights
+
+app = typer.Typer(
+    help="Search and describe art collections by content, style and colour.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CollectionArg = Annotated[Path, typer.Argument(help="The collection directory.", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+class Backbones(str, Enum):
+    lite0 = "lite0"
+    lite2 = "lite2"
+
+
+class StyleVariants(str, Enum):
+    adain = "adain"
+    gram = "gram"
+
+
+class Facets(str, Enum):
+    joint = "joint"
+    content = "content"
+    style = "style"
+    color = "color"
+
+
+def friendly_errors(fn: F) -> F:
+    """Turn the library's typed errors into a clear message and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ArtLensError as exc:
+            err.print(f"Error: {exc}")
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+@app.command()
+@friendly_errors
+def add(
+    collection: CollectionArg,
+    paths: Annotated[list[Path], typer.Argument(help="Image files or folders (searched recursively).", show_default=False)],
+    metadata: Annotated[Path | None, typer.Option("--metadata", "-m", help="CSV with an 'image' column (paths relative to the CSV) and any other columns as metadata.")] = None,
+    backbone: Annotated[Backbones, typer.Option(help="Backbone for a new collection: EfficientNet-Lite0 (224 px) or Lite2 (260 px).")] = Backbones.lite0,
+    style: Annotated[StyleVariants, typer.Option(help="Style statistics for a new collection: adain (channel mean/std, ALADIN) or gram (DeepArt).")] = StyleVariants.adain,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add images to a collection (created if needed) and rebuild its search index.
+
+    Interrupted runs continue where they stopped; unchanged files are skipped.
+
+    Example: artlens add my-collection scans/ --metadata scans/labels.csv
+    """
+    col = Collection.create(collection, backbone=backbone.value, style=style.value)
+    with Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=err, transient=True, disable=as_json) as bar:
+        task = bar.add_task("embed", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            report = col.add(paths, metadata=metadata, progress=progress)
+        except KeyboardInterrupt:
+            bar.stop()
+            err.print("Interrupted. Every finished batch is saved: run the same command again to continue.")
+            raise typer.Exit(130) from None
+    if as_json:
+        _print_json(report.as_dict())
+        return
+    out.print(f"Added {report.added} artworks to {collection} in {report.seconds:.1f} s "
+              f"({report.duplicates} exact duplicates, {report.unchanged} unchanged, {len(report.failed)} failed, "
+              f"{report.ignored} non-image files ignored).")
+    if report.metadata_rows or metadata:
+        out.print(f"Metadata: {report.metadata_rows} rows applied.")
+    for problem in report.metadata_problems:
+        out.print(f"  metadata: {problem}")
+    if report.failed:
+        reasons = ", ".join(f"{r}: {n}" for r, n in sorted(report.failure_reasons().items()))
+        out.print(f"Failed ({reasons}):")
+        for f in report.failed:
+            out.print(f"  {f['reason']:<13} {f['message']}")
+
+
+@app.command()
+@friendly_errors
+def search(
+    collection: CollectionArg,
+    image: Annotated[list[Path], typer.Option("--image", "-i", help="Query image; repeat for a moodboard (vectors averaged).", show_default=False)],
+    not_image: Annotated[list[Path] | None, typer.Option("--not", help="Image whose look to move away from; repeatable.", show_default=False)] = None,
+    facet: Annotated[Facets, typer.Option(help="What 'similar' means: joint mix, content, style or color.")] = Facets.joint,
+    weights: Annotated[str | None, typer.Option(help="Joint mix, e.g. style=0.6,content=0.3,color=0.1.", show_default=False)] = None,
+    where: Annotated[list[str] | None, typer.Option("--where", "-w", help="Metadata filter COLUMN=VALUE or COLUMN!=VALUE; repeatable (same column: any of).", show_default=False)] = None,
+    k: Annotated[int, typer.Option("-k", help="Number of results.", min=1)] = 10,
+    include_self: Annotated[bool, typer.Option("--include-self", help="Let a query image that is in the collection appear in its own results.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find artworks like the query images.
+
+    Example: artlens search my-collection --image query.jpg --facet style -k 5
+    """
+    try:
+        parsed = parse_weights(weights)
+    except ValueError as exc:
+        raise ArtLensError(str(exc)) from None
+    with Collection.open(collection) as col:
+        results = col.search(images=image, not_images=not_image or [], facet=facet.value, weights=parsed,
+                             where=where or [], k=k, include_self=include_self)
+    if as_json:
+        _print_json({"results": [r.as_dict() for r in results]})
+        return
+    if not results:
+        out.print("No results.")
+        return
+    # A block per result: scores and why, the path, the metadata. Readable at any terminal width.
+    for n, r in enumerate(results, 1):
+        sc = r.scores
+        out.print(f"{n:>2}. {r.score:.3f}  content {sc['content']:.2f}  style {sc['style']:.2f}  colour {sc['color']:.2f}  ({r.why})")
+        out.print(f"    {_short(r.path)}")
+        if r.metadata:
+            out.print("    " + ", ".join(f"{key}={value}" for key, value in r.metadata.items()))
+
+
+@app.command()
+@friendly_errors
+def info(collection: CollectionArg, as_json: JsonOpt = False) -> None:
+    """Counts, facets, model and metadata columns of a collection.
+
+    Example: artlens info my-collection --json
+    """
+    with Collection.open(collection) as col:
+        data = col.info()
+    if as_json:
+        _print_json(data)
+        return
+    model = data["model"]
+    out.print(f"Collection {data['directory']}")
+    out.print(f"  artworks:   {data['artworks']}")
+    out.print(f"  duplicates: {data['duplicates']['exact']} exact, {data['duplicates']['near']} near")
+    out.print(f"  failed:     {len(data['failed'])}")
+    out.print(f"  model:      EfficientNet-{model['backbone'].capitalize()} ({model['input_size']} px), style statistics: {model['style']}")
+    facets = ", ".join(f"{f['name']} ({f['dim']}-d, {f['index']})" for f in data["facets"]) or "none yet"
+    out.print(f"  facets:     {facets}")
+    out.print(f"  weights:    " + ", ".join(f"{k}={v}" for k, v in data["weights"].items()))
+    out.print(f"  columns:    {', '.join(data['columns']) or 'none'}")
+    if data["stale"]:
+        out.print("  The index is older than the catalog (an add was interrupted): run `artlens add` again.")
+    for f in data["failed"]:
+        out.print(f"  failed: {f['reason']:<13} {f['path']}")
+
+
+@app.command()
+@friendly_errors
+def duplicates(collection: CollectionArg, as_json: JsonOpt = False) -> None:
+    """List exact duplicates (same bytes or pixels) and near-duplicates (perceptual hash or content).
+
+    Example: artlens duplicates my-collection --json
+    """
+    with Collection.open(collection) as col:
+        data = col.duplicates()
+    if as_json:
+        _print_json(data)
+        return
+    out.print(f"{len(data['exact'])} exact duplicates, {len(data['near'])} near-duplicate pairs.")
+    for d in data["exact"]:
+        out.print(f"  exact ({d['same']}): {_short(d['path'])} = {_short(d['duplicate_of'])}")
+    for d in data["near"]:
+        out.print(f"  near (phash distance {d['phash_distance']}, content {d['content_similarity']:.2f}): "
+                  f"{_short(d['a']['path'])} ~ {_short(d['b']['path'])}")
+
+
+def _short(path: str) -> str:
+    """A path relative to the working directory when it is below it, for readable tables."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
+if __name__ == "__main__":
+    app()

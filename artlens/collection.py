@@ -1,0 +1,290 @@
+"""A collection on disk and everything you can do with it: the Python API behind the CLI.
+
+    from artlens import Collection
+    col = Collection.create("my-collection")                 # or Collection.open(...)
+    col.add(["scans/"], metadata="scans/labels.csv")
+    for r in col.search(images=["query.jpg"], k=5):
+        print(r.path, r.score, r.scores, r.why)
+
+A collection is a directory: `artlens.db` (SQLite: catalog, raw features, thumbnails, failures)
+and `vectors/` (fitted transforms, one matrix and one FAISS index per facet). Copying the
+directory copies the collection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from artlens import catalog, ingest, search, vectors
+from artlens.backbone import BACKBONES, Backbone
+from artlens.embed import WORKING_SIDE, embed_rgb, raw_dims
+from artlens.errors import CollectionError, InputError
+from artlens.facets import DEFAULT_WEIGHTS, FACETS, STYLE_VARIANTS
+from artlens.images import ImageError, load_image
+
+DB_FILE = "artlens.db"
+VECTORS_DIR = "vectors"
+SEARCH_FACETS: tuple[str, ...] = ("joint", *FACETS)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    id: int
+    path: str
+    score: float
+    scores: dict[str, float]
+    metadata: dict[str, str]
+    why: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "path": self.path, "score": round(self.score, 4), "scores": self.scores,
+                "metadata": self.metadata, "why": self.why}
+
+
+def parse_where(conditions: Iterable[str | tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """'style=Baroque' / 'genre!=portrait' -> (column, op, value) triples."""
+    out: list[tuple[str, str, str]] = []
+    for c in conditions:
+        if isinstance(c, tuple):
+            out.append(c)
+            continue
+        if "!=" in c:
+            column, value = c.split("!=", 1)
+            op = "!="
+        elif "=" in c:
+            column, value = c.split("=", 1)
+            op = "="
+        else:
+            raise InputError(f"bad filter {c!r}: expected COLUMN=VALUE or COLUMN!=VALUE")
+        if not column.strip():
+            raise InputError(f"bad filter {c!r}: the column name is empty")
+        out.append((column.strip(), op, value.strip()))
+    return out
+
+
+class Collection:
+    """An ArtLens collection directory. Open it with `Collection.open` or `Collection.create`."""
+
+    def __init__(self, directory: Path, engine: Any) -> None:
+        self.directory = directory
+        self._engine = engine
+        with engine.connect() as conn:
+            self.backbone_name: str = catalog.get_setting(conn, "backbone")
+            self.style_variant: str = catalog.get_setting(conn, "style_variant")
+        self._backbone: Backbone | None = None
+        self._vectors: vectors.FacetVectors | None = None
+
+    # -- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, directory: str | Path, backbone: str = "lite0", style: str = "adain") -> "Collection":
+        """Open the collection at `directory`, creating it (with this backbone and style variant) if needed."""
+        directory = Path(directory).expanduser()
+        if backbone not in BACKBONES:
+            raise InputError(f"unknown backbone {backbone!r}: choose one of {', '.join(BACKBONES)}")
+        if style not in STYLE_VARIANTS:
+            raise InputError(f"unknown style variant {style!r}: choose one of {', '.join(STYLE_VARIANTS)}")
+        if directory.exists() and not directory.is_dir():
+            raise CollectionError(f"{directory} is a file, not a collection directory")
+        if directory.exists() and any(directory.iterdir()) and not (directory / DB_FILE).exists():
+            raise CollectionError(f"{directory} is a folder that is not an ArtLens collection; choose a new or empty folder")
+        directory.mkdir(parents=True, exist_ok=True)
+        engine = catalog.open_engine(directory / DB_FILE)
+        with engine.begin() as conn:
+            have = (catalog.get_setting(conn, "backbone"), catalog.get_setting(conn, "style_variant"))
+            if have == (None, None):
+                catalog.set_setting(conn, "backbone", backbone)
+                catalog.set_setting(conn, "style_variant", style)
+            elif have != (backbone, style):
+                raise CollectionError(
+                    f"{directory} was made with backbone {have[0]} and style {have[1]}; "
+                    f"it cannot be extended with backbone {backbone} and style {style}"
+                )
+        return cls(directory, engine)
+
+    @classmethod
+    def open(cls, directory: str | Path) -> "Collection":
+        """Open an existing collection."""
+        directory = Path(directory).expanduser()
+        if not (directory / DB_FILE).is_file():
+            raise CollectionError(f"{directory} is not an ArtLens collection (no {DB_FILE}); create it with `artlens add`")
+        return cls(directory, catalog.open_engine(directory / DB_FILE))
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> "Collection":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- building ----------------------------------------------------------------------------
+
+    @property
+    def backbone(self) -> Backbone:
+        if self._backbone is None:
+            self._backbone = Backbone(self.backbone_name)
+        return self._backbone
+
+    def add(
+        self,
+        paths: Sequence[str | Path],
+        metadata: str | Path | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        batch_size: int = ingest.BATCH_SIZE,
+    ) -> ingest.AddReport:
+        """Add every image under `paths` (recursively), with metadata from a CSV, then rebuild the vectors.
+
+        Safe to interrupt and to repeat: committed batches are kept, unchanged files are skipped.
+        """
+        files, ignored = ingest.scan([Path(p) for p in paths])
+        meta, problems = ingest.read_metadata(Path(metadata)) if metadata else ({}, [])
+        report = ingest.AddReport(ignored=ignored, metadata_problems=problems)
+        try:
+            ingest.add_files(self._engine, self.backbone, self.style_variant, files, meta, batch_size, progress, report)
+        except KeyboardInterrupt:
+            report.interrupted = True
+            raise
+        if self.is_stale():
+            self.build()
+        return report
+
+    def is_stale(self) -> bool:
+        """True when the catalog changed since the vectors were last built."""
+        with self._engine.connect() as conn:
+            version = catalog.catalog_version(conn)
+        return vectors.built_version(self.directory / VECTORS_DIR) != version
+
+    def build(self) -> vectors.FacetVectors:
+        """Refit the facet transforms on the whole collection and rebuild every index."""
+        self._vectors = vectors.build(self._engine, self.directory / VECTORS_DIR, raw_dims(self.backbone, self.style_variant))
+        return self._vectors
+
+    @property
+    def vectors(self) -> vectors.FacetVectors:
+        if self._vectors is None:
+            if vectors.built_version(self.directory / VECTORS_DIR) is None:
+                raise CollectionError(f"{self.directory} has no search index yet; add images with `artlens add`")
+            self._vectors = vectors.load(self.directory / VECTORS_DIR)
+        return self._vectors
+
+    # -- searching ---------------------------------------------------------------------------
+
+    def _query_side(self, paths: Sequence[str | Path]) -> tuple[dict[str, np.ndarray], set[int]]:
+        """Transformed vectors of query images, and the ids of those that are in the collection."""
+        vecs = self.vectors
+        rows: list[dict[str, np.ndarray]] = []
+        in_collection: set[int] = set()
+        outside: list[np.ndarray] = []
+        for p in paths:
+            path = Path(p).expanduser()
+            if not path.is_file():
+                raise InputError(f"{path}: query image not found")
+            try:
+                img = load_image(path, max_side=WORKING_SIDE)
+            except ImageError as exc:
+                raise InputError(f"cannot use {path} as a query: {exc}") from None
+            with self._engine.connect() as conn:
+                same = catalog.artwork_by_hash(conn, img.sha256, img.pixel_hash)
+            if same is not None and vecs.has(same.id):
+                row = int(vecs.rows(np.array([same.id]))[0])
+                rows.append({f: np.asarray(vecs.matrices[f][row]) for f in FACETS})
+                in_collection.add(same.id)
+            else:
+                outside.append(img.rgb)
+        if outside:
+            raw = embed_rgb(self.backbone, outside, self.style_variant)
+            transformed = {f: vecs.transforms[f].apply(raw[f]) for f in FACETS}
+            rows.extend({f: transformed[f][i] for f in FACETS} for i in range(len(outside)))
+        return {f: np.stack([r[f] for r in rows]) for f in FACETS}, in_collection
+
+    def search(
+        self,
+        images: Sequence[str | Path],
+        not_images: Sequence[str | Path] = (),
+        facet: str = "joint",
+        weights: dict[str, float] | None = None,
+        where: Iterable[str | tuple[str, str, str]] = (),
+        k: int = 10,
+        include_self: bool = False,
+    ) -> list[SearchResult]:
+        """Artworks most like `images` (a moodboard when several) and unlike `not_images`.
+
+        facet: 'joint' (weighted mix; `weights` overrides the default mix), 'content', 'style' or 'color'.
+        where: metadata conditions such as 'style=Baroque' or 'genre!=portrait'.
+        A query image that is in the collection is left out of its own results unless include_self.
+        """
+        if not images:
+            raise InputError("give at least one query image")
+        if facet not in SEARCH_FACETS:
+            raise InputError(f"unknown facet {facet!r}: choose one of {', '.join(SEARCH_FACETS)}")
+        if weights is not None and facet != "joint":
+            raise InputError("weights apply to the joint facet only; drop --facet or the weights")
+        if k < 1:
+            raise InputError("k must be at least 1")
+        use = dict(weights or DEFAULT_WEIGHTS) if facet == "joint" else {facet: 1.0}
+        conditions = parse_where(where)
+        positives, inside = self._query_side(images)
+        negatives, _ = self._query_side(not_images) if not_images else (None, set())
+        allowed = None
+        if conditions:
+            with self._engine.connect() as conn:
+                unknown = {c for c, _, _ in conditions} - set(catalog.metadata_columns(conn))
+                if unknown:
+                    cols = ", ".join(catalog.metadata_columns(conn)) or "none"
+                    raise InputError(f"unknown metadata column {', '.join(sorted(unknown))}; the collection has: {cols}")
+                allowed = catalog.filter_ids(conn, conditions)
+        exclude = set() if include_self else inside
+        hits = search.rank(self.vectors, search.query_vectors(positives, negatives), use, k, allowed, exclude)
+        with self._engine.connect() as conn:
+            rows = catalog.artworks_by_id(conn, [h.id for h in hits])
+        return [SearchResult(id=h.id, path=rows[h.id].path, score=h.score, scores=h.scores, metadata=rows[h.id].meta, why=h.why(use)) for h in hits]
+
+    # -- reporting ---------------------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        """Counts, facets, model and metadata columns, as plain data."""
+        with self._engine.connect() as conn:
+            count = catalog.count_artworks(conn)
+            failed = catalog.list_failures(conn)
+            exact = len(catalog.exact_duplicates(conn))
+            columns = catalog.metadata_columns(conn)
+        built = vectors.built_version(self.directory / VECTORS_DIR) is not None
+        facets: list[dict[str, Any]] = []
+        if built and len(self.vectors):
+            for f in SEARCH_FACETS:
+                index = self.vectors.index(f)
+                facets.append({"name": f, "dim": index.dim, "index": index.kind})
+        return {
+            "directory": str(self.directory),
+            "artworks": count,
+            "failed": failed,
+            "duplicates": {"exact": exact, "near": len(vectors.load_near_duplicates(self.directory / VECTORS_DIR))},
+            "facets": facets,
+            "weights": DEFAULT_WEIGHTS,
+            "columns": columns,
+            "model": {"backbone": self.backbone_name, "input_size": BACKBONES[self.backbone_name].input_size, "style": self.style_variant},
+            "stale": self.is_stale(),
+        }
+
+    def duplicates(self) -> dict[str, list[dict[str, Any]]]:
+        """Exact copies (same bytes or pixels) and near-duplicate pairs, with their evidence."""
+        with self._engine.connect() as conn:
+            exact = [{"path": c.path, "id": c.id, "duplicate_of": o.path, "original_id": o.id,
+                      "same": "bytes" if c.sha256 == o.sha256 else "pixels"} for c, o in catalog.exact_duplicates(conn)]
+            near_pairs = vectors.load_near_duplicates(self.directory / VECTORS_DIR)
+            rows = catalog.artworks_by_id(conn, {i for n in near_pairs for i in (n.a, n.b)})
+        near = [{"a": {"id": n.a, "path": rows[n.a].path}, "b": {"id": n.b, "path": rows[n.b].path},
+                 "phash_distance": n.phash_distance, "content_similarity": n.content_similarity}
+                for n in near_pairs if n.a in rows and n.b in rows]
+        return {"exact": exact, "near": near}
+
+    def thumbnail(self, artwork_id: int) -> bytes | None:
+        with self._engine.connect() as conn:
+            return catalog.thumbnail(conn, artwork_id)

@@ -1,0 +1,387 @@
+"""One FAISS vector index per facet: exact for small collections, approximate above a size threshold.
+
+Vectors are L2-normalised float32, so inner product = cosine. Every index is an `IndexIDMap2` keyed
+by int64 catalog ids and keeps the original float vectors, which are needed for exact re-ranking
+and for exact scoring of small filtered sets (metadata filters).
+
+Kinds (chosen by `build_index`, recorded in the index file itself):
+
+- ``exact``: `IndexFlatIP`. Below `EXACT_BELOW` vectors a brute-force scan is a few ms per query.
+- ``pq`` (default approximate): a 4-bit PQ fast-scan code of every vector (2 dims per sub-quantizer,
+  `IndexIVFPQFastScan` with a single list) scanned in full, then the best ``k * k_factor``
+  candidates re-ranked exactly from the stored vectors (`IndexRefineFlat`). `k_factor` is tuned at
+  build time to reach the target recall. Measured on this machine (bench/search_latency.py) it beats
+  HNSW and multi-list IVF by a wide margin on whitened / isotropic embeddings, which have no cluster
+  structure for a graph or coarse quantizer to exploit, its latency does not depend on the data
+  (p99 close to the median), and it builds in seconds instead of tens of minutes.
+- ``hnsw`` (opt-in, ``approx="hnsw"``): `IndexHNSWFlat`, efSearch tuned at build time. Better on data
+  with strong low-dimensional structure; kept for that case and for comparison.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Literal
+
+import faiss
+import numpy as np
+
+# Below this many vectors search is exact. A flat scan of 50k x 256-d vectors costs ~3-5 ms per query
+# on the reference machine (2 cores, AVX2), the same order as the approximate scan of 1M vectors, and
+# exact results are free of any tuning risk. Above it the flat scan grows linearly (~60 ms at 1M).
+EXACT_BELOW: int = 50_000
+# Never build an approximate index on fewer vectors: the PQ codebooks need >= 16 * 39 training points
+# and at this size exact search costs well under a millisecond anyway.
+APPROX_MIN: int = 1_000
+# Filtered searches whose allowed set has at most this many indexed ids are scored exactly: ~0.2-0.3 us
+# per vector at d=256, i.e. <= ~5 ms, about the cost of one approximate scan of 1M vectors.
+EXACT_FILTER_BELOW: int = 20_000
+# HNSW with a selector loses recall when few nodes are allowed (the walk wanders through rejected
+# nodes): below this allowed fraction score exactly, above it widen efSearch by 1 / fraction.
+HNSW_MIN_FILTER_FRACTION: float = 0.2
+
+HNSW_M: int = 32
+HNSW_EF_CONSTRUCTION: int = 100
+PQ_NBITS: int = 4  # 4-bit codes are what the fast-scan SIMD kernels (in-register lookup tables) need
+TUNE_QUERIES: int = 500  # leave-one-out queries for tuning: recall estimate +-0.01
+TUNE_K: int = 10
+TUNE_MARGIN: float = 0.01  # aim a little above the target: the tuning estimate has sampling noise
+TRAIN_MAX: int = 65_536
+_K_FACTORS: tuple[float, ...] = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+_EF_SEARCH: tuple[int, ...] = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096)
+
+Kind = Literal["exact", "pq", "hnsw"]
+
+
+class VectorIndex:
+    """A FAISS index of one facet, keyed by int64 catalog ids (cosine similarity on unit vectors)."""
+
+    kind: str
+    dim: int
+
+    def __init__(self, index: faiss.IndexIDMap2) -> None:
+        self._index = index
+        self._inner = faiss.downcast_index(index.index)
+        if isinstance(self._inner, faiss.IndexFlat):
+            self.kind, storage = "exact", self._inner
+        elif isinstance(self._inner, faiss.IndexHNSWFlat):
+            self.kind, storage = "hnsw", self._inner.storage
+        elif isinstance(self._inner, faiss.IndexRefine):
+            self.kind, storage = "pq", self._inner.refine_index
+        else:
+            raise ValueError(f"unsupported FAISS index type {type(self._inner).__name__}")
+        self._storage: faiss.IndexFlat = faiss.downcast_index(storage)
+        if self._storage.metric_type != faiss.METRIC_INNER_PRODUCT:
+            raise ValueError("index does not use inner-product similarity")
+        self.dim = int(index.d)
+        self._ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+        # Sorted copy of the ids, to turn catalog ids into row positions for filters.
+        self._order = np.argsort(self._ids, kind="stable")
+        self._sorted_ids = self._ids[self._order]
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def __repr__(self) -> str:
+        return f"VectorIndex(kind={self.kind!r}, n={len(self)}, dim={self.dim}, params={self.params})"
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Catalog ids in row order (a copy)."""
+        return self._ids.copy()
+
+    @property
+    def params(self) -> dict[str, int | float | str]:
+        """Construction and tuned search parameters, for logs and benchmarks."""
+        if self.kind == "hnsw":
+            h = self._inner.hnsw
+            return {"M": int(h.nb_neighbors(0) // 2), "efConstruction": int(h.efConstruction), "efSearch": int(h.efSearch)}
+        if self.kind == "pq":
+            base = faiss.downcast_index(self._inner.base_index)
+            return {"pq": f"PQ{base.pq.M}x{base.pq.nbits}fs", "k_factor": float(self._inner.k_factor)}
+        return {}
+
+    def vectors(self) -> np.ndarray:
+        """The stored float vectors, (N, dim), row-aligned with `ids`: a read-only view, valid while self lives."""
+        n = len(self)
+        if n == 0:
+            return np.zeros((0, self.dim), np.float32)
+        view = faiss.rev_swig_ptr(self._storage.get_xb(), n * self.dim).reshape(n, self.dim)
+        view.flags.writeable = False
+        return view
+
+    def search(self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k by cosine: (scores (Q, k) float32, ids (Q, k) int64); missing results are id -1, score -inf.
+
+        `allowed_ids` restricts results to those catalog ids (ids not in the index are ignored).
+        Small allowed sets are scored exactly; large ones use a FAISS selector inside the index.
+        """
+        q = _as_queries(queries, self.dim)
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        k = int(k)
+        if allowed_ids is None:
+            scores, ids = self._index.search(q, k)
+        else:
+            rows, mask = self._allowed_rows(allowed_ids)
+            n = len(self)
+            count = len(rows) if mask is None else int(np.count_nonzero(mask))
+            if count == 0:
+                scores, ids = np.full((len(q), k), -np.inf, np.float32), np.full((len(q), k), -1, np.int64)
+            elif (self.kind == "exact" or count <= EXACT_FILTER_BELOW
+                  or (self.kind == "hnsw" and count < HNSW_MIN_FILTER_FRACTION * n)):
+                scores, ids = self._exact_subset(q, k, rows if mask is None else np.flatnonzero(mask))
+            else:
+                if mask is None:
+                    mask = np.zeros(n, bool)
+                    mask[rows] = True
+                scores, ids = self._selector_search(q, k, mask)
+        scores = np.ascontiguousarray(scores, np.float32)
+        ids = np.ascontiguousarray(ids, np.int64)
+        scores[ids < 0] = -np.inf  # FAISS pads with -FLT_MAX
+        return scores, ids
+
+    def _allowed_rows(self, allowed_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Rows of the allowed catalog ids that are in the index: (sorted rows, None) or (empty, row mask)."""
+        allowed = np.asarray(allowed_ids, dtype=np.int64).ravel()
+        if len(allowed) > EXACT_FILTER_BELOW:
+            # Large sets: one vectorised pass over the index ids (table-based for dense catalog ids),
+            # ~10x faster than sorting and binary-searching half a million ids.
+            return np.empty(0, np.int64), np.isin(self._ids, allowed)
+        allowed = np.sort(allowed)
+        at = np.minimum(np.searchsorted(self._sorted_ids, allowed), len(self._sorted_ids) - 1)
+        rows = np.sort(self._order[at[self._sorted_ids[at] == allowed]])
+        return rows[np.concatenate(([True], rows[1:] != rows[:-1]))] if len(rows) else rows, None
+
+    def _exact_subset(self, q: np.ndarray, k: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Brute-force scores of `q` against the given rows only."""
+        m = len(rows)
+        kk = min(k, m)
+        scores = np.full((len(q), k), -np.inf, np.float32)
+        labels = np.full((len(q), k), -1, np.int64)
+        if len(q) < 8:
+            # One query at a time: FAISS gathers and scores in one pass, no (m, d) copy (3x faster than numpy).
+            sims = np.empty((1, m), np.float32)
+            for i in range(len(q)):
+                self._storage.compute_distance_subset(1, faiss.swig_ptr(q[i]), m, faiss.swig_ptr(sims),
+                                                      faiss.swig_ptr(rows))
+                scores[i, :kk], labels[i, :kk] = _top_k(sims, kk)
+        else:
+            # Many queries: copy the rows once and let BLAS do the products.
+            sub = np.take(self.vectors(), rows, axis=0)
+            step = max(1, (64 << 20) // (4 * m))  # keep the (step, m) score block around 64 MB
+            for s in range(0, len(q), step):
+                sims = q[s:s + step] @ sub.T
+                scores[s:s + step, :kk], labels[s:s + step, :kk] = _top_k(sims, kk)
+        ids = np.where(labels >= 0, self._ids[rows[np.maximum(labels, 0)]], -1)
+        return scores, ids
+
+    def _selector_search(self, q: np.ndarray, k: int, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Approximate search restricted to rows where `mask` is set, with a bitmap selector.
+
+        A bitmap is N/8 bytes and O(N) to build with numpy; IDSelectorBatch would build a hash set of
+        every allowed id on each call.
+        """
+        n = len(self)
+        allowed_share = np.count_nonzero(mask) / n
+        bits = np.packbits(mask, bitorder="little")  # must outlive the search: the selector points into it
+        sel = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bits))
+        if self.kind == "hnsw":
+            ef = self._inner.hnsw.efSearch
+            ef = int(min(ef / allowed_share, 4 * ef))  # rejected nodes still cost hops: widen the beam
+            params = faiss.SearchParametersHNSW(efSearch=ef, sel=sel)
+        else:
+            base = faiss.downcast_index(self._inner.base_index)
+            base_params = faiss.SearchParametersIVF(nprobe=int(base.nprobe), sel=sel)
+            params = faiss.IndexRefineSearchParameters(k_factor=float(self._inner.k_factor), base_index_params=base_params)
+        scores, labels = self._inner.search(q, k, params=params)
+        ids = np.where(labels >= 0, self._ids[np.maximum(labels, 0)], -1)
+        return scores, ids
+
+    def save(self, path: pathlib.Path) -> None:
+        """Write the index (ids and tuned parameters included) atomically: temp file, fsync, rename."""
+        path = pathlib.Path(path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            faiss.write_index(self._index, str(tmp))
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, path: pathlib.Path) -> VectorIndex:
+        """Read an index written by `save`."""
+        path = pathlib.Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no vector index at {path}")
+        index = faiss.read_index(str(path))
+        if not isinstance(index, faiss.IndexIDMap2):
+            raise ValueError(f"{path} is not an artlens vector index (found {type(index).__name__})")
+        return cls(index)
+
+
+def build_index(vectors: np.ndarray, ids: np.ndarray, *, exact_below: int = EXACT_BELOW, target_recall: float = 0.95,
+                approx: Literal["pq", "hnsw"] = "pq", seed: int = 0) -> VectorIndex:
+    """Index unit vectors (N, d) under unique int64 `ids`: exact below `exact_below` rows, else approximate.
+
+    The approximate index's search knob (re-rank depth `k_factor` for "pq", efSearch for "hnsw") is
+    tuned here until recall@10 on held-out queries reaches `target_recall`, and stored in the index.
+    """
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    labels = np.ascontiguousarray(ids, dtype=np.int64)
+    if x.ndim != 2 or x.shape[1] < 1:
+        raise ValueError(f"vectors must be a 2-D (N, d) array, got shape {np.shape(vectors)}")
+    n, d = x.shape
+    if n == 0:
+        raise ValueError("cannot build a vector index from 0 vectors")
+    if labels.shape != (n,):
+        raise ValueError(f"ids must be 1-D with one id per vector: {labels.shape} ids for {n} vectors")
+    if len(np.unique(labels)) != n:
+        raise ValueError("ids must be unique")
+    if labels.min() < 0:
+        raise ValueError("ids must be >= 0 (FAISS uses -1 for 'no result')")
+    if not np.isfinite(x).all():
+        raise ValueError("vectors contain NaN or infinite values")
+    if not 0.0 < target_recall <= 1.0:
+        raise ValueError(f"target_recall must be in (0, 1], got {target_recall}")
+    if approx not in ("pq", "hnsw"):
+        raise ValueError(f"approx must be 'pq' or 'hnsw', got {approx!r}")
+
+    if n < max(exact_below, APPROX_MIN):
+        inner: faiss.Index = faiss.IndexFlatIP(d)
+    elif approx == "hnsw":
+        inner = faiss.IndexHNSWFlat(d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    else:
+        # Two dims per 4-bit sub-quantizer: on 256-d data PQ64 (4 dims each) needs ~10x the re-rank depth
+        # for the same recall, PQ128 reaches 0.95 with ~200 candidates. Odd d: one dim each.
+        m = d // 2 if d % 2 == 0 else d
+        # A single inverted list: the PQ fast-scan kernel over everything, but through the IVF class,
+        # which (unlike IndexPQFastScan) accepts an ID selector for filters. More lists did not pay on
+        # isotropic data: reaching 0.95 recall needed probing nearly all of them (bench/search_latency.py).
+        base = faiss.IndexIVFPQFastScan(faiss.IndexFlatIP(d), d, 1, m, PQ_NBITS, faiss.METRIC_INNER_PRODUCT)
+        base.nprobe = 1
+        inner = faiss.IndexRefineFlat(base)
+    index = faiss.IndexIDMap2(inner)
+    rng = np.random.default_rng(seed)
+    if not index.is_trained:
+        train = x if n <= TRAIN_MAX else x[np.sort(rng.choice(n, TRAIN_MAX, replace=False))]
+        # k-means of 16 centroids per sub-quantizer: tiny parallel regions whose barriers dominate; with
+        # 2 threads on a busy 2-vCPU VM training took 20 s instead of 0.3 s (measured).
+        with _faiss_threads(1):
+            index.train(train)
+    if isinstance(inner, faiss.IndexFlat):
+        index.add_with_ids(x, labels)
+        return VectorIndex(index)
+    held = np.sort(rng.choice(n, min(TUNE_QUERIES, n // 10), replace=False))
+    if isinstance(inner, faiss.IndexHNSW):
+        # Tune on a held-out sample, added afterwards: a query already in the graph is linked to its
+        # own neighbours and would overstate recall. Rows go in as slices between held-out rows so
+        # that the (possibly GB-sized) matrix is never copied.
+        start = 0
+        for stop in (*held.tolist(), n):
+            if stop > start:
+                index.add_with_ids(x[start:stop], labels[start:stop])
+            start = stop + 1
+        _tune(VectorIndex(index), x, held, target_recall, held_in_index=False)
+        index.add_with_ids(x[held], labels[held])
+    else:
+        # PQ candidates do not depend on which rows are queries, so leave-one-out is fair here (and
+        # adding to a fast-scan list in many slices would repack it each time).
+        index.add_with_ids(x, labels)
+        _tune(VectorIndex(index), x, held, target_recall, held_in_index=True)
+    return VectorIndex(index)
+
+
+def _tune(index: VectorIndex, x: np.ndarray, held: np.ndarray, target_recall: float, *, held_in_index: bool) -> None:
+    """Raise the approximate index's search knob until recall@10 of the `held` rows as queries reaches the target.
+
+    The index holds the rows of `x` in order, without `held` unless `held_in_index`; either way held
+    rows are dropped from exact and approximate results, so every query acts as an unseen one.
+    """
+    inner = index._inner
+    pos_to_row = np.arange(len(x)) if held_in_index else np.setdiff1d(np.arange(len(x)), held)
+    q = np.ascontiguousarray(x[held])
+    _, truth = faiss.knn(q, x, TUNE_K + 10, metric=faiss.METRIC_INNER_PRODUCT)
+    truth = _first_k(np.where(np.isin(truth, held), -1, truth))
+    kq = TUNE_K + 1 if held_in_index else TUNE_K  # one more result: the query itself comes back
+    aim = min(1.0, target_recall + TUNE_MARGIN)
+    if index.kind == "hnsw":
+        values: tuple[float, ...] = _EF_SEARCH
+
+        def run(v: float) -> np.ndarray:
+            return inner.search(q, kq, params=faiss.SearchParametersHNSW(efSearch=int(v)))[1]
+    else:
+        values = _K_FACTORS
+
+        def run(v: float) -> np.ndarray:
+            # Same candidate count (k * k_factor) as a real top-10 search, despite asking for kq results.
+            kf = float(v) * TUNE_K / kq + 1e-6
+            return inner.search(q, kq, params=faiss.IndexRefineSearchParameters(k_factor=kf))[1]
+
+    chosen = values[-1]
+    for v in values:
+        pos = run(v)
+        rows = np.where(pos >= 0, pos_to_row[np.maximum(pos, 0)], -1)
+        if _recall(_first_k(np.where(np.isin(rows, held), -1, rows)), truth) >= aim:
+            chosen = v
+            break
+    if index.kind == "hnsw":
+        inner.hnsw.efSearch = int(chosen)
+    else:
+        inner.k_factor = float(chosen)
+
+
+def _first_k(labels: np.ndarray) -> np.ndarray:
+    """First TUNE_K non-negative labels of each row, -1 padded."""
+    out = np.full((len(labels), TUNE_K), -1, np.int64)
+    for i, lab in enumerate(labels):
+        kept = lab[lab >= 0][:TUNE_K]
+        out[i, : len(kept)] = kept
+    return out
+
+
+def _recall(found: np.ndarray, truth: np.ndarray) -> float:
+    """Mean share of the true neighbours that were found (padding ignored)."""
+    hits = [len(np.intersect1d(f[f >= 0], t[t >= 0])) / max(1, int((t >= 0).sum())) for f, t in zip(found, truth)]
+    return float(np.mean(hits))
+
+
+def _top_k(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Best k columns of each row of `sims`, best first: (scores, column indices)."""
+    if k < sims.shape[1]:
+        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    else:
+        part = np.broadcast_to(np.arange(sims.shape[1]), sims.shape).copy()
+    top = np.take_along_axis(sims, part, axis=1)
+    order = np.argsort(-top, axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1), np.take_along_axis(part, order, axis=1)
+
+
+@contextmanager
+def _faiss_threads(n: int) -> Iterator[None]:
+    """Run FAISS with `n` OpenMP threads inside the block."""
+    old = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(old)
+
+
+def _as_queries(queries: np.ndarray, dim: int) -> np.ndarray:
+    """(Q, dim) contiguous float32 queries; a single (dim,) vector is accepted as one query."""
+    q = np.asarray(queries, dtype=np.float32)
+    if q.ndim == 1:
+        q = q[None, :]
+    if q.ndim != 2 or q.shape[1] != dim:
+        raise ValueError(f"queries must have shape (Q, {dim}) for this index, got {np.shape(queries)}")
+    return np.ascontiguousarray(q)

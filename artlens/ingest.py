@@ -1,0 +1,246 @@
+"""Folders and a metadata CSV -> catalog rows with raw features, in resumable batches.
+
+The work is split as reader (scan, CSV), mapper (decode, hash, thumbnail, colour in a thread
+pool; the backbone on whole batches) and writer (one transaction per batch). A batch is the unit
+of progress: once committed it is never redone, so an interrupted run continues where it stopped,
+and re-adding unchanged files does nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy.engine import Engine
+
+from artlens import catalog
+from artlens.backbone import Backbone
+from artlens.embed import WORKING_SIDE, model_input, raw_features
+from artlens.errors import InputError
+from artlens.facets import color_features
+from artlens.images import ImageError, is_image_path, load_image, thumbnail
+
+THUMBNAIL_SIDE = 256
+BATCH_SIZE = 32
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass
+class AddReport:
+    """What one `add` did. Counts are of files; `failed` lists every file that could not be added."""
+
+    added: int = 0
+    duplicates: int = 0
+    unchanged: int = 0
+    ignored: int = 0          # files without an image suffix found while walking folders
+    failed: list[dict[str, str]] = field(default_factory=list)
+    metadata_rows: int = 0    # CSV rows applied to a catalogued file
+    metadata_problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    def failure_reasons(self) -> dict[str, int]:
+        return dict(Counter(f["reason"] for f in self.failed))
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "added": self.added, "duplicates": self.duplicates, "unchanged": self.unchanged,
+            "ignored": self.ignored, "failed": self.failed, "failure_reasons": self.failure_reasons(),
+            "metadata_rows": self.metadata_rows, "metadata_problems": self.metadata_problems,
+            "seconds": round(self.seconds, 2), "interrupted": self.interrupted,
+        }
+
+
+def scan(paths: Sequence[Path]) -> tuple[list[Path], int]:
+    """Image files under `paths` (recursive, sorted, absolute) and how many other files were passed over.
+
+    Hidden files and folders (.DS_Store, ._copies, .git) are passed over silently. A file named
+    explicitly is always tried, whatever its suffix, so that a wrong file gets a clear reason.
+    """
+    if not paths:
+        raise InputError("no paths given: name at least one image file or folder to add")
+    found: list[Path] = []
+    ignored = 0
+    for p in paths:
+        p = Path(p).expanduser()
+        if not p.exists():
+            raise InputError(f"{p}: no such file or folder")
+        if p.is_file():
+            found.append(p.resolve())
+            continue
+        for f in sorted(p.rglob("*")):
+            rel = f.relative_to(p)
+            if any(part.startswith(".") for part in rel.parts) or not f.is_file():
+                continue
+            if is_image_path(f):
+                found.append(f.resolve())
+            else:
+                ignored += 1
+    return sorted(dict.fromkeys(found)), ignored
+
+
+def read_metadata(csv_path: Path) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """Metadata CSV -> ({absolute image path: {column: value}}, problems).
+
+    The `image` column holds paths relative to the CSV's folder (absolute paths also work). Every
+    other column is metadata; empty cells are left out. A bad row is reported and skipped, never fatal.
+    """
+    csv_path = Path(csv_path).expanduser()
+    if not csv_path.is_file():
+        raise InputError(f"{csv_path}: metadata CSV not found")
+    try:
+        text = csv_path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{csv_path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    reader = csv.reader(text.splitlines())
+    header = next(reader, None)
+    if not header or "image" not in [h.strip() for h in header]:
+        raise InputError(f"{csv_path}: the first row must be a header with an 'image' column")
+    header = [h.strip() for h in header]
+    dupes = [h for h, n in Counter(header).items() if n > 1]
+    if dupes:
+        raise InputError(f"{csv_path}: column names appear twice: {', '.join(dupes)}")
+    base = csv_path.resolve().parent
+    rows: dict[str, dict[str, str]] = {}
+    problems: list[str] = []
+    for line_no, cells in enumerate(reader, start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(header):
+            problems.append(f"{csv_path.name} line {line_no}: {len(cells)} fields where the header has {len(header)}; row skipped")
+            continue
+        record = dict(zip(header, (c.strip() for c in cells)))
+        image = record.pop("image")
+        if not image:
+            problems.append(f"{csv_path.name} line {line_no}: empty 'image' cell; row skipped")
+            continue
+        path = str((base / image).resolve())
+        if path in rows:
+            problems.append(f"{csv_path.name} line {line_no}: {image} already described on an earlier line; the later line wins")
+        rows[path] = {k: v for k, v in record.items() if v != ""}
+    return rows, problems
+
+
+@dataclass
+class _Prepared:
+    path: Path
+    size: int | None = None
+    mtime_ns: int | None = None
+    art: catalog.NewArtwork | None = None
+    model_input: np.ndarray | None = None
+    color: np.ndarray | None = None
+    reason: str = ""
+    message: str = ""
+
+
+def _prepare(path: Path, backbone: Backbone) -> _Prepared:
+    """Everything about one file that does not need the backbone. Never raises for bad input."""
+    out = _Prepared(path)
+    try:
+        st = path.stat()
+        out.size, out.mtime_ns = st.st_size, st.st_mtime_ns
+        img = load_image(path, max_side=WORKING_SIDE)
+    except ImageError as exc:
+        out.reason, out.message = exc.reason, str(exc)
+        return out
+    except OSError as exc:
+        out.reason, out.message = "unreadable", f"{path}: cannot be read ({exc.strerror or exc})"
+        return out
+    out.art = catalog.NewArtwork(
+        path=str(path), file_size=st.st_size, mtime_ns=st.st_mtime_ns, sha256=img.sha256,
+        pixel_hash=img.pixel_hash, phash=img.phash, width=img.width, height=img.height,
+        format=img.format, thumbnail=thumbnail(img, THUMBNAIL_SIDE),
+    )
+    out.model_input = model_input(img.rgb, backbone)
+    out.color = color_features(img.rgb)
+    return out
+
+
+def _batches(items: Sequence[Path], n: int) -> Iterator[Sequence[Path]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+def _prefetched(pool: ThreadPoolExecutor, batches: Iterable[Sequence[Path]], backbone: Backbone, ahead: int = 2) -> Iterator[list[_Prepared]]:
+    """Decode up to `ahead` batches in the background while the caller runs the model on one."""
+    queue: deque[list[Future[_Prepared]]] = deque()
+    it = iter(batches)
+    for batch in it:
+        queue.append([pool.submit(_prepare, p, backbone) for p in batch])
+        if len(queue) > ahead:
+            yield [f.result() for f in queue.popleft()]
+    while queue:
+        yield [f.result() for f in queue.popleft()]
+
+
+def add_files(
+    engine: Engine,
+    backbone: Backbone,
+    style_variant: str,
+    files: Sequence[Path],
+    metadata: dict[str, dict[str, str]] | None = None,
+    batch_size: int = BATCH_SIZE,
+    progress: ProgressFn | None = None,
+    report: AddReport | None = None,
+) -> AddReport:
+    """Add `files` to the catalog: decode, hash, thumbnail, embed and commit batch by batch.
+
+    Files already catalogued with the same size and modification time are skipped, so running
+    the same add again, or after an interruption, only does the missing work.
+    """
+    report = report or AddReport()
+    metadata = metadata or {}
+    start = time.perf_counter()
+    with engine.connect() as conn:
+        seen = catalog.file_states(conn)
+    todo: list[Path] = []
+    for f in files:
+        try:
+            st = f.stat()
+        except OSError:
+            todo.append(f)  # _prepare records why it cannot be read
+            continue
+        if seen.get(str(f)) == (st.st_size, st.st_mtime_ns):
+            report.unchanged += 1
+        else:
+            todo.append(f)
+    done = 0
+    if progress:
+        progress(done, len(todo))
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="artlens-decode") as pool:
+        for prepared in _prefetched(pool, _batches(todo, batch_size), backbone):
+            good = [p for p in prepared if p.art is not None]
+            if good:
+                feats = raw_features(backbone, np.stack([p.model_input for p in good]), [p.color for p in good], style_variant)
+                for i, p in enumerate(good):
+                    p.art.features = {name: mat[i] for name, mat in feats.items()}
+                    p.art.meta = metadata.get(p.art.path, {})
+            with engine.begin() as conn:
+                for p in prepared:
+                    if p.art is None:
+                        catalog.record_failure(conn, str(p.path), p.size, p.mtime_ns, p.reason, p.message)
+                        report.failed.append({"path": str(p.path), "reason": p.reason, "message": p.message})
+                        continue
+                    _, original = catalog.insert_artwork(conn, p.art)
+                    if original is None:
+                        report.added += 1
+                    else:
+                        report.duplicates += 1
+                catalog.bump_version(conn)
+            done += len(prepared)
+            if progress:
+                progress(done, len(todo))
+    # Metadata for files that were already in the catalog (or that a CSV describes later).
+    with engine.begin() as conn:
+        for path, meta in metadata.items():
+            if catalog.set_metadata(conn, path, meta):
+                report.metadata_rows += 1
+    report.seconds += time.perf_counter() - start
+    return report

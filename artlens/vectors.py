@@ -1,0 +1,162 @@
+"""The collection's searchable vectors: transforms fitted on the catalog, one matrix and index per facet.
+
+`build` reads the raw features of every indexed artwork, fits each facet's transform, and writes
+the transformed matrices, a FAISS index per facet (plus `joint`, the default weighted mix), score
+quantiles (so a result can say how unusual its similarity is) and the near-duplicate pairs. It
+writes into a fresh folder and swaps it in at the end, so an interrupted build leaves the previous
+vectors usable and the next run simply builds again.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy.engine import Engine
+
+from artlens import catalog
+from artlens.duplicates import NearDuplicate, find_near_duplicates
+from artlens.facets import DEFAULT_WEIGHTS, FACETS, TRANSFORM_SPECS, FacetTransform, fit_transform
+from artlens.index import VectorIndex, build_index
+
+QUANTILE_LEVELS = np.linspace(0.0, 1.0, 1001)
+STATE_FILE = "state.json"
+
+
+@dataclass
+class FacetVectors:
+    """Transformed vectors of every indexed artwork, row-aligned with `ids` (sorted)."""
+
+    directory: Path
+    ids: np.ndarray
+    matrices: dict[str, np.ndarray]
+    transforms: dict[str, FacetTransform]
+    quantiles: dict[str, np.ndarray]
+    weights: dict[str, float]
+    catalog_version: int
+    _indexes: dict[str, VectorIndex] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def rows(self, ids: np.ndarray) -> np.ndarray:
+        """Row numbers of catalog ids (which must be indexed)."""
+        return np.searchsorted(self.ids, np.asarray(ids, np.int64))
+
+    def has(self, artwork_id: int) -> bool:
+        row = int(np.searchsorted(self.ids, artwork_id))
+        return row < len(self.ids) and int(self.ids[row]) == artwork_id
+
+    def index(self, facet: str) -> VectorIndex:
+        """The FAISS index of a facet (or 'joint'), loaded on first use."""
+        if facet not in self._indexes:
+            self._indexes[facet] = VectorIndex.load(self.directory / f"{facet}.faiss")
+        return self._indexes[facet]
+
+    def percentile(self, facet: str, scores: np.ndarray) -> np.ndarray:
+        """Share of random artwork pairs whose `facet` similarity is below each score (0..1)."""
+        q = self.quantiles[facet]
+        return np.searchsorted(q, np.asarray(scores, np.float32), side="right") / len(q)
+
+    def dims(self) -> dict[str, int]:
+        return {f: int(m.shape[1]) for f, m in self.matrices.items()}
+
+
+def joint_matrix(matrices: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
+    """Concatenate facets scaled by sqrt(weight / total): inner product = weighted mean of facet cosines."""
+    total = sum(weights.values())
+    parts = [np.sqrt(weights[f] / total) * matrices[f] for f in FACETS if weights.get(f, 0) > 0]
+    return np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32)
+
+
+def _score_quantiles(mat: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Distribution of similarities between random pairs of distinct artworks."""
+    n = len(mat)
+    if n < 2:
+        return np.quantile(np.zeros(1, np.float32), QUANTILE_LEVELS).astype(np.float32)
+    q_rows = rng.choice(n, min(n, 400), replace=False)
+    d_rows = rng.choice(n, min(n, 5000), replace=False)
+    sims = mat[q_rows] @ mat[d_rows].T
+    not_self = q_rows[:, None] != d_rows[None, :]
+    return np.quantile(sims[not_self], QUANTILE_LEVELS).astype(np.float32)
+
+
+def build(engine: Engine, directory: Path, raw_dims: dict[str, int]) -> FacetVectors:
+    """Fit transforms and write vectors, indexes, quantiles and near-duplicates to `directory`."""
+    with engine.connect() as conn:
+        version = catalog.catalog_version(conn)
+        raw = {f: catalog.load_features(conn, f, raw_dims[f]) for f in FACETS}
+        arts = list(catalog.iter_artworks(conn))
+    ids = raw["content"][0]
+    for f in FACETS:
+        if not np.array_equal(raw[f][0], ids):
+            raise RuntimeError(f"catalog is inconsistent: facet {f} does not cover the same artworks as content")
+    tmp = directory.with_name(directory.name + ".new")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    transforms: dict[str, FacetTransform] = {}
+    matrices: dict[str, np.ndarray] = {}
+    quantiles: dict[str, np.ndarray] = {}
+    if len(ids):
+        for f in FACETS:
+            transforms[f] = fit_transform(raw[f][1], TRANSFORM_SPECS[f])
+            matrices[f] = transforms[f].apply(raw[f][1])
+        matrices["joint"] = joint_matrix(matrices, DEFAULT_WEIGHTS)
+        for f, mat in matrices.items():
+            np.save(tmp / f"{f}.npy", mat)
+            build_index(mat, ids).save(tmp / f"{f}.faiss")
+            quantiles[f] = _score_quantiles(mat, rng)
+        for f, t in transforms.items():
+            t.save(tmp / f"{f}.transform.npz")
+        np.savez(tmp / "quantiles.npz", **quantiles)
+    np.save(tmp / "ids.npy", ids)
+    phash = {a.id: a.phash for a in arts}
+    near = find_near_duplicates(ids, [phash[int(i)] for i in ids], matrices.get("content"))
+    (tmp / "near_duplicates.json").write_text(json.dumps([n.as_dict() for n in near]))
+    (tmp / STATE_FILE).write_text(json.dumps({"catalog_version": version, "weights": DEFAULT_WEIGHTS, "artworks": int(len(ids))}))
+    _swap(tmp, directory)
+    return load(directory)
+
+
+def _swap(new: Path, current: Path) -> None:
+    old = current.with_name(current.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if current.exists():
+        current.rename(old)
+    new.rename(current)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def built_version(directory: Path) -> int | None:
+    """The catalog version the vectors were built from, or None when there are none."""
+    try:
+        return int(json.loads((directory / STATE_FILE).read_text())["catalog_version"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def load(directory: Path) -> FacetVectors:
+    state = json.loads((directory / STATE_FILE).read_text())
+    ids = np.load(directory / "ids.npy")
+    matrices: dict[str, np.ndarray] = {}
+    transforms: dict[str, FacetTransform] = {}
+    quantiles: dict[str, np.ndarray] = {}
+    if len(ids):
+        # Memory-mapped: a search touches only the rows it scores.
+        matrices = {f: np.load(directory / f"{f}.npy", mmap_mode="r") for f in (*FACETS, "joint")}
+        transforms = {f: FacetTransform.load(directory / f"{f}.transform.npz") for f in FACETS}
+        with np.load(directory / "quantiles.npz") as z:
+            quantiles = {f: z[f] for f in z.files}
+    return FacetVectors(directory=directory, ids=ids, matrices=matrices, transforms=transforms, quantiles=quantiles,
+                        weights=dict(state["weights"]), catalog_version=int(state["catalog_version"]))
+
+
+def load_near_duplicates(directory: Path) -> list[NearDuplicate]:
+    path = directory / "near_duplicates.json"
+    if not path.exists():
+        return []
+    return [NearDuplicate(**d) for d in json.loads(path.read_text())]

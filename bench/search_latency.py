@@ -1,0 +1,158 @@
+"""Search latency of the facet index chosen by `artlens.index.build_index`, on random unit vectors.
+
+    .venv/bin/python bench/search_latency.py [--sizes 100000 1000000] [--dim 256 128] [--json out.json]
+
+For each (dim, N): N Gaussian vectors normalised to unit length (seed 0), the index `build_index`
+picks, then 1000 fresh random unit queries sent one at a time (as a user search does). Prints build
+time, median / p99 latency, recall@10 against exact search (faiss IndexFlatIP) and index memory, as
+a markdown table and as JSON. Random isotropic vectors are the hardest case for approximate indexes
+(no cluster structure), so these are pessimistic numbers for recall at a given latency.
+
+Optional rows: `--exact` times brute-force IndexFlatIP at each size; `--approx hnsw` benchmarks the
+HNSW alternative instead (slow to build at 1M); `--filters` times filtered searches (1% and 50% of
+the collection allowed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import sys
+import tempfile
+import time
+
+import faiss
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from artlens.index import EXACT_BELOW, VectorIndex, build_index  # noqa: E402
+
+K = 10
+
+
+def unit_vectors(n: int, d: int, seed: int) -> np.ndarray:
+    """n Gaussian vectors normalised to unit length: uniform on the sphere."""
+    x = np.random.default_rng(seed).standard_normal((n, d), dtype=np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x
+
+
+def rss_bytes() -> int:
+    """Resident memory of this process."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean([len(np.intersect1d(f, t)) / len(t) for f, t in zip(found, truth)]))
+
+
+def time_single_queries(search, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Run queries one at a time: (result ids (Q, K), latencies in ms)."""
+    ids = np.empty((len(queries), K), np.int64)
+    lat = np.empty(len(queries))
+    for i in range(len(queries)):
+        q = queries[i:i + 1]
+        t = time.perf_counter()
+        ids[i] = search(q)
+        lat[i] = (time.perf_counter() - t) * 1e3
+    return ids, lat
+
+
+def row(dim: int, n: int, kind: str, params: str, threads: int, build_s: float | None, lat: np.ndarray,
+        recall: float, memory_mb: float | None, note: str = "") -> dict:
+    return {"dim": dim, "n": n, "kind": kind, "params": params, "threads": threads,
+            "build_s": None if build_s is None else round(build_s, 1),
+            "median_ms": round(float(np.median(lat)), 2), "p99_ms": round(float(np.percentile(lat, 99)), 2),
+            "recall_at_10": round(recall, 3), "memory_mb": None if memory_mb is None else round(memory_mb),
+            "note": note}
+
+
+def bench_one(dim: int, n: int, args: argparse.Namespace) -> list[dict]:
+    rows: list[dict] = []
+    x = unit_vectors(n, dim, seed=0)
+    ids = np.arange(n, dtype=np.int64) * 7 + 3  # catalog ids are not row numbers
+    queries = unit_vectors(args.queries, dim, seed=1)
+    flat = faiss.IndexFlatIP(dim)
+    flat.add(x)
+    truth = ids[flat.search(queries, K)[1]]
+
+    rss0 = rss_bytes()
+    t = time.perf_counter()
+    index = build_index(x, ids, approx=args.approx)
+    build_s = time.perf_counter() - t
+    rss_mb = (rss_bytes() - rss0) / 2**20
+    with tempfile.TemporaryDirectory() as tmp:
+        path = pathlib.Path(tmp) / "bench.faiss"
+        index.save(path)
+        file_mb = path.stat().st_size / 2**20
+        assert VectorIndex.load(path).params == index.params
+    params = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in index.params.items())
+    print(f"  built {index!r} in {build_s:.1f}s, file {file_mb:.0f} MB, RSS +{rss_mb:.0f} MB", file=sys.stderr)
+    for threads in args.threads:
+        faiss.omp_set_num_threads(threads)
+        found, lat = time_single_queries(lambda q: index.search(q, K)[1][0], queries)
+        rows.append(row(dim, n, index.kind, params, threads, build_s, lat, recall_at_k(found, truth), file_mb))
+        print(f"  {rows[-1]}", file=sys.stderr)
+
+    faiss.omp_set_num_threads(args.threads[0])
+    if args.filters:
+        rng = np.random.default_rng(2)
+        for share in (0.01, 0.5):
+            allowed = np.sort(rng.choice(ids, int(share * n), replace=False))
+            mask = np.isin(ids, allowed)
+            sub = faiss.IndexFlatIP(dim)
+            sub.add(x[mask])
+            fq = queries[:200]
+            sub_truth = ids[mask][sub.search(fq, K)[1]]
+            found, lat = time_single_queries(lambda q: index.search(q, K, allowed_ids=allowed)[1][0], fq)
+            rows.append(row(dim, n, index.kind, params, args.threads[0], None, lat, recall_at_k(found, sub_truth),
+                            None, note=f"filter: {share:.0%} allowed"))
+            print(f"  {rows[-1]}", file=sys.stderr)
+    if args.exact:
+        fq = queries[:200]
+        found, lat = time_single_queries(lambda q: ids[flat.search(q, K)[1][0]], fq)
+        rows.append(row(dim, n, "flat", "IndexFlatIP", args.threads[0], None, lat, recall_at_k(found, truth[:200]),
+                        x.nbytes / 2**20, note="brute force reference"))
+        print(f"  {rows[-1]}", file=sys.stderr)
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    head = "| dim | N | kind | params | threads | build s | median ms | p99 ms | recall@10 | memory MB | note |"
+    lines = [head, "|" + "---|" * 11]
+    for r in rows:
+        lines.append("| " + " | ".join("" if r[c] is None else str(r[c]) for c in
+                                       ("dim", "n", "kind", "params", "threads", "build_s", "median_ms", "p99_ms",
+                                        "recall_at_10", "memory_mb", "note")) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--dim", type=int, nargs="+", default=[256, 128])
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="FAISS OpenMP threads at query time")
+    parser.add_argument("--approx", choices=["pq", "hnsw"], default="pq")
+    parser.add_argument("--exact", action="store_true", help="also time brute-force IndexFlatIP")
+    parser.add_argument("--filters", action="store_true", help="also time filtered searches")
+    parser.add_argument("--json", type=pathlib.Path, help="write the rows to this file too")
+    args = parser.parse_args(argv)
+    print(f"faiss {faiss.__version__}, {os.cpu_count()} CPUs, EXACT_BELOW={EXACT_BELOW}", file=sys.stderr)
+    rows: list[dict] = []
+    for dim in args.dim:
+        for n in args.sizes:
+            print(f"dim={dim} N={n}", file=sys.stderr)
+            rows += bench_one(dim, n, args)
+    print(markdown(rows))
+    print(json.dumps(rows, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    return rows
+
+
+if __name__ == "__main__":
+    main()

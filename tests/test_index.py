@@ -1,0 +1,191 @@
+"""Facet vector indexes: exact and approximate search, ids, filters, persistence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import artlens.index
+from artlens.index import VectorIndex, build_index
+
+
+def unit_vectors(n: int, d: int, seed: int) -> np.ndarray:
+    x = np.random.default_rng(seed).standard_normal((n, d), dtype=np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def brute_force(x: np.ndarray, ids: np.ndarray, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    sims = q @ x.T
+    order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(sims, order, axis=1), ids[order]
+
+
+def recall(found: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean([len(np.intersect1d(f, t)) / len(t) for f, t in zip(found, truth)]))
+
+
+@pytest.fixture(scope="module")
+def small() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """2000 vectors of dim 48 with sparse, shuffled catalog ids, and 20 queries."""
+    x = unit_vectors(2000, 48, seed=0)
+    ids = np.random.default_rng(1).choice(10**9, size=2000, replace=False).astype(np.int64)
+    return x, ids, unit_vectors(20, 48, seed=2)
+
+
+@pytest.fixture(scope="module")
+def approx_pq() -> tuple[VectorIndex, np.ndarray, np.ndarray]:
+    """The default approximate index, forced on 20k vectors by a small exact_below."""
+    x = unit_vectors(20_000, 64, seed=3)
+    ids = np.arange(20_000, dtype=np.int64) * 3 + 1
+    return build_index(x, ids, exact_below=5_000), x, ids
+
+
+@pytest.fixture(scope="module")
+def approx_hnsw() -> tuple[VectorIndex, np.ndarray, np.ndarray]:
+    x = unit_vectors(20_000, 32, seed=4)
+    ids = np.arange(20_000, dtype=np.int64) + 100
+    return build_index(x, ids, exact_below=5_000, approx="hnsw"), x, ids
+
+
+def test_small_collection_is_exact_and_matches_brute_force(small):
+    x, ids, q = small
+    index = build_index(x, ids)
+    assert index.kind == "exact" and index.dim == 48 and len(index) == 2000
+    scores, found = index.search(q, 10)
+    want_scores, want_ids = brute_force(x, ids, q, 10)
+    assert found.dtype == np.int64 and scores.dtype == np.float32 and found.shape == (20, 10)
+    np.testing.assert_array_equal(found, want_ids)
+    np.testing.assert_allclose(scores, want_scores, atol=1e-5)
+
+
+def test_ids_are_catalog_ids_and_self_is_top_hit(small):
+    x, ids, _ = small
+    index = build_index(x, ids)
+    np.testing.assert_array_equal(index.ids, ids)
+    _, found = index.search(x[[5, 77]], 1)
+    np.testing.assert_array_equal(found[:, 0], ids[[5, 77]])
+    # A single (dim,) vector is one query.
+    assert index.search(x[5], 3)[1].shape == (1, 3)
+
+
+def test_k_larger_than_collection_pads_with_minus_one(small):
+    x, ids, q = small
+    index = build_index(x[:7], ids[:7])
+    scores, found = index.search(q[:2], 10)
+    assert (found[:, :7] >= 0).all() and (found[:, 7:] == -1).all()
+    assert np.isneginf(scores[:, 7:]).all() and np.isfinite(scores[:, :7]).all()
+    assert sorted(found[0, :7]) == sorted(ids[:7])
+
+
+def test_save_load_roundtrip(tmp_path: Path, small, approx_pq):
+    x, ids, q = small
+    for index, queries in ((build_index(x, ids), q), (approx_pq[0], approx_pq[1][:20])):
+        path = tmp_path / f"{index.kind}.faiss"
+        index.save(path)
+        loaded = VectorIndex.load(path)
+        assert (loaded.kind, loaded.dim, len(loaded), loaded.params) == (index.kind, index.dim, len(index), index.params)
+        np.testing.assert_array_equal(loaded.ids, index.ids)
+        np.testing.assert_array_equal(loaded.search(queries, 10)[1], index.search(queries, 10)[1])
+        assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []  # no temp file left
+    index.save(path)  # overwriting an existing file is fine
+    assert VectorIndex.load(path).kind == "pq"
+
+
+def test_load_errors(tmp_path: Path):
+    with pytest.raises(FileNotFoundError):
+        VectorIndex.load(tmp_path / "missing.faiss")
+
+
+def test_allowed_ids_small_set_is_exact(small, approx_pq):
+    x, ids, q = small
+    pq_index, pq_x, pq_ids = approx_pq
+    cases = [(build_index(x, ids), x, ids, q, ids[::9]),
+             (pq_index, pq_x, pq_ids, unit_vectors(20, 64, seed=5), pq_ids[::13])]
+    unknown = np.array([-5, 10**12], np.int64)  # ids that are not indexed are ignored, repeats too
+    for index, xx, ii, qq, allowed in cases:
+        mask = np.isin(ii, allowed)
+        scores, found = index.search(qq, 10, allowed_ids=np.concatenate([allowed, allowed[:3], unknown]))
+        want_scores, want_ids = brute_force(xx[mask], ii[mask], qq, 10)
+        np.testing.assert_array_equal(found, want_ids)
+        np.testing.assert_allclose(scores, want_scores, atol=1e-5)
+
+
+@pytest.mark.parametrize("which", ["approx_pq", "approx_hnsw"])
+def test_allowed_ids_large_set_uses_selector(which, request, monkeypatch):
+    index, x, ids = request.getfixturevalue(which)
+    # Large allowed sets go through a FAISS selector inside the approximate index; lower the
+    # threshold so that 20k vectors are enough to reach that path.
+    monkeypatch.setattr(artlens.index, "EXACT_FILTER_BELOW", 1_000)
+    monkeypatch.setattr(index, "_exact_subset", None)  # fail loudly if the exact path were taken
+    q = unit_vectors(100, x.shape[1], seed=6)
+    allowed = ids[np.random.default_rng(7).random(len(ids)) < 0.6]
+    mask = np.isin(ids, allowed)
+    _, found = index.search(q, 10, allowed_ids=allowed)
+    assert np.isin(found, allowed).all()
+    assert recall(found, brute_force(x[mask], ids[mask], q, 10)[1]) >= 0.95
+
+
+def test_allowed_ids_none_match():
+    x = unit_vectors(50, 8, seed=8)
+    index = build_index(x, np.arange(50))
+    scores, found = index.search(x[:2], 4, allowed_ids=np.array([1000, 2000]))
+    assert (found == -1).all() and np.isneginf(scores).all()
+    _, found = index.search(x[:2], 4, allowed_ids=np.array([3]))
+    np.testing.assert_array_equal(found[:, 0], [3, 3])
+    assert (found[:, 1:] == -1).all()
+
+
+def test_many_queries_with_filter_use_the_batched_path(small):
+    x, ids, _ = small
+    index = build_index(x, ids)
+    q = unit_vectors(30, 48, seed=9)
+    allowed = ids[::4]
+    mask = np.isin(ids, allowed)
+    np.testing.assert_array_equal(index.search(q, 5, allowed_ids=allowed)[1], brute_force(x[mask], ids[mask], q, 5)[1])
+
+
+def test_approximate_pq_recall(approx_pq):
+    index, x, ids = approx_pq
+    assert index.kind == "pq" and index.params["k_factor"] >= 2
+    q = unit_vectors(200, 64, seed=10)
+    _, found = index.search(q, 10)
+    assert recall(found, brute_force(x, ids, q, 10)[1]) >= 0.95
+    # The stored vectors are the originals (used for exact re-ranking and filters).
+    np.testing.assert_array_equal(index.vectors()[np.argsort(index.ids)], x[np.argsort(ids)])
+
+
+def test_approximate_hnsw_recall(approx_hnsw):
+    index, x, ids = approx_hnsw
+    assert index.kind == "hnsw" and index.params["efSearch"] >= 16
+    q = unit_vectors(200, 32, seed=11)
+    _, found = index.search(q, 10)
+    assert recall(found, brute_force(x, ids, q, 10)[1]) >= 0.95
+
+
+def test_odd_dimension_approximate():
+    x = unit_vectors(3000, 33, seed=12)
+    index = build_index(x, np.arange(3000), exact_below=1000)
+    assert index.kind == "pq"
+    q = unit_vectors(50, 33, seed=13)
+    assert recall(index.search(q, 10)[1], brute_force(x, np.arange(3000), q, 10)[1]) >= 0.95
+
+
+def test_clear_errors(small):
+    x, ids, q = small
+    with pytest.raises(ValueError, match="0 vectors"):
+        build_index(np.zeros((0, 16), np.float32), np.zeros(0, np.int64))
+    with pytest.raises(ValueError, match="unique"):
+        build_index(x[:3], np.array([1, 1, 2]))
+    with pytest.raises(ValueError, match="one id per vector"):
+        build_index(x[:3], np.array([1, 2]))
+    with pytest.raises(ValueError, match=">= 0"):
+        build_index(x[:2], np.array([-1, 2]))
+    with pytest.raises(ValueError, match="NaN"):
+        build_index(np.full((2, 4), np.nan, np.float32), np.array([1, 2]))
+    index = build_index(x, ids)
+    with pytest.raises(ValueError, match=r"shape \(Q, 48\)"):
+        index.search(q[:, :32], 5)
+    with pytest.raises(ValueError, match="k must be"):
+        index.search(q, 0)

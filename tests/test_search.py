@@ -1,0 +1,126 @@
+"""Searching by example: one image, a moodboard, images to avoid, facets, weights and filters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from artlens import Collection, InputError
+from conftest import WIKIART
+
+
+def _any_path(collection: Collection) -> str:
+    from artlens import catalog
+
+    with collection._engine.connect() as conn:
+        return next(catalog.iter_artworks(conn)).path
+
+
+def test_a_collection_image_finds_others_not_itself(small_collection: Collection) -> None:
+    query = _any_path(small_collection)
+    results = small_collection.search(images=[query], k=5)
+    assert len(results) == 5
+    assert query not in [r.path for r in results]
+    assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
+    top = results[0]
+    assert set(top.scores) == {"content", "style", "color"}
+    assert top.why.startswith(("style", "content", "colour"))
+    # Asked for, the query comes first with a perfect score.
+    with_self = small_collection.search(images=[query], k=1, include_self=True)
+    assert with_self[0].path == query and with_self[0].score == pytest.approx(1.0, abs=1e-3)
+
+
+def test_a_reencoded_copy_from_outside_finds_its_original(small_collection: Collection, tmp_path: Path) -> None:
+    query = _any_path(small_collection)
+    copy = tmp_path / "copy.jpg"
+    Image.open(query).resize((180, 180)).save(copy, quality=60)
+    results = small_collection.search(images=[copy], k=3)
+    assert results[0].path == query
+    assert results[0].score > 0.8
+
+
+def test_each_facet_ranks_by_its_own_score(small_collection: Collection) -> None:
+    query = _any_path(small_collection)
+    for facet in ("content", "style", "color"):
+        results = small_collection.search(images=[query], facet=facet, k=10)
+        scores = [r.scores[facet] for r in results]
+        assert scores == sorted(scores, reverse=True)
+        assert results[0].score == pytest.approx(results[0].scores[facet], abs=1e-4)
+        assert results[0].why.split()[0] == {"color": "colour"}.get(facet, facet)
+
+
+def test_weights_change_the_mix(small_collection: Collection) -> None:
+    query = _any_path(small_collection)
+    color_heavy = small_collection.search(images=[query], weights={"color": 1.0, "style": 0.001}, k=10)
+    by_color = small_collection.search(images=[query], facet="color", k=10)
+    assert [r.path for r in color_heavy[:5]] == [r.path for r in by_color[:5]]
+    r = color_heavy[0]
+    assert r.score == pytest.approx((1.0 * r.scores["color"] + 0.001 * r.scores["style"]) / 1.001, abs=1e-3)
+
+
+def test_a_moodboard_finds_what_its_images_share(small_collection: Collection) -> None:
+    everything = small_collection.search(images=[_any_path(small_collection)], k=1000, include_self=True)
+    ukiyo = [r.path for r in everything if r.metadata.get("style") == "Ukiyo_e"]
+
+    def share_ukiyo(results) -> float:
+        return float(np.mean([r.metadata.get("style") == "Ukiyo_e" for r in results]))
+
+    board = ukiyo[:3]
+    results = small_collection.search(images=board, facet="style", k=10)
+    assert not set(board) & {r.path for r in results}
+    alone = np.mean([share_ukiyo(small_collection.search(images=[p], facet="style", k=10)) for p in board])
+    together = share_ukiyo(results)
+    chance = len(ukiyo) / len(everything)
+    assert together >= alone, "three prints together should find more of their kind than each alone"
+    assert together >= 3 * chance
+
+
+def test_images_to_avoid_push_results_away(small_collection: Collection) -> None:
+    query = _any_path(small_collection)
+    plain = small_collection.search(images=[query], k=10)
+    avoid = plain[0].path
+    pushed = small_collection.search(images=[query], not_images=[avoid], k=10)
+    assert avoid not in [r.path for r in pushed[:3]]
+    assert [r.path for r in pushed] != [r.path for r in plain]
+
+
+def test_metadata_filters(small_collection: Collection) -> None:
+    query = _any_path(small_collection)
+    baroque = small_collection.search(images=[query], where=["style=Baroque"], k=50)
+    assert baroque and all(r.metadata["style"] == "Baroque" for r in baroque)
+    either = small_collection.search(images=[query], where=["style=Baroque", "style=Rococo"], k=60)
+    assert {r.metadata["style"] for r in either} == {"Baroque", "Rococo"}
+    not_baroque = small_collection.search(images=[query], where=["style!=Baroque"], k=100)
+    assert "Baroque" not in {r.metadata.get("style") for r in not_baroque}
+    assert small_collection.search(images=[query], where=["style=No such style"]) == []
+
+
+def test_bad_queries_say_what_is_wrong(small_collection: Collection, tmp_path: Path) -> None:
+    query = _any_path(small_collection)
+    with pytest.raises(InputError, match="unknown metadata column museum"):
+        small_collection.search(images=[query], where=["museum=Louvre"])
+    with pytest.raises(InputError, match="query image not found"):
+        small_collection.search(images=[tmp_path / "nope.jpg"])
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    with pytest.raises(InputError, match="cannot use .*broken.jpg as a query"):
+        small_collection.search(images=[tmp_path / "broken.jpg"])
+    with pytest.raises(InputError, match="unknown facet"):
+        small_collection.search(images=[query], facet="mood")
+    with pytest.raises(InputError, match="COLUMN=VALUE"):
+        small_collection.search(images=[query], where=["style"])
+
+
+def test_style_neighbours_share_the_style_on_wikiart(small_collection: Collection) -> None:
+    """A light version of the quality test (the full one runs on all of WikiArt in test_quality.py)."""
+    from artlens import catalog
+
+    with small_collection._engine.connect() as conn:
+        arts = list(catalog.iter_artworks(conn))
+    hits = []
+    for art in arts[::6]:
+        results = small_collection.search(images=[art.path], k=10)
+        hits.append(np.mean([r.metadata["style"] == art.meta["style"] for r in results]))
+    assert np.mean(hits) > 0.35  # 11 styles: chance is about 0.09
