@@ -1,0 +1,89 @@
+"""Ingest throughput: `add` end to end, as a share of what the model alone manages in the same run.
+
+    .venv/bin/python bench/ingest_throughput.py [--images 1000] [--backbone lite0] [--write]
+
+End to end = scan, decode, hash (sha256, pixel hash, pHash), thumbnail, colour features, the
+backbone, catalog commits, then fitting the facet transforms and building every index. Model only
+= ONNX Runtime on the same images, already decoded and resized, in batches of the same size. The
+model-only rate is measured before and after the ingest and averaged, so machine load drifts
+affect both sides alike. Goal: ratio >= 0.8.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from artlens import Collection  # noqa: E402
+from artlens.backbone import Backbone  # noqa: E402
+from artlens.embed import WORKING_SIDE, model_input  # noqa: E402
+from artlens.images import load_image  # noqa: E402
+from artlens.ingest import BATCH_SIZE  # noqa: E402
+from bench.report import machine, write_section  # noqa: E402
+
+WIKIART = Path(__file__).resolve().parents[2] / "shared" / "data" / "wikiart"
+
+
+def model_only_rate(backbone: Backbone, inputs: np.ndarray) -> float:
+    start = time.perf_counter()
+    for i in range(0, len(inputs), BATCH_SIZE):
+        backbone.run(inputs[i : i + BATCH_SIZE])
+    return len(inputs) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", type=int, default=1000)
+    ap.add_argument("--backbone", default="lite0")
+    ap.add_argument("--write", action="store_true", help="write the result to docs/benchmarks.md")
+    args = ap.parse_args()
+    files = sorted((WIKIART / "images").glob("*/*.jpg"))[: args.images]
+    backbone = Backbone(args.backbone)
+    inputs = np.stack([model_input(load_image(f, max_side=WORKING_SIDE).rgb, backbone) for f in files])
+    backbone.run(inputs[:BATCH_SIZE])  # warm-up
+    before = model_only_rate(backbone, inputs)
+    work = Path(tempfile.mkdtemp(prefix="artlens-bench-"))
+    try:
+        col = Collection.create(work / "col", backbone=args.backbone)
+        col._backbone = backbone  # the same loaded session, so start-up is not counted against ingest
+        start = time.perf_counter()
+        report = col.add(files)
+        ingest_s = time.perf_counter() - start
+        build_s = ingest_s - report.seconds
+        col.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    after = model_only_rate(backbone, inputs)
+    model = (before + after) / 2
+    ingest = len(files) / ingest_s
+    ratio = ingest / model
+    lines = [
+        "## Ingest throughput",
+        "",
+        f"`bench/ingest_throughput.py --images {len(files)} --backbone {args.backbone}` on {machine()}, "
+        f"{len(files)} WikiArt paintings (224 px JPEG).",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| model only (ONNX Runtime, batches of {BATCH_SIZE}) | {model:.1f} images/s (before {before:.1f}, after {after:.1f}) |",
+        f"| `add` end to end (decode, hashes, thumbnail, colour, model, commits, transforms, indexes) | {ingest:.1f} images/s |",
+        f"| of which fitting transforms and building indexes | {build_s:.1f} s |",
+        f"| **ratio end to end / model only** | **{ratio:.2f}** (goal >= 0.8) |",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if report.failed or report.added != len(files):
+        raise SystemExit(f"ingest did not add every image: {report.as_dict()}")
+    if args.write:
+        print(f"written to {write_section('ingest', text)}")
+
+
+if __name__ == "__main__":
+    main()
