@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from artlens import evaluate
 from artlens.collection import Collection
 from artlens.errors import ArtLensError
 from artlens.facets import parse_weights
@@ -204,6 +205,51 @@ def duplicates(collection: CollectionArg, as_json: JsonOpt = False) -> None:
     for d in data["near"]:
         out.print(f"  near (phash distance {d['phash_distance']}, content {d['content_similarity']:.2f}): "
                   f"{_short(d['a']['path'])} ~ {_short(d['b']['path'])}")
+
+
+eval_app = typer.Typer(help="Measure how good search and labels are.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("retrieval")
+@friendly_errors
+def eval_retrieval(
+    collection: CollectionArg,
+    label: Annotated[list[str] | None, typer.Option("--label", "-l", help="Metadata column; a result is relevant when it shares the value. Repeat for the DeepArt graded protocol.", show_default=False)] = None,
+    group: Annotated[str | None, typer.Option(help="Group column (artist, series): ALADIN group retrieval P@1/5/10.", show_default=False)] = None,
+    facet: Annotated[list[Facets] | None, typer.Option("--facet", help="Facets to evaluate (default: all).", show_default=False)] = None,
+    k: Annotated[int, typer.Option("-k", help="Depth of the DeepArt scores and the extra P@k.", min=1)] = 60,
+    min_shared: Annotated[int | None, typer.Option(help="Labels a result must share to be relevant with several --label (default: a majority).", show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every artwork with the label queries the rest of the collection: P@k and mAP for each facet.
+
+    Example: artlens eval retrieval my-collection --label style --label genre --group artist
+    """
+    with Collection.open(collection) as col:
+        result = col.evaluate_retrieval(labels=label or [], group=group, facets=[f.value for f in facet] if facet else None,
+                                        k=k, min_shared=min_shared)
+    if as_json:
+        _print_json(result)
+        return
+    out.print(f"{result['queries']} queries against {result['artworks']} artworks "
+              f"({'full ranking' if result['full_ranking'] else 'top ' + str(result['depth'])}).")
+    facets = result["facets"]
+    tasks = sorted({t for f in facets.values() for t in f}, key=lambda t: (t == "graded", t.startswith("group:"), t))
+    for task in tasks:
+        keys = [key for key in next(f[task] for f in facets.values() if task in f) if key not in ("queries", "min_shared")]
+        title = task
+        if task == "graded":
+            title = f"all labels, graded (DeepArt, relevant when sharing >= {int(next(iter(facets.values()))['graded']['min_shared'])})"
+        out.print()
+        out.print(f"{title}:")
+        out.print("  " + f"{'facet':<10}" + "".join(f"{key:>9}" for key in keys))
+        for name, scores in facets.items():
+            if task in scores:
+                out.print("  " + f"{name:<10}" + "".join(f"{scores[task][key]:>9.3f}" for key in keys))
+    out.print()
+    for task, (name, best, margin) in evaluate.winners(result).items():
+        out.print(f"best for {task}: {name} ({best:.3f}, +{margin:.3f} over the next facet)")
 
 
 def _short(path: str) -> str:

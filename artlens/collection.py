@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from artlens import catalog, ingest, search, vectors
+from artlens import catalog, evaluate, ingest, search, vectors
 from artlens.backbone import BACKBONES, Backbone
 from artlens.embed import WORKING_SIDE, embed_rgb, raw_dims
 from artlens.errors import CollectionError, InputError
@@ -245,6 +245,40 @@ class Collection:
         with self._engine.connect() as conn:
             rows = catalog.artworks_by_id(conn, [h.id for h in hits])
         return [SearchResult(id=h.id, path=rows[h.id].path, score=h.score, scores=h.scores, metadata=rows[h.id].meta, why=h.why(use)) for h in hits]
+
+    # -- evaluating --------------------------------------------------------------------------
+
+    def evaluate_retrieval(
+        self,
+        labels: Sequence[str],
+        group: str | None = None,
+        facets: Sequence[str] | None = None,
+        k: int = 60,
+        min_shared: int | None = None,
+    ) -> dict[str, Any]:
+        """Every artwork with the label(s) queries the rest; P@k, mAP (and DeepArt, ALADIN scores) per facet."""
+        if not labels and not group:
+            raise InputError("name at least one label column (or a group column) to evaluate against")
+        facets = list(facets or SEARCH_FACETS)
+        unknown_facets = [f for f in facets if f not in self.vectors.matrices]
+        if unknown_facets:
+            raise InputError(f"unknown facet {', '.join(unknown_facets)}: choose from {', '.join(self.vectors.matrices)}")
+        with self._engine.connect() as conn:
+            columns = catalog.metadata_columns(conn)
+            missing = [c for c in (*labels, *([group] if group else [])) if c not in columns]
+            if missing:
+                raise InputError(f"unknown metadata column {', '.join(missing)}; the collection has: {', '.join(columns) or 'none'}")
+            rows = catalog.artworks_by_id(conn, self.vectors.ids)
+        if min_shared is not None and not 1 <= min_shared <= len(labels):
+            raise InputError(f"--min-shared must be between 1 and the number of labels ({len(labels)})")
+        if k < 1:
+            raise InputError("k must be at least 1")
+        meta = [rows[int(i)].meta for i in self.vectors.ids]
+        task = evaluate.RetrievalTask(labels=tuple(labels), group=group, k=k, min_shared=min_shared)
+        try:
+            return evaluate.evaluate_retrieval({f: self.vectors.matrices[f] for f in facets}, meta, task)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
 
     # -- reporting ---------------------------------------------------------------------------
 

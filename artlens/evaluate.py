@@ -1,0 +1,136 @@
+"""Evaluation runs: how good is search on this collection, and which facet works best?
+
+Every artwork that has the label(s) queries the rest of the collection (never itself), facet by
+facet, and the rankings are scored with `artlens.metrics`: single-label P@k and mAP, DeepArt's
+graded multi-label protocol, and ALADIN's group retrieval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from artlens import metrics
+
+# Up to this size every query ranks the whole collection, so mAP is exact; above it, the top
+# TRUNCATED_K results are ranked and mAP is AP@TRUNCATED_K (relevant items further down count as missed).
+FULL_RANKING_BELOW = 20_000
+TRUNCATED_K = 1_000
+SINGLE_KS = (1, 5, 10, 60)
+GROUP_KS = (1, 5, 10)
+
+
+@dataclass(frozen=True)
+class RetrievalTask:
+    """What to evaluate: label columns (relevance = same value), and optionally a group column."""
+
+    labels: tuple[str, ...]
+    group: str | None = None
+    k: int = 60
+    min_shared: int | None = None
+
+
+def _column(meta: Sequence[Mapping[str, str]], name: str) -> np.ndarray:
+    return np.array([m.get(name) or None for m in meta], dtype=object)
+
+
+def ranked_neighbours(mat: np.ndarray, queries: np.ndarray, depth: int, chunk: int = 256) -> np.ndarray:
+    """(Q, depth) rows of `mat` most similar (inner product) to each query row, the query itself left out."""
+    mat = np.ascontiguousarray(mat, dtype=np.float32)
+    out = np.empty((len(queries), depth), dtype=np.int64)
+    for start in range(0, len(queries), chunk):
+        rows = queries[start : start + chunk]
+        sims = mat[rows] @ mat.T
+        sims[np.arange(len(rows)), rows] = -np.inf
+        if depth < sims.shape[1] - 1:
+            part = np.argpartition(-sims, depth, axis=1)[:, :depth]
+            order = np.argsort(-np.take_along_axis(sims, part, axis=1), axis=1, kind="stable")
+            out[start : start + len(rows)] = np.take_along_axis(part, order, axis=1)
+        else:
+            out[start : start + len(rows)] = np.argsort(-sims, axis=1, kind="stable")[:, :depth]
+    return out
+
+
+def evaluate_retrieval(
+    matrices: Mapping[str, np.ndarray],
+    meta: Sequence[Mapping[str, str]],
+    task: RetrievalTask,
+) -> dict[str, object]:
+    """Score every facet's rankings. `matrices`: facet -> (N, d) L2-normalised vectors, row-aligned with `meta`."""
+    n = len(meta)
+    if n < 2:
+        raise ValueError("an evaluation needs at least two artworks")
+    full = n <= FULL_RANKING_BELOW
+    depth = n - 1 if full else min(n - 1, max(TRUNCATED_K, task.k))
+    label_values = {name: _column(meta, name) for name in task.labels}
+    has_any = np.zeros(n, dtype=bool)
+    for values in label_values.values():
+        has_any |= ~metrics.missing_mask(values)
+    group_values = _column(meta, task.group) if task.group else None
+    if group_values is not None:
+        has_any |= ~metrics.missing_mask(group_values)
+    queries = np.flatnonzero(has_any)
+    if len(queries) == 0:
+        raise ValueError(f"no artwork has a value for {', '.join(task.labels + ((task.group,) if task.group else ()))}")
+    ks = tuple(k for k in (*SINGLE_KS, task.k) if k <= depth)
+    ks = tuple(sorted(set(ks)))
+    results: dict[str, object] = {}
+    for facet, mat in matrices.items():
+        ranked = ranked_neighbours(np.asarray(mat), queries, depth)
+        facet_out: dict[str, object] = {}
+        for name, values in label_values.items():
+            q = ~metrics.missing_mask(values[queries])
+            if not q.any():
+                continue
+            scores = metrics.retrieval_scores(values[queries][q], values[ranked[q]], metrics.other_members(values)[queries][q], ks=ks)
+            if not full:
+                scores[f"mAP@{depth}"] = scores.pop("mAP")
+            facet_out[name] = scores
+        if len(task.labels) > 1:
+            facet_out["graded"] = _graded(label_values, queries, ranked, task)
+        if group_values is not None:
+            mask = metrics.group_query_mask(group_values)[queries]
+            group_ks = tuple(k for k in GROUP_KS if k <= depth)
+            facet_out[f"group:{task.group}"] = metrics.group_precision(
+                group_values[queries], group_values[ranked[:, : max(group_ks)]], ks=group_ks, query_mask=mask
+            )
+        results[facet] = facet_out
+    return {"artworks": n, "queries": int(len(queries)), "full_ranking": full, "depth": depth,
+            "labels": list(task.labels), "group": task.group, "k": task.k, "facets": results}
+
+
+def _graded(label_values: Mapping[str, np.ndarray], queries: np.ndarray, ranked: np.ndarray, task: RetrievalTask) -> dict[str, float]:
+    """DeepArt: graded relevance = number of shared labels; relevant when >= min_shared."""
+    all_labels = np.stack(list(label_values.values()), axis=1)        # (N, L)
+    q_labels = all_labels[queries]                                    # (Q, L)
+    shared = metrics.shared_label_counts(q_labels, all_labels[ranked[:, : task.k]])
+    # Ideal ranking per query: shared counts with every other artwork.
+    ideal = []
+    for i, row in enumerate(queries):
+        counts = metrics.shared_label_counts(q_labels[i : i + 1], all_labels[None, :, :])[0]
+        ideal.append(np.delete(counts, row))
+    scores = metrics.graded_retrieval_scores(shared, n_labels=len(label_values), min_shared=task.min_shared, k=task.k, ideal=ideal)
+    scores["min_shared"] = float(task.min_shared or len(label_values) // 2 + 1)
+    return scores
+
+
+def winners(result: Mapping[str, object], measure: str = "mAP") -> dict[str, tuple[str, float, float]]:
+    """For each task, (best facet, its score, margin over the runner-up) on `measure` (P@1 for groups)."""
+    facets: Mapping[str, Mapping[str, Mapping[str, float]]] = result["facets"]  # type: ignore[assignment]
+    tasks = sorted({t for f in facets.values() for t in f})
+    out = {}
+    for t in tasks:
+        key = "P@1" if t.startswith("group:") else ("nDCG@%d" % result["k"] if t == "graded" else _map_key(facets, t, measure))
+        scored = sorted(((f[t][key], name) for name, f in facets.items() if t in f), reverse=True)
+        if scored:
+            best, name = scored[0]
+            margin = best - scored[1][0] if len(scored) > 1 else 0.0
+            out[t] = (name, float(best), float(margin))
+    return out
+
+
+def _map_key(facets: Mapping[str, Mapping[str, Mapping[str, float]]], task: str, measure: str) -> str:
+    any_scores = next(f[task] for f in facets.values() if task in f)
+    return measure if measure in any_scores else next(k for k in any_scores if k.startswith("mAP"))
