@@ -252,6 +252,73 @@ def eval_retrieval(
         out.print(f"best for {task}: {name} ({best:.3f}, +{margin:.3f} over the next facet)")
 
 
+@eval_app.command("labels")
+@friendly_errors
+def eval_labels(
+    collection: CollectionArg,
+    label: Annotated[str, typer.Option("--label", "-l", help="Column with the true labels.", show_default=False)],
+    predicted: Annotated[str, typer.Option("--predicted", "-p", help="Column with the predicted labels.", show_default=False)],
+    scores: Annotated[str | None, typer.Option(help='Column with JSON class scores, e.g. {"oil": 0.8}: top-3 accuracy, and AP for binary labels.', show_default=False)] = None,
+    positive: Annotated[str | None, typer.Option(help="Positive class of a binary label (default 1/true/yes, else the second class).", show_default=False)] = None,
+    curve: Annotated[Path | None, typer.Option(help="Where to save the precision-recall curve PNG (binary labels with --scores).", show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Predicted labels against true ones: accuracy, per-class precision/recall/F1, MCC, confusion matrix.
+
+    Example: artlens eval labels my-collection --label medium --predicted medium_predicted
+    """
+    with Collection.open(collection) as col:
+        r = col.evaluate_labels(label, predicted, scores=scores, positive=positive, curve=curve)
+    if as_json:
+        _print_json(r)
+        return
+    top3 = "n/a (needs --scores)" if r["top3_accuracy"] is None else f"{r['top3_accuracy']:.3f}"
+    out.print(f"{r['items']} artworks with both labels. top-1 accuracy {r['top1_accuracy']:.3f}, top-3 {top3}, "
+              f"micro F1 {r['micro_f1']:.3f}, macro F1 {r['macro_f1']:.3f}, MCC {r['mcc']:.3f}")
+    if "average_precision" in r:
+        out.print(f"average precision (positive: {r['positive']}): {r['average_precision']:.3f}")
+    if "curve_png" in r:
+        out.print(f"precision-recall curve: {r['curve_png']}")
+    width = max(len(str(c)) for c in r["labels"]) + 2
+    out.print()
+    out.print(f"{'class':<{width}}{'precision':>10}{'recall':>8}{'F1':>7}{'support':>9}")
+    for c in r["labels"]:
+        m = r["per_class"][c]
+        out.print(f"{str(c):<{width}}{m['precision']:>10.3f}{m['recall']:>8.3f}{m['f1']:>7.3f}{m['support']:>9}")
+    out.print()
+    out.print("confusion matrix (rows: true, columns: predicted, in the order above):")
+    for c, row in zip(r["labels"], r["confusion_matrix"]):
+        out.print(f"{str(c):<{width}}" + "".join(f"{v:>6}" for v in row))
+
+
+@eval_app.command("boxes")
+@friendly_errors
+def eval_boxes(
+    truth: Annotated[Path, typer.Option(help="CSV: image, boxes_json = [[class, xmin, ymin, xmax, ymax, difficult], ...].", show_default=False)],
+    predictions: Annotated[Path, typer.Option(help="CSV: image, class, score, xmin, ymin, xmax, ymax.", show_default=False)],
+    as_json: JsonOpt = False,
+) -> None:
+    """Detection AP at IoU 0.5 and 0.75 (PASCAL VOC rules, difficult boxes ignored), per class and mean.
+
+    Example: artlens eval boxes --truth truth.csv --predictions detections.csv
+    """
+    try:
+        r = evaluate.evaluate_boxes(truth, predictions)
+    except ValueError as exc:
+        raise ArtLensError(str(exc)) from None
+    if as_json:
+        _print_json(r)
+        return
+    out.print(f"{r['images']} images, {r['predictions']} predicted boxes.")
+    for problem in r["problems"]:
+        out.print(f"  {problem}")
+    for key in ("AP@0.5", "AP@0.75"):
+        res = r[key]
+        mean = "n/a" if res["mean"] is None else f"{res['mean']:.3f}"
+        per = ", ".join(f"{c} {v:.3f}" for c, v in sorted(res["per_class"].items()))
+        out.print(f"{key}: mean {mean}" + (f" ({per})" if per else ""))
+
+
 def _short(path: str) -> str:
     """A path relative to the working directory when it is below it, for readable tables."""
     try:

@@ -13,6 +13,7 @@ directory copies the collection.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -279,6 +280,46 @@ class Collection:
             return evaluate.evaluate_retrieval({f: self.vectors.matrices[f] for f in facets}, meta, task)
         except ValueError as exc:
             raise InputError(str(exc)) from None
+
+    def evaluate_labels(
+        self,
+        label: str,
+        predicted: str,
+        scores: str | None = None,
+        positive: str | None = None,
+        curve: str | Path | None = None,
+    ) -> dict[str, Any]:
+        """Compare a predicted-label column with the true one: accuracy, per-class P/R/F1, MCC, confusion.
+
+        scores: a column holding JSON {class: score} per artwork (top-3 accuracy, and for a binary
+        label average precision with a precision-recall curve saved to `curve` as PNG).
+        """
+        with self._engine.connect() as conn:
+            columns = catalog.metadata_columns(conn)
+            missing = [c for c in (label, predicted, scores) if c and c not in columns]
+            if missing:
+                raise InputError(f"unknown metadata column {', '.join(missing)}; the collection has: {', '.join(columns) or 'none'}")
+            arts = list(catalog.iter_artworks(conn))
+        parsed: list[dict[str, float] | None] | None = None
+        if scores:
+            parsed = []
+            for a in arts:
+                try:
+                    value = json.loads(a.meta[scores]) if a.meta.get(scores) else None
+                    parsed.append({str(c): float(v) for c, v in value.items()} if isinstance(value, dict) else None)
+                except (ValueError, TypeError, AttributeError):
+                    raise InputError(f"{a.path}: column {scores} must hold JSON like {{\"oil\": 0.8, \"watercolor\": 0.2}}") from None
+        try:
+            report = evaluate.evaluate_labels([a.meta.get(label) for a in arts], [a.meta.get(predicted) for a in arts], parsed, positive)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        if curve and "pr_curve" in report:
+            pr = report["pr_curve"]
+            from artlens.plots import precision_recall_png
+
+            title = f"{predicted} vs {label} (positive: {report['positive']})"
+            report["curve_png"] = str(precision_recall_png(pr["precision"], pr["recall"], report["average_precision"], title, Path(curve)))
+        return report
 
     # -- reporting ---------------------------------------------------------------------------
 

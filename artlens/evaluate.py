@@ -7,8 +7,10 @@ graded multi-label protocol, and ALADIN's group retrieval.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -134,3 +136,109 @@ def winners(result: Mapping[str, object], measure: str = "mAP") -> dict[str, tup
 def _map_key(facets: Mapping[str, Mapping[str, Mapping[str, float]]], task: str, measure: str) -> str:
     any_scores = next(f[task] for f in facets.values() if task in f)
     return measure if measure in any_scores else next(k for k in any_scores if k.startswith("mAP"))
+
+
+# -- labels ------------------------------------------------------------------------------------
+
+POSITIVE_NAMES = ("1", "true", "yes", "positive")
+
+
+def evaluate_labels(
+    truth: Sequence[str | None],
+    predicted: Sequence[str | None],
+    scores: Sequence[Mapping[str, float] | None] | None = None,
+    positive: str | None = None,
+) -> dict[str, object]:
+    """Predicted labels against true ones, for the items that have both.
+
+    scores: per item, a score for each class (as written by a label head); they give top-3
+    accuracy and, for a binary label, average precision and the precision-recall curve.
+    positive: the positive class of a binary label (default: 1/true/yes if present, else the
+    second class in sorted order).
+    """
+    keep = [i for i, (t, p) in enumerate(zip(truth, predicted)) if t not in (None, "") and p not in (None, "")]
+    if not keep:
+        raise ValueError("no item has both a true and a predicted label")
+    y_true = np.array([truth[i] for i in keep], dtype=object)
+    y_pred = np.array([predicted[i] for i in keep], dtype=object)
+    classes = sorted(set(y_true) | set(y_pred))
+    report: dict[str, object] = {"items": len(keep), **metrics.classification_report(y_true, y_pred, labels=classes)}
+    report["top1_accuracy"] = report["accuracy"]
+    have_scores = scores is not None and all(scores[i] for i in keep)
+    if have_scores:
+        score_classes = sorted(set(classes) | {c for i in keep for c in scores[i]})  # type: ignore[index,union-attr]
+        mat = np.array([[float(scores[i].get(c, -np.inf)) for c in score_classes] for i in keep])  # type: ignore[index,union-attr]
+        y_idx = np.array([score_classes.index(t) for t in y_true])
+        report["top3_accuracy"] = metrics.topk_accuracy(y_idx, mat, min(3, len(score_classes)))
+    else:
+        report["top3_accuracy"] = None  # needs per-class scores
+    if len(classes) == 2:
+        pos = positive or next((c for c in classes if str(c).lower() in POSITIVE_NAMES), classes[1])
+        if pos not in classes:
+            raise ValueError(f"positive class {pos!r} is not one of {classes}")
+        report["positive"] = pos
+        if have_scores:
+            y01 = (y_true == pos).astype(int)
+            s = np.array([float(scores[i].get(pos, -np.inf)) for i in keep])  # type: ignore[index,union-attr]
+            precision, recall, thresholds = metrics.precision_recall_curve(y01, s)
+            report["average_precision"] = metrics.binary_average_precision(y01, s)
+            report["pr_curve"] = {"precision": precision.tolist(), "recall": recall.tolist(), "thresholds": thresholds.tolist()}
+    return report
+
+
+# -- boxes -------------------------------------------------------------------------------------
+
+
+def read_truth_boxes(path: Path) -> tuple[dict[str, list[tuple[str, list[float], bool]]], list[str]]:
+    """Ground truth CSV (`image`, `boxes_json` = [[class, xmin, ymin, xmax, ymax, difficult], ...]).
+
+    The People-Art layout; boxes are PASCAL VOC pixel corners. Bad rows are reported and skipped.
+    """
+    truth: dict[str, list[tuple[str, list[float], bool]]] = {}
+    problems: list[str] = []
+    for line, row in _csv_rows(path, ("image", "boxes_json")):
+        try:
+            boxes = json.loads(row["boxes_json"] or "[]")
+            truth[row["image"]] = [(str(b[0]), [float(v) for v in b[1:5]], bool(int(b[5])) if len(b) > 5 else False) for b in boxes]
+        except (ValueError, TypeError, IndexError) as exc:
+            problems.append(f"{path.name} line {line}: bad boxes_json ({exc}); row skipped")
+    return truth, problems
+
+
+def read_predicted_boxes(path: Path) -> tuple[list[tuple[str, str, float, list[float]]], list[str]]:
+    """Predictions CSV (`image`, `class`, `score`, `xmin`, `ymin`, `xmax`, `ymax`). Bad rows are reported and skipped."""
+    preds: list[tuple[str, str, float, list[float]]] = []
+    problems: list[str] = []
+    for line, row in _csv_rows(path, ("image", "class", "score", "xmin", "ymin", "xmax", "ymax")):
+        try:
+            preds.append((row["image"], row["class"], float(row["score"]), [float(row[c]) for c in ("xmin", "ymin", "xmax", "ymax")]))
+        except (ValueError, TypeError) as exc:
+            problems.append(f"{path.name} line {line}: {exc}; row skipped")
+    return preds, problems
+
+
+def evaluate_boxes(truth_path: Path, predictions_path: Path) -> dict[str, object]:
+    """Detection AP at IoU 0.5 and 0.75 (PASCAL VOC rules, difficult boxes ignored), per class and mean."""
+    truth, problems = read_truth_boxes(truth_path)
+    preds, more = read_predicted_boxes(predictions_path)
+    out: dict[str, object] = {"images": len(truth), "predictions": len(preds), "problems": problems + more}
+    for threshold in (0.5, 0.75):
+        per_class = metrics.detection_ap(truth, preds, iou_threshold=threshold)
+        finite = {str(c): float(v) for c, v in per_class.items() if not np.isnan(v)}
+        out[f"AP@{threshold}"] = {"per_class": finite, "mean": metrics.mean_ap(per_class) if finite else None}
+    return out
+
+
+def _csv_rows(path: Path, required: Sequence[str]):
+    import csv
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: file not found")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
+        for line, row in enumerate(reader, start=2):
+            yield line, row

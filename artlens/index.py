@@ -23,38 +23,40 @@ from __future__ import annotations
 import os
 import pathlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Literal
 
 import faiss
 import numpy as np
 
-# Below this many vectors search is exact. A flat scan of 50k x 256-d vectors costs ~3-5 ms per query
-# on the reference machine (2 cores, AVX2), the same order as the approximate scan of 1M vectors, and
-# exact results are free of any tuning risk. Above it the flat scan grows linearly (~60 ms at 1M).
-EXACT_BELOW: int = 50_000
+# Below this many vectors search is exact (brute force). Measured single-query flat scans cost ~0.3 ns
+# per (vector x dim) here: 30k vectors take ~2.3 ms at d=256 and ~5 ms (p99 ~7 ms) for a ~600-d joint
+# facet (concatenated content + style + colour), still inside the 10 ms budget, with perfect recall
+# and no tuning risk on small or odd collections. Above it the scan grows linearly (65 ms at 1M x 256),
+# while the approximate index stays at 0.3-0.5 ms at 100k and ~5 ms at 1M.
+EXACT_BELOW: int = 30_000
 # Never build an approximate index on fewer vectors: the PQ codebooks need >= 16 * 39 training points
 # and at this size exact search costs well under a millisecond anyway.
 APPROX_MIN: int = 1_000
-# Filtered searches whose allowed set has at most this many indexed ids are scored exactly: ~0.2-0.3 us
-# per vector at d=256, i.e. <= ~5 ms, about the cost of one approximate scan of 1M vectors.
-EXACT_FILTER_BELOW: int = 20_000
+# Filtered searches whose allowed set has at most this many indexed ids are scored exactly. Gathering
+# rows scattered over a 1M x 256 matrix costs ~0.5 us each: 10k rows took 5 ms (p99 8 ms), about one
+# approximate scan of 1M vectors, which is what larger sets cost with a selector.
+EXACT_FILTER_BELOW: int = 10_000
 # HNSW with a selector loses recall when few nodes are allowed (the walk wanders through rejected
 # nodes): below this allowed fraction score exactly, above it widen efSearch by 1 / fraction.
 HNSW_MIN_FILTER_FRACTION: float = 0.2
 
+SMALL_BATCH: int = 16  # fewer queries than this run on one FAISS thread (see VectorIndex.search)
+
 HNSW_M: int = 32
 HNSW_EF_CONSTRUCTION: int = 100
 PQ_NBITS: int = 4  # 4-bit codes are what the fast-scan SIMD kernels (in-register lookup tables) need
-TUNE_QUERIES: int = 500  # leave-one-out queries for tuning: recall estimate +-0.01
+TUNE_QUERIES: int = 500  # held-out queries for tuning: recall estimate +-0.01
 TUNE_K: int = 10
 TUNE_MARGIN: float = 0.01  # aim a little above the target: the tuning estimate has sampling noise
 TRAIN_MAX: int = 65_536
 _K_FACTORS: tuple[float, ...] = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 _EF_SEARCH: tuple[int, ...] = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096)
-
-Kind = Literal["exact", "pq", "hnsw"]
-
 
 class VectorIndex:
     """A FAISS index of one facet, keyed by int64 catalog ids (cosine similarity on unit vectors)."""
@@ -123,6 +125,16 @@ class VectorIndex:
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         k = int(k)
+        # A user search is one query: FAISS with 2 OpenMP threads gave the same median and a p99 of
+        # 20-28 ms instead of 1-6 ms on the 2-vCPU reference machine (barrier waits). Batches keep them.
+        with _faiss_threads(1) if len(q) < SMALL_BATCH else nullcontext():
+            scores, ids = self._search(q, k, allowed_ids)
+        scores = np.ascontiguousarray(scores, np.float32)
+        ids = np.ascontiguousarray(ids, np.int64)
+        scores[ids < 0] = -np.inf  # FAISS pads with -FLT_MAX
+        return scores, ids
+
+    def _search(self, q: np.ndarray, k: int, allowed_ids: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         if allowed_ids is None:
             scores, ids = self._index.search(q, k)
         else:
@@ -139,22 +151,36 @@ class VectorIndex:
                     mask = np.zeros(n, bool)
                     mask[rows] = True
                 scores, ids = self._selector_search(q, k, mask)
-        scores = np.ascontiguousarray(scores, np.float32)
-        ids = np.ascontiguousarray(ids, np.int64)
-        scores[ids < 0] = -np.inf  # FAISS pads with -FLT_MAX
         return scores, ids
 
     def _allowed_rows(self, allowed_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Rows of the allowed catalog ids that are in the index: (sorted rows, None) or (empty, row mask)."""
         allowed = np.asarray(allowed_ids, dtype=np.int64).ravel()
         if len(allowed) > EXACT_FILTER_BELOW:
-            # Large sets: one vectorised pass over the index ids (table-based for dense catalog ids),
-            # ~10x faster than sorting and binary-searching half a million ids.
-            return np.empty(0, np.int64), np.isin(self._ids, allowed)
+            # Large sets: a mask over rows in one vectorised pass. With dense catalog ids an id -> row
+            # table does it in about half the time of np.isin (~5 vs ~10 ms for 500k of 1M ids).
+            table = self._id_table()
+            if table is None:
+                return np.empty(0, np.int64), np.isin(self._ids, allowed)
+            lo, hi = self._sorted_ids[0], self._sorted_ids[-1]
+            rows = table[allowed[(allowed >= lo) & (allowed <= hi)] - lo]
+            mask = np.zeros(len(self), bool)
+            mask[rows[rows >= 0]] = True
+            return np.empty(0, np.int64), mask
         allowed = np.sort(allowed)
         at = np.minimum(np.searchsorted(self._sorted_ids, allowed), len(self._sorted_ids) - 1)
         rows = np.sort(self._order[at[self._sorted_ids[at] == allowed]])
         return rows[np.concatenate(([True], rows[1:] != rows[:-1]))] if len(rows) else rows, None
+
+    def _id_table(self) -> np.ndarray | None:
+        """Row of each id in [min id, max id] (-1 if absent), when ids are dense enough (catalog ids are)."""
+        if not hasattr(self, "_table"):
+            span = int(self._sorted_ids[-1] - self._sorted_ids[0]) + 1
+            self._table: np.ndarray | None = None
+            if span <= 8 * len(self) + 1024:  # int32 table: <= 32 bytes per indexed vector
+                self._table = np.full(span, -1, np.int32 if len(self) < 2**31 else np.int64)
+                self._table[self._ids - self._sorted_ids[0]] = np.arange(len(self))
+        return self._table
 
     def _exact_subset(self, q: np.ndarray, k: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Brute-force scores of `q` against the given rows only."""
@@ -261,8 +287,8 @@ def build_index(vectors: np.ndarray, ids: np.ndarray, *, exact_below: int = EXAC
         inner = faiss.IndexHNSWFlat(d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     else:
-        # Two dims per 4-bit sub-quantizer: on 256-d data PQ64 (4 dims each) needs ~10x the re-rank depth
-        # for the same recall, PQ128 reaches 0.95 with ~200 candidates. Odd d: one dim each.
+        # Two dims per 4-bit sub-quantizer. With four (PQ64 at d=256) recall@10 at 1M stayed at 0.77 even
+        # re-ranking 1000 candidates; PQ128 reached 0.96 with 200-240. Odd d: one dim each.
         m = d // 2 if d % 2 == 0 else d
         # A single inverted list: the PQ fast-scan kernel over everything, but through the IVF class,
         # which (unlike IndexPQFastScan) accepts an ID selector for filters. More lists did not pay on
@@ -284,13 +310,13 @@ def build_index(vectors: np.ndarray, ids: np.ndarray, *, exact_below: int = EXAC
     held = np.sort(rng.choice(n, min(TUNE_QUERIES, n // 10), replace=False))
     if isinstance(inner, faiss.IndexHNSW):
         # Tune on a held-out sample, added afterwards: a query already in the graph is linked to its
-        # own neighbours and would overstate recall. Rows go in as slices between held-out rows so
-        # that the (possibly GB-sized) matrix is never copied.
-        start = 0
-        for stop in (*held.tolist(), n):
-            if stop > start:
-                index.add_with_ids(x[start:stop], labels[start:stop])
-            start = stop + 1
+        # own neighbours and would overstate recall. The other rows go in by chunks (copies of at most
+        # 64 MB) rather than as one copy of the whole matrix.
+        keep = np.setdiff1d(np.arange(n), held)
+        step = max(1024, (64 << 20) // (4 * d))
+        for start in range(0, len(keep), step):
+            rows = keep[start:start + step]
+            index.add_with_ids(x[rows], labels[rows])
         _tune(VectorIndex(index), x, held, target_recall, held_in_index=False)
         index.add_with_ids(x[held], labels[held])
     else:

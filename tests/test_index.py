@@ -127,6 +127,15 @@ def test_allowed_ids_large_set_uses_selector(which, request, monkeypatch):
     assert recall(found, brute_force(x[mask], ids[mask], q, 10)[1]) >= 0.95
 
 
+def test_large_filter_on_sparse_ids_is_exact_for_exact_index(small, monkeypatch):
+    x, ids, q = small  # ids spread over 1e9: no dense id -> row table, the np.isin path
+    monkeypatch.setattr(artlens.index, "EXACT_FILTER_BELOW", 100)
+    index = build_index(x, ids)
+    allowed = ids[::2]
+    mask = np.isin(ids, allowed)
+    np.testing.assert_array_equal(index.search(q, 10, allowed_ids=allowed)[1], brute_force(x[mask], ids[mask], q, 10)[1])
+
+
 def test_allowed_ids_none_match():
     x = unit_vectors(50, 8, seed=8)
     index = build_index(x, np.arange(50))
