@@ -25,7 +25,7 @@ def model_input(rgb: np.ndarray, backbone: Backbone) -> np.ndarray:
 
 
 def raw_features(backbone: Backbone, inputs: np.ndarray, colors: Sequence[np.ndarray], style_variant: str) -> dict[str, np.ndarray]:
-    """Raw content, style and colour features for a batch.
+    """Raw content, style and colour features (and ImageNet logits, for label heads) for a batch.
 
     inputs: (N, S, S, 3) uint8 from `model_input`; colors: `color_features` of each image.
     style_variant: "adain" (per-channel mean and std of several stages, as in ALADIN) or
@@ -33,7 +33,7 @@ def raw_features(backbone: Backbone, inputs: np.ndarray, colors: Sequence[np.nda
     """
     out = backbone.run(inputs)
     style = out["style"] if style_variant == "adain" else out["gram"]
-    return {"content": out["content"], "style": style, "color": np.stack(list(colors)).astype(np.float32)}
+    return {"content": out["content"], "style": style, "color": np.stack(list(colors)).astype(np.float32), "logits": out["logits"]}
 
 
 def raw_dims(backbone: Backbone, style_variant: str) -> dict[str, int]:
@@ -44,6 +44,7 @@ def raw_dims(backbone: Backbone, style_variant: str) -> dict[str, int]:
         "content": backbone.output_dims["content"],
         "style": backbone.output_dims["style" if style_variant == "adain" else "gram"],
         "color": COLOR_DIM,
+        "logits": backbone.output_dims["logits"],
     }
 
 
