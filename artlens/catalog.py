@@ -68,6 +68,20 @@ failures = sa.Table(
     sa.Column("at", sa.DateTime, nullable=False),
 )
 
+# One row per (artwork, label model): the model's decision ("yes"/"no"/"unsure", a class or
+# "unsure", or ";"-joined classes), its confidence, and the top 3 of one-of-many sets.
+predictions = sa.Table(
+    "predictions",
+    metadata_obj,
+    sa.Column("artwork_id", sa.Integer, sa.ForeignKey("artworks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("model", sa.String(64), primary_key=True),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.Column("top3", sa.JSON, nullable=False, default=list),
+    sa.Column("at", sa.DateTime, nullable=False),
+)
+
 settings = sa.Table(
     "settings",
     metadata_obj,
@@ -177,6 +191,7 @@ def _forget(conn: Connection, path: str) -> None:
         conn.execute(sa.update(artworks).where(artworks.c.duplicate_of == old).values(duplicate_of=None))
         conn.execute(sa.delete(features).where(features.c.artwork_id == old))
         conn.execute(sa.delete(thumbnails).where(thumbnails.c.artwork_id == old))
+        conn.execute(sa.delete(predictions).where(predictions.c.artwork_id == old))
         conn.execute(sa.delete(artworks).where(artworks.c.id == old))
 
 
@@ -292,7 +307,7 @@ def filter_ids(conn: Connection, where: Sequence[tuple[str, str, str]]) -> np.nd
     q = sa.select(artworks.c.id).where(artworks.c.duplicate_of.is_(None))
     equal: dict[str, list[str]] = {}
     for column, op, value in where:
-        field_ = artworks.c.meta[column].as_string()
+        field_ = _field(column)
         if op == "=":
             equal.setdefault(column, []).append(value)
         elif op == "!=":
@@ -300,8 +315,50 @@ def filter_ids(conn: Connection, where: Sequence[tuple[str, str, str]]) -> np.nd
         else:
             raise ValueError(f"unknown operator {op!r}")
     for column, values in equal.items():
-        q = q.where(artworks.c.meta[column].as_string().in_(values))
+        q = q.where(_field(column).in_(values))
     return np.asarray([r[0] for r in conn.execute(q)], dtype=np.int64)
+
+
+PREDICTION_PREFIX = "pred."
+
+
+def _field(column: str) -> sa.ColumnElement:
+    """A filterable value: a metadata column, or `pred.MODEL` for a label model's decision."""
+    if column.startswith(PREDICTION_PREFIX):
+        model = column[len(PREDICTION_PREFIX):]
+        return (
+            sa.select(predictions.c.label)
+            .where(predictions.c.artwork_id == artworks.c.id, predictions.c.model == model)
+            .scalar_subquery()
+        )
+    return artworks.c.meta[column].as_string()
+
+
+def write_predictions(conn: Connection, model: str, version: str, rows: Iterable[tuple[int, str, float, list]]) -> int:
+    """Replace `model`'s predictions for the given artworks: (artwork_id, label, confidence, top3)."""
+    rows = list(rows)
+    ids = [r[0] for r in rows]
+    for chunk in _chunks(ids, 500):
+        conn.execute(sa.delete(predictions).where(predictions.c.model == model, predictions.c.artwork_id.in_(chunk)))
+    now = _now()
+    if rows:
+        conn.execute(sa.insert(predictions), [
+            {"artwork_id": i, "model": model, "version": version, "label": label, "confidence": float(conf), "top3": top3, "at": now}
+            for i, label, conf, top3 in rows
+        ])
+    return len(rows)
+
+
+def prediction_models(conn: Connection) -> list[str]:
+    return [r[0] for r in conn.execute(sa.select(predictions.c.model).distinct().order_by(predictions.c.model))]
+
+
+def predictions_by_artwork(conn: Connection) -> dict[int, dict[str, tuple[str, float]]]:
+    """artwork id -> {model: (decision, confidence)}."""
+    out: dict[int, dict[str, tuple[str, float]]] = {}
+    for r in conn.execute(sa.select(predictions.c.artwork_id, predictions.c.model, predictions.c.label, predictions.c.confidence)):
+        out.setdefault(r.artwork_id, {})[r.model] = (r.label, r.confidence)
+    return out
 
 
 def _now() -> dt.datetime:

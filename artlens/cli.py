@@ -207,6 +207,98 @@ def duplicates(collection: CollectionArg, as_json: JsonOpt = False) -> None:
                   f"{_short(d['a']['path'])} ~ {_short(d['b']['path'])}")
 
 
+class Kinds(str, Enum):
+    binary = "binary"
+    one_of_many = "one-of-many"
+    many = "many"
+
+
+class ExportFormats(str, Enum):
+    csv = "csv"
+    json = "json"
+
+
+@app.command()
+@friendly_errors
+def annotate(
+    collection: CollectionArg,
+    model: Annotated[list[str] | None, typer.Option("--model", help="Label model to run; repeatable (default: every model that applies).", show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Describe every artwork with each label model: decision (label, yes/no or unsure) and confidence.
+
+    Example: artlens annotate my-collection --model style --model medium
+    """
+    with Collection.open(collection) as col:
+        summary = col.annotate(models=model or None, progress=None if as_json else (lambda msg: err.print(f"annotating {msg}")))
+    if as_json:
+        _print_json(summary)
+        return
+    for name, counts in summary.items():
+        total = sum(counts.values())
+        unsure = counts.get("unsure", 0)
+        top = ", ".join(f"{label or '(none)'} {n}" for label, n in list(counts.items())[:6])
+        out.print(f"{name}: {total} artworks, {total - unsure} decided, {unsure} unsure ({top})")
+
+
+labels_app = typer.Typer(help="Train label models from the collection's own labels.", no_args_is_help=True)
+app.add_typer(labels_app, name="labels")
+
+
+@labels_app.command("train")
+@friendly_errors
+def labels_train(
+    collection: CollectionArg,
+    label: Annotated[str, typer.Option("--label", "-l", help="Metadata column with the labels to learn (';'-separated for --kind many).", show_default=False)],
+    kind: Annotated[Kinds, typer.Option(help="binary (yes/no), one-of-many (one class per artwork) or many (several per artwork).")] = Kinds.one_of_many,
+    group: Annotated[str | None, typer.Option(help="Column to split held-out data by (artist, series), so figures are for unseen groups.", show_default=False)] = None,
+    name: Annotated[str | None, typer.Option(help="Model name (default: the label column).", show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train a label head on the stored features; 1/11 is held out to calibrate and to measure it.
+
+    Example: artlens labels train my-collection --label medium --group artist
+    """
+    with Collection.open(collection) as col:
+        card = col.train_label(label, kind=kind.value, group=group, name=name)
+    if as_json:
+        _print_json(card)
+        return
+    out.print(json.dumps(card, indent=2, ensure_ascii=False))
+
+
+@app.command()
+@friendly_errors
+def export(
+    collection: CollectionArg,
+    format: Annotated[ExportFormats, typer.Option("--format", help="csv or json.")] = ExportFormats.csv,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: standard output).", show_default=False)] = None,
+) -> None:
+    """One row per artwork: id, path, metadata, and per label model pred.<model> and conf.<model>.
+
+    Example: artlens export my-collection --format csv -o artworks.csv
+    """
+    import csv
+    import io
+
+    with Collection.open(collection) as col:
+        rows = col.export()
+    if format is ExportFormats.json:
+        text = json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+    else:
+        buf = io.StringIO()
+        fields = list(rows[0]) if rows else ["id", "path"]
+        writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        text = buf.getvalue()
+    if output:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {len(rows)} artworks to {output}")
+    else:
+        sys.stdout.write(text)
+
+
 eval_app = typer.Typer(help="Measure how good search and labels are.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 

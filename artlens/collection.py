@@ -30,6 +30,7 @@ from artlens.images import ImageError, load_image
 
 DB_FILE = "artlens.db"
 VECTORS_DIR = "vectors"
+MODELS_DIR = "models"
 SEARCH_FACETS: tuple[str, ...] = ("joint", *FACETS)
 
 
@@ -236,9 +237,10 @@ class Collection:
         allowed = None
         if conditions:
             with self._engine.connect() as conn:
-                unknown = {c for c, _, _ in conditions} - set(catalog.metadata_columns(conn))
+                known = set(catalog.metadata_columns(conn)) | {catalog.PREDICTION_PREFIX + m for m in catalog.prediction_models(conn)}
+                unknown = {c for c, _, _ in conditions} - known
                 if unknown:
-                    cols = ", ".join(catalog.metadata_columns(conn)) or "none"
+                    cols = ", ".join(sorted(known)) or "none"
                     raise InputError(f"unknown metadata column {', '.join(sorted(unknown))}; the collection has: {cols}")
                 allowed = catalog.filter_ids(conn, conditions)
         exclude = set() if include_self else inside
@@ -246,6 +248,104 @@ class Collection:
         with self._engine.connect() as conn:
             rows = catalog.artworks_by_id(conn, [h.id for h in hits])
         return [SearchResult(id=h.id, path=rows[h.id].path, score=h.score, scores=h.scores, metadata=rows[h.id].meta, why=h.why(use)) for h in hits]
+
+    # -- describing --------------------------------------------------------------------------
+
+    def label_models(self) -> dict[str, Path]:
+        """Label models that apply here: the defaults shipped for this backbone, then the collection's own
+        (which win on a name clash)."""
+        from artlens.annotate import registry
+
+        return registry.available(self.directory / MODELS_DIR, self.backbone_name)
+
+    def _raw(self, facets: Sequence[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        dims = raw_dims(self.backbone, self.style_variant)
+        out: dict[str, np.ndarray] = {}
+        ids = np.zeros(0, np.int64)
+        with self._engine.connect() as conn:
+            for f in facets:
+                if f not in dims:
+                    raise InputError(f"a label model needs the raw feature {f!r}, which this collection does not store")
+                ids, out[f] = catalog.load_features(conn, f, dims[f])
+        return ids, out
+
+    def annotate(self, models: Sequence[str] | None = None, progress: Callable[[str], None] | None = None) -> dict[str, dict[str, int]]:
+        """Write every model's decision for every artwork; returns per model the count of each decision."""
+        from artlens.annotate.heads import LabelHead
+
+        available = self.label_models()
+        names = list(models) if models else sorted(available)
+        unknown = [m for m in names if m not in available]
+        if unknown:
+            raise InputError(f"unknown label model {', '.join(unknown)}; available: {', '.join(sorted(available)) or 'none'}")
+        summary: dict[str, dict[str, int]] = {}
+        for name in names:
+            head = LabelHead.load(available[name])
+            ids, raw = self._raw(head.inputs)
+            if progress:
+                progress(f"{name}: {len(ids)} artworks")
+            decisions = head.decide(raw) if len(ids) else []
+            with self._engine.begin() as conn:
+                catalog.write_predictions(conn, name, head.version, (
+                    (int(i), d.label, float(d.confidence), [[c, round(float(p), 4)] for c, p in d.top3]) for i, d in zip(ids, decisions)
+                ))
+            counts: dict[str, int] = {}
+            for d in decisions:
+                counts[d.label] = counts.get(d.label, 0) + 1
+            summary[name] = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+        return summary
+
+    def train_label(self, label: str, kind: str = "one-of-many", group: str | None = None, name: str | None = None) -> dict[str, Any]:
+        """Train a label head on this collection's `label` column (held-out split by `group`); returns its card."""
+        from artlens.annotate.heads import KINDS, train_head
+
+        if kind not in KINDS:
+            raise InputError(f"unknown kind {kind!r}: choose one of {', '.join(KINDS)}")
+        name = name or label
+        if not name.replace("_", "").replace("-", "").isalnum():
+            raise InputError(f"model name {name!r}: use letters, digits, - and _ only")
+        with self._engine.connect() as conn:
+            columns = catalog.metadata_columns(conn)
+            missing = [c for c in (label, group) if c and c not in columns]
+            if missing:
+                raise InputError(f"unknown metadata column {', '.join(missing)}; the collection has: {', '.join(columns) or 'none'}")
+        ids, raw = self._raw(("content", "style", "color"))
+        with self._engine.connect() as conn:
+            rows = catalog.artworks_by_id(conn, ids)
+        metas = [rows[int(i)].meta for i in ids]
+        if kind == "many":
+            cells = [_many_value(m.get(label)) for m in metas]
+            vocabulary = sorted({c for cell in cells if cell for c in cell})
+            # A labelled row says no to what it does not list; an empty cell says nothing (masked out).
+            labels: list[Any] = [None if cell is None else {c: c in cell for c in vocabulary} for cell in cells]
+        else:
+            labels = [m.get(label) or None for m in metas]
+        groups = [m.get(group) or None for m in metas] if group else None
+        try:
+            head = train_head(raw, labels, kind=kind, groups=groups, name=name, backbone=self.backbone_name)
+        except ValueError as exc:
+            raise InputError(f"cannot train {name!r}: {exc}") from None
+        (self.directory / MODELS_DIR).mkdir(exist_ok=True)
+        head.save(self.directory / MODELS_DIR / f"{name}.npz")
+        return head.card
+
+    def export(self) -> list[dict[str, Any]]:
+        """One row per artwork: id, path, metadata, and per label model `pred.<model>` and `conf.<model>`."""
+        with self._engine.connect() as conn:
+            preds = catalog.predictions_by_artwork(conn)
+            models = catalog.prediction_models(conn)
+            columns = catalog.metadata_columns(conn)
+            arts = list(catalog.iter_artworks(conn))
+        out = []
+        for a in arts:
+            row: dict[str, Any] = {"id": a.id, "path": a.path}
+            row.update({c: a.meta.get(c, "") for c in columns})
+            for m in models:
+                label, conf = preds.get(a.id, {}).get(m, ("", None))
+                row[f"pred.{m}"] = label
+                row[f"conf.{m}"] = None if conf is None else round(conf, 4)
+            out.append(row)
+        return out
 
     # -- evaluating --------------------------------------------------------------------------
 
@@ -363,3 +463,10 @@ class Collection:
     def thumbnail(self, artwork_id: int) -> bytes | None:
         with self._engine.connect() as conn:
             return catalog.thumbnail(conn, artwork_id)
+
+
+def _many_value(cell: str | None) -> set[str] | None:
+    """A many-of-many cell: ';'-separated labels that apply (e.g. 'oil paint;pen and ink'); empty = unknown."""
+    if not cell:
+        return None
+    return {label.strip() for label in cell.split(";") if label.strip()}
