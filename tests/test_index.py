@@ -85,7 +85,8 @@ def test_save_load_roundtrip(tmp_path: Path, small, approx_pq):
         path = tmp_path / f"{index.kind}.faiss"
         index.save(path)
         loaded = VectorIndex.load(path)
-        assert (loaded.kind, loaded.dim, len(loaded), loaded.params) == (index.kind, index.dim, len(index), index.params)
+        assert (loaded.kind, loaded.dim, len(loaded)) == (index.kind, index.dim, len(index))
+        assert loaded.params == index.params
         np.testing.assert_array_equal(loaded.ids, index.ids)
         np.testing.assert_array_equal(loaded.search(queries, 10)[1], index.search(queries, 10)[1])
         assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []  # no temp file left
@@ -112,16 +113,34 @@ def test_allowed_ids_small_set_is_exact(small, approx_pq):
         np.testing.assert_allclose(scores, want_scores, atol=1e-5)
 
 
+@pytest.mark.parametrize("path", ["selector", "post_filter"])
 @pytest.mark.parametrize("which", ["approx_pq", "approx_hnsw"])
-def test_allowed_ids_large_set_uses_selector(which, request, monkeypatch):
+def test_allowed_ids_large_set(which, path, request, monkeypatch):
     index, x, ids = request.getfixturevalue(which)
-    # Large allowed sets go through a FAISS selector inside the approximate index; lower the
-    # threshold so that 20k vectors are enough to reach that path.
+    # Large allowed sets are answered inside the approximate index, with a FAISS selector or (broad
+    # filters, allowed ids sorted) by an unfiltered search for extra results. Lower the exact-scoring
+    # threshold so that 20k vectors are enough to get there, and make the other paths fail loudly.
     monkeypatch.setattr(artlens.index, "EXACT_FILTER_BELOW", 1_000)
-    monkeypatch.setattr(index, "_exact_subset", None)  # fail loudly if the exact path were taken
+    monkeypatch.setattr(index, "_exact_subset", None)
+    if path == "selector":
+        monkeypatch.setattr(artlens.index, "POSTFILTER_SHARE", 2.0)
+    else:
+        monkeypatch.setattr(index, "_selector_search", None)
     q = unit_vectors(100, x.shape[1], seed=6)
     allowed = ids[np.random.default_rng(7).random(len(ids)) < 0.6]
     mask = np.isin(ids, allowed)
+    scores, found = index.search(q, 10, allowed_ids=allowed)
+    assert np.isin(found, allowed).all() and np.isfinite(scores).all()
+    assert (np.diff(scores, axis=1) <= 1e-6).all()  # best first
+    assert recall(found, brute_force(x[mask], ids[mask], q, 10)[1]) >= 0.95
+
+
+def test_broad_unsorted_filter_falls_back_to_selector(approx_pq, monkeypatch):
+    index, x, ids = approx_pq
+    monkeypatch.setattr(artlens.index, "EXACT_FILTER_BELOW", 1_000)
+    allowed = np.random.default_rng(8).permutation(ids)[:12_000]
+    mask = np.isin(ids, allowed)
+    q = unit_vectors(20, 64, seed=14)
     _, found = index.search(q, 10, allowed_ids=allowed)
     assert np.isin(found, allowed).all()
     assert recall(found, brute_force(x[mask], ids[mask], q, 10)[1]) >= 0.95
@@ -133,7 +152,8 @@ def test_large_filter_on_sparse_ids_is_exact_for_exact_index(small, monkeypatch)
     index = build_index(x, ids)
     allowed = ids[::2]
     mask = np.isin(ids, allowed)
-    np.testing.assert_array_equal(index.search(q, 10, allowed_ids=allowed)[1], brute_force(x[mask], ids[mask], q, 10)[1])
+    want = brute_force(x[mask], ids[mask], q, 10)[1]
+    np.testing.assert_array_equal(index.search(q, 10, allowed_ids=allowed)[1], want)
 
 
 def test_allowed_ids_none_match():
