@@ -254,9 +254,9 @@ class Collection:
     def label_models(self) -> dict[str, Path]:
         """Label models that apply here: the defaults shipped for this backbone, then the collection's own
         (which win on a name clash)."""
-        from artlens.annotate import registry
+        from artlens.annotate.models import available
 
-        return registry.available(self.directory / MODELS_DIR, self.backbone_name)
+        return available(self.directory / MODELS_DIR, self.backbone_name)
 
     def _raw(self, facets: Sequence[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         dims = raw_dims(self.backbone, self.style_variant)

@@ -1,0 +1,19 @@
+"""Annotation: calibrated label heads on raw backbone features, and the default models shipped with ArtLens."""
+
+from artlens.annotate.heads import FORMAT_VERSION, KINDS, UNSURE, Decision, LabelHead, train_head
+from artlens.annotate.models import DEFAULT_MODELS, default_model_path, load_default_model
+from artlens.annotate.vocabularies import IMAGENET_CONTENT, VOCABULARIES
+
+__all__ = [
+    "DEFAULT_MODELS",
+    "FORMAT_VERSION",
+    "IMAGENET_CONTENT",
+    "KINDS",
+    "UNSURE",
+    "VOCABULARIES",
+    "Decision",
+    "LabelHead",
+    "default_model_path",
+    "load_default_model",
+    "train_head",
+]

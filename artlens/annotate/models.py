@@ -1,0 +1,35 @@
+"""The default label heads shipped in `artlens/models/<name>.npz` (trained by training/train_default_models.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from artlens.annotate.heads import LabelHead
+
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+DEFAULT_MODELS = ("style", "genre", "depiction", "medium", "content")
+
+
+def default_model_path(name: str) -> Path:
+    if name not in DEFAULT_MODELS:
+        raise ValueError(f"no default model {name!r}; the default models are {', '.join(DEFAULT_MODELS)}")
+    return MODELS_DIR / f"{name}.npz"
+
+
+def load_default_model(name: str) -> LabelHead:
+    """Load a shipped default head; FileNotFoundError if the package was built without it."""
+    path = default_model_path(name)
+    if not path.is_file():
+        raise FileNotFoundError(f"default model {name!r} is missing: {path} (run training/train_default_models.py)")
+    return LabelHead.load(path)
+
+
+def available(collection_models: Path, backbone: str) -> dict[str, Path]:
+    """name -> model file of every head that applies to a collection on `backbone`: the defaults,
+    then the collection's own models (which win on a name clash)."""
+    found: dict[str, Path] = {}
+    for folder in (MODELS_DIR, collection_models):
+        for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
+            if LabelHead.load(path).backbone == backbone:
+                found[path.stem] = path
+    return found

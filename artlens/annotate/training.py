@@ -1,0 +1,574 @@
+"""`train_head`: split, fit (linear or MLP), calibrate on held-out labels, write the model card."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from artlens import metrics
+from artlens.annotate import calibration as cal
+
+HOLDOUT = 1 / 11
+LINEAR_C = (0.001, 0.003, 0.01)
+_TRUE = {"yes", "true", "1", "y", "t"}
+_FALSE = {"no", "false", "0", "-1", "n", "f"}
+
+
+# ----------------------------------------------------------------------------- labels
+
+
+def _missing(v: object) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and v.strip() == "")
+
+
+def _encode_single(labels: Sequence, kind: str, classes: Sequence[str] | None, positive: str | None):
+    """-> (y int array with -1 for unknown, class names, notes)."""
+    notes: list[str] = []
+    vals = [None if _missing(v) else (str(v).strip() if not isinstance(v, bool) else ("yes" if v else "no")) for v in labels]
+    known = sorted({v for v in vals if v is not None})
+    if kind == "binary":
+        if positive is None and classes:
+            positive = classes[0]
+        if positive is None:
+            if not {v.lower() for v in known} <= (_TRUE | _FALSE):
+                raise ValueError(f"binary labels {known[:5]} are not yes/no-like: say which value is positive (positive=...)")
+            y = np.array([-1 if v is None else int(v.lower() in _TRUE) for v in vals])
+            return y, ["yes"], notes
+        y = np.array([-1 if v is None else int(v == positive) for v in vals])
+        return y, [positive], notes
+    if classes is None:
+        classes = known
+    else:
+        classes = list(classes)
+        outside = sorted(set(known) - set(classes))
+        if outside:
+            notes.append(f"{sum(v in outside for v in vals)} labels outside the vocabulary were treated as unknown: {outside[:10]}")
+    index = {c: i for i, c in enumerate(classes)}
+    y = np.array([index.get(v, -1) if v is not None else -1 for v in vals])
+    return y, list(classes), notes
+
+
+def _encode_many(labels: Sequence[Mapping[str, bool | None]], classes: Sequence[str] | None):
+    if classes is None:
+        classes = sorted({k for d in labels for k in d})
+    classes = list(classes)
+    Y = np.full((len(labels), len(classes)), np.nan)
+    for i, d in enumerate(labels):
+        for j, c in enumerate(classes):
+            v = d.get(c) if d else None
+            if v is not None and not (isinstance(v, float) and math.isnan(v)):
+                Y[i, j] = float(bool(v))
+    return Y, classes
+
+
+# ----------------------------------------------------------------------------- splits
+
+
+def _group_ids(groups: Sequence | None, n: int) -> np.ndarray:
+    if groups is None:
+        return np.arange(n).astype(str)
+    g = [f"__item{i}" if _missing(v) else str(v) for i, v in enumerate(groups)]
+    return np.array(g)
+
+
+def _split(y: np.ndarray | None, groups: np.ndarray, grouped: bool, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train idx, held-out idx): stratified by y (when given) and by group (when `grouped`)."""
+    from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit, StratifiedGroupKFold, StratifiedShuffleSplit
+
+    n = groups.size
+    idx = np.arange(n)
+    k = max(2, round(1 / fraction))
+    if grouped:
+        n_groups = np.unique(groups).size
+        if y is not None and n_groups >= 2:
+            counts = np.bincount(y)
+            splits = min(k, n_groups, max(2, counts[counts > 0].max()))
+            try:
+                tr, te = next(StratifiedGroupKFold(n_splits=splits, shuffle=True, random_state=seed).split(idx, y, groups))
+                return tr, te
+            except ValueError:
+                pass
+        tr, te = next(GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed).split(idx, groups=groups))
+        return tr, te
+    if y is not None:
+        try:
+            tr, te = next(StratifiedShuffleSplit(n_splits=1, test_size=fraction, random_state=seed).split(idx, y))
+            return tr, te
+        except ValueError:
+            pass
+    tr, te = next(ShuffleSplit(n_splits=1, test_size=fraction, random_state=seed).split(idx))
+    return tr, te
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def _signed_power(x: np.ndarray, power: float) -> np.ndarray:
+    return x if power == 1.0 else np.sign(x) * np.abs(x) ** power
+
+
+def masked_bce(logits, targets, mask, pos_weight=None):
+    """Mean binary cross-entropy over the known entries (mask 1); unknown entries add nothing and get no gradient."""
+    import torch
+
+    t = torch.where(mask > 0, targets, torch.zeros_like(targets))
+    per = torch.nn.functional.binary_cross_entropy_with_logits(logits, t, reduction="none", pos_weight=pos_weight)
+    per = per * mask
+    return per.sum() / mask.sum().clamp_min(1.0)
+
+
+def _fit_torch(X, T, kind, hidden, seed, epochs=None, Xval=None, Tval=None, max_epochs=150, patience=12,
+               weight_decay=1e-2, dropout=0.5, lr=1e-3, batch=128):
+    """Train a linear (hidden=0) or 1-hidden-layer net. T: (N,) int for one-of-many, (N, C) float with NaN
+    for binary/many. With validation data: early stopping on validation loss, returns the best epoch count.
+    Returns (layers [(W, b)], epochs_used, best validation loss or None)."""
+    import torch
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    d = X.shape[1]
+    c = int(T.max()) + 1 if kind == "one-of-many" else T.shape[1]
+    if kind == "one-of-many":
+        c = max(c, int(Tval.max()) + 1 if Tval is not None else c)
+    mods: list[torch.nn.Module] = [torch.nn.Dropout(0.2)]
+    if hidden:
+        mods += [torch.nn.Linear(d, hidden), torch.nn.ReLU(), torch.nn.Dropout(dropout), torch.nn.Linear(hidden, c)]
+    else:
+        mods += [torch.nn.Linear(d, c)]
+    net = torch.nn.Sequential(*mods)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+    Xt = torch.tensor(X, dtype=torch.float32)
+
+    if kind == "one-of-many":
+        counts = np.bincount(T, minlength=c).astype(float)
+        w = np.where(counts > 0, counts.sum() / (c * np.maximum(counts, 1)), 0.0)
+        weight = torch.tensor(w, dtype=torch.float32)
+        Tt = torch.tensor(T, dtype=torch.long)
+
+        def loss_fn(out, idx, tgt=None):
+            return torch.nn.functional.cross_entropy(out, (Tt if tgt is None else tgt)[idx], weight=weight)
+    else:
+        M = ~np.isnan(T)
+        pos = np.nansum(T, axis=0)
+        neg = M.sum(axis=0) - pos
+        pw = torch.tensor(np.where(pos > 0, neg / np.maximum(pos, 1), 1.0), dtype=torch.float32)
+        Tt = torch.tensor(np.nan_to_num(T), dtype=torch.float32)
+        Mt = torch.tensor(M, dtype=torch.float32)
+
+        def loss_fn(out, idx, tgt=None):
+            if tgt is None:
+                return masked_bce(out, Tt[idx], Mt[idx], pw)
+            tv, mv = tgt
+            return masked_bce(out, tv[idx], mv[idx], pw)
+
+    if Xval is not None:
+        Xv = torch.tensor(Xval, dtype=torch.float32)
+        val_tgt = torch.tensor(Tval, dtype=torch.long) if kind == "one-of-many" else (
+            torch.tensor(np.nan_to_num(Tval), dtype=torch.float32), torch.tensor(~np.isnan(Tval), dtype=torch.float32))
+    n = X.shape[0]
+    n_epochs = epochs if epochs is not None else max_epochs
+    best = (math.inf, 0, None)
+    for ep in range(1, n_epochs + 1):
+        net.train()
+        perm = rng.permutation(n)
+        for i in range(0, n, batch):
+            b = torch.tensor(perm[i:i + batch])
+            opt.zero_grad()
+            loss_fn(net(Xt[b]), b).backward()
+            opt.step()
+        if Xval is not None:
+            net.eval()
+            with torch.no_grad():
+                vl = float(loss_fn(net(Xv), torch.arange(Xv.shape[0]), val_tgt))
+            if vl < best[0] - 1e-4:
+                best = (vl, ep, [p.detach().clone() for p in net.parameters()])
+            elif ep - best[1] >= patience:
+                break
+    if Xval is not None and best[2] is not None:
+        with torch.no_grad():
+            for p, q in zip(net.parameters(), best[2]):
+                p.copy_(q)
+    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+    layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in linears]
+    return layers, (best[1] if Xval is not None else n_epochs), (best[0] if Xval is not None else None)
+
+
+def _fit_linear_sklearn(X, y, kind, C, seed):
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression(C=C, max_iter=500, class_weight="balanced", random_state=seed).fit(X, y)
+    W, b = lr.coef_.T.astype(np.float32), lr.intercept_.astype(np.float32)
+    if kind == "one-of-many":
+        n_cls = int(y.max()) + 1
+        if W.shape[1] == 1:  # sklearn's binary case: one column = logit(class 1) - logit(class 0)
+            W = np.concatenate([np.zeros_like(W), W], axis=1)
+            b = np.concatenate([np.zeros_like(b), b])
+        if len(lr.classes_) != n_cls:  # absent classes get a very low logit
+            W2 = np.zeros((W.shape[0], n_cls), np.float32)
+            b2 = np.full(n_cls, -30.0, np.float32)
+            W2[:, lr.classes_] = W
+            b2[lr.classes_] = b
+            W, b = W2, b2
+    return [(W, b)]
+
+
+def _forward(layers, X):
+    h = X
+    for i, (w, b) in enumerate(layers):
+        h = h @ w + b
+        if i < len(layers) - 1:
+            h = np.maximum(h, 0)
+    return h.astype(np.float64)
+
+
+def _quantise(layers):
+    """Round weights to float16 (the stored precision) so the in-memory head equals the saved one."""
+    return [(w.astype(np.float16).astype(np.float32), b.astype(np.float16).astype(np.float32)) for w, b in layers]
+
+
+def _val_score(kind, z, T) -> float:
+    """Higher is better: accuracy (one-of-many) or mean AP over columns (binary/many)."""
+    if kind == "one-of-many":
+        return float(np.mean(z.argmax(1) == T))
+    aps = []
+    for j in range(T.shape[1]):
+        m = ~np.isnan(T[:, j])
+        if m.sum() and 0 < T[m, j].sum() < m.sum():
+            aps.append(metrics.binary_average_precision(T[m, j].astype(int), z[m, j]))
+    return float(np.mean(aps)) if aps else 0.0
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def _binary_figures(s: np.ndarray, t: np.ndarray, th: Mapping[str, Any], name: str) -> dict[str, Any]:
+    t = t.astype(bool)
+    yes, no = s >= th["yes"], s < th["no"]
+    decided = yes | no
+    correct = (yes & t) | (no & ~t)
+    rep = metrics.classification_report(np.where(t, name, "not " + name), np.where(s >= 0.5, name, "not " + name), labels=[name, "not " + name])
+    return {
+        "n": int(t.size),
+        "positives": int(t.sum()),
+        "average_precision": metrics.binary_average_precision(t.astype(int), s) if t.any() else None,
+        "at_0.5": {"accuracy": rep["accuracy"], "macro_f1": rep["macro_f1"], "mcc": rep["mcc"], "per_class": rep["per_class"]},
+        "yes_precision": float(t[yes].mean()) if yes.any() else None,
+        "yes_coverage_of_positives": float(yes[t].mean()) if t.any() else None,
+        "no_precision": float((~t[no]).mean()) if no.any() else None,
+        "positives_said_no": float(no[t].mean()) if t.any() else None,
+        "confident_precision": float(correct[decided].mean()) if decided.any() else None,
+        "confident_coverage": float(decided.mean()),
+        "unsure": float((~decided).mean()),
+    }
+
+
+def _binary_crossfit(s: np.ndarray, t: np.ndarray, groups: np.ndarray, seed: int, precision_target: float, positive_recall: float) -> dict[str, Any]:
+    """Honest estimate of the confident precision: thresholds fitted on one half of the held-out
+    groups, applied to the other half, and the other way round (pooled)."""
+    a_idx, b_idx = _halves(groups, seed)
+    correct, kept = [], 0
+    for fit_i, use_i in ((a_idx, b_idx), (b_idx, a_idx)):
+        if fit_i.size and use_i.size and t[fit_i].any():
+            th = cal.binary_thresholds(s[fit_i], t[fit_i], precision_target, positive_recall)
+            yes, no = s[use_i] >= th["yes"], s[use_i] < th["no"]
+            correct += list(((yes & t[use_i]) | (no & ~t[use_i]))[yes | no])
+            kept += int((yes | no).sum())
+    return {"confident_precision_crossfit": float(np.mean(correct)) if correct else None,
+            "confident_coverage_crossfit": float(kept / max(1, t.size))}
+
+
+def _halves(groups: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    u = np.unique(groups)
+    rng = np.random.default_rng(seed + 1)
+    a = set(rng.permutation(u)[: len(u) // 2])
+    mask = np.array([g in a for g in groups])
+    return np.flatnonzero(mask), np.flatnonzero(~mask)
+
+
+# ----------------------------------------------------------------------------- train_head
+
+
+def _single_threaded(fn):
+    """Run `fn` single-threaded (BLAS and torch): the models are small, and threads only fight over
+    the cores (measured: a 240-item logistic regression went from 12 s to 0.5 s on a busy 2-core box)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        import torch
+        from threadpoolctl import threadpool_limits
+
+        n = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with threadpool_limits(1):
+                return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(n)
+
+    return wrapper
+
+
+@_single_threaded
+def train_head(
+    raw: Mapping[str, np.ndarray],
+    labels: Sequence,
+    kind: str,
+    groups: Sequence[str | None] | None = None,
+    name: str = "label",
+    backbone: str = "lite0",
+    precision_target: float = 0.90,
+    positive_recall: float = 0.95,
+    seed: int = 0,
+    *,
+    inputs: Sequence[str] = ("content", "style"),
+    classes: Sequence[str] | None = None,
+    positive: str | None = None,
+    model: str = "auto",
+    hidden: int = 512,
+    power: float = 0.5,
+    linear_c: Sequence[float] = LINEAR_C,
+    mapped: Mapping[str, Sequence[int]] | None = None,
+    mapped_thresholds: Mapping[str, float] = {"yes": 0.5, "no": 0.1},
+    card_extra: Mapping[str, Any] | None = None,
+):
+    """Train a calibrated label head on raw features (see `heads` for what a head computes).
+
+    raw: {facet: (N, d)} raw features (the facets in `inputs` are used). labels: one per row;
+    str | None for "binary" / "one-of-many" (None or "" = unknown, left out), dict[str, bool|None]
+    for "many" (None = unknown value: masked out of the loss). groups: one per row (artist, ...):
+    the held-out 1/11 is split by group; None entries are groups of their own; groups=None splits
+    by item (stratified by label when single-label).
+    classes: the class list (e.g. a VOCABULARIES entry; labels outside it are unknown); for binary,
+    `positive` (or classes[0]) names the positive value, else labels must be yes/no-like.
+    model: "linear", "mlp" or "auto" (the better on an inner split of the training part, by accuracy
+    for one-of-many or mean AP otherwise). power: signed power applied to raw features before
+    standardising (0.5 = signed square root; 1 = none).
+    mapped: kind "many" only, extra classes scored as sums of the ImageNet softmax of the "logits"
+    facet over the given indices, with fixed `mapped_thresholds` (not calibrated).
+    """
+    from artlens.annotate.heads import KINDS, LabelHead, _jsonable
+
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if model not in ("auto", "linear", "mlp"):
+        raise ValueError(f"model must be auto, linear or mlp, got {model!r}")
+    inputs = tuple(inputs)
+    mapped = {k: [int(i) for i in v] for k, v in (mapped or {}).items()}
+    if mapped and kind != "many":
+        raise ValueError("mapped classes need kind 'many'")
+    need = set(inputs) | ({"logits"} if mapped else set())
+    for f in need:
+        if f not in raw:
+            raise ValueError(f"raw features lack the {f!r} facet")
+    n_all = len(labels)
+    for f in need:
+        if np.asarray(raw[f]).shape[0] != n_all:
+            raise ValueError(f"raw[{f!r}] has {np.asarray(raw[f]).shape[0]} rows for {n_all} labels")
+    input_dims = {f: int(np.asarray(raw[f]).shape[1]) for f in sorted(need, key=lambda f: (f not in inputs, f))}
+
+    notes: list[str] = []
+    if kind == "many":
+        if classes is not None:
+            classes = [c for c in classes if c not in mapped]
+        T_all, learned = _encode_many(labels, classes)
+        keep = ~np.all(np.isnan(T_all), axis=1)
+        y_all = None
+    else:
+        y_all, learned, notes = _encode_single(labels, kind, classes, positive)
+        keep = y_all >= 0
+    sel = np.flatnonzero(keep)
+    if sel.size < 4:
+        raise ValueError(f"only {sel.size} labelled items: too few to train and calibrate a head")
+    g = _group_ids(groups, n_all)[sel]
+    X = np.concatenate([np.asarray(raw[f], dtype=np.float32)[sel] for f in inputs], axis=1)
+    X = _signed_power(X, power)
+    if kind == "many":
+        T = T_all[sel]
+        # stratify the split by each item's first positive attribute (C = no known positive), so that
+        # the held-out part has positives of every attribute when it can
+        first = np.where(np.nan_to_num(T) > 0, np.arange(T.shape[1]), T.shape[1]).min(axis=1)
+        strat = np.unique(first, return_inverse=True)[1].ravel()
+    elif kind == "binary":
+        y = y_all[sel]
+        T = y[:, None].astype(float)
+        strat = y
+    else:
+        y = y_all[sel]
+        present = np.unique(y)
+        if present.size < 2:
+            raise ValueError("one-of-many needs at least two classes with labelled items")
+        T = y
+        strat = y
+    tr, ho = _split(strat, g, groups is not None, HOLDOUT, seed)
+
+    mean = X[tr].mean(axis=0)
+    scale = X[tr].std(axis=0) + 1e-6
+    Z = ((X - mean) / scale).astype(np.float32)
+
+    # -- model choice on an inner split of the training part
+    candidates: dict[str, float] = {}
+    choice = model
+    chosen_c = linear_c[len(linear_c) // 2]
+    mlp_epochs = None
+    if model in ("auto", "mlp") or (model == "linear" and len(linear_c) > 1) or kind == "many":
+        itr_rel, iva_rel = _split(strat[tr] if strat is not None else None, g[tr], groups is not None, 0.2, seed + 7)
+        itr, iva = tr[itr_rel], tr[iva_rel]
+        if model in ("auto", "linear"):
+            if kind == "many":
+                lay, _, _ = _fit_torch(Z[itr], T[itr], kind, 0, seed, Xval=Z[iva], Tval=T[iva])
+                candidates["linear"] = _val_score(kind, _forward(lay, Z[iva]), T[iva])
+            else:
+                for C in linear_c:
+                    yy = T[itr] if kind == "one-of-many" else T[itr, 0].astype(int)
+                    if np.unique(yy).size < 2:
+                        continue
+                    lay = _fit_linear_sklearn(Z[itr], yy, kind, C, seed)
+                    candidates[f"linear C={C}"] = _val_score(kind, _forward(lay, Z[iva]), T[iva])
+        if model in ("auto", "mlp"):
+            lay, mlp_epochs, _ = _fit_torch(Z[itr], T[itr], kind, hidden, seed, Xval=Z[iva], Tval=T[iva])
+            candidates["mlp"] = _val_score(kind, _forward(lay, Z[iva]), T[iva])
+        if candidates:
+            best = max(candidates, key=lambda k: (candidates[k], k.startswith("linear")))
+            choice = "mlp" if best == "mlp" else "linear"
+            if best.startswith("linear C="):
+                chosen_c = float(best.split("=")[1])
+    if choice == "auto":
+        choice = "linear"
+
+    # -- fit the chosen model on the whole training part
+    if choice == "mlp":
+        layers, _, _ = _fit_torch(Z[tr], T[tr], kind, hidden, seed, epochs=max(5, mlp_epochs or 40))
+        model_desc = {"type": "mlp", "hidden": hidden, "dropout": 0.5, "input_dropout": 0.2, "weight_decay": 1e-2, "epochs": max(5, mlp_epochs or 40)}
+    elif kind == "many":
+        layers, _, _ = _fit_torch(Z[tr], T[tr], kind, 0, seed, epochs=60)
+        model_desc = {"type": "linear (torch, masked BCE)", "epochs": 60}
+    else:
+        yy = T[tr] if kind == "one-of-many" else T[tr, 0].astype(int)
+        layers = _fit_linear_sklearn(Z[tr], yy, kind, chosen_c, seed)
+        model_desc = {"type": "linear (sklearn LogisticRegression, class_weight=balanced)", "C": chosen_c}
+    model_desc["inner_split_scores"] = candidates
+    model_desc["selection"] = "auto: better of linear/MLP on an inner split of the training part" if model == "auto" else model
+    layers = _quantise(layers)
+    z_ho = _forward(layers, Z[ho])
+
+    # -- calibration on the held-out part
+    g_ho = g[ho]
+    card: dict[str, Any] = {
+        "name": name,
+        "kind": kind,
+        "backbone": backbone,
+        "inputs": list(inputs),
+        "feature_transform": f"signed power {power} then standardise (train-part mean/std)",
+        "model": model_desc,
+        "precision_target": precision_target,
+        "split": ("held out 1/11 of the labelled items by group (" + ("stratified by label, " if strat is not None else "") + "no group in both parts)")
+        if groups is not None else ("held out 1/11 of the labelled items at random" + (", stratified by label" if strat is not None else "")),
+        "refit_on_all": False,
+        "refit_note": "not refitted on the held-out part: the shipped weights are the ones measured and calibrated here",
+        "data": {
+            "labelled": int(sel.size), "unknown_left_out": int(n_all - sel.size), "train": int(tr.size), "held_out": int(ho.size),
+            "groups_train": int(np.unique(g[tr]).size), "groups_held_out": int(np.unique(g_ho).size),
+        },
+        "notes": list(notes),
+    }
+    platt: list[tuple[float, float]] = []
+    temperature = 1.0
+    if kind == "one-of-many":
+        names = list(learned)
+        card["data"]["per_class"] = {c: {"train": int(np.sum(T[tr] == i)), "held_out": int(np.sum(T[ho] == i))} for i, c in enumerate(names)}
+        yh = T[ho]
+        p_raw = cal.softmax(z_ho)
+        temperature = cal.fit_temperature(z_ho, yh)
+        p = cal.softmax(z_ho, temperature)
+        ab = cal.abstention_threshold(p, yh, precision_target)
+        thresholds: dict[str, Any] = {"abstain": ab["threshold"]}
+        rep = metrics.classification_report([names[i] for i in yh], [names[i] for i in p.argmax(1)], labels=names)
+        # cross-fitted estimate: threshold fitted on one half of the held-out groups, measured on the other
+        a_idx, b_idx = _halves(g_ho, seed)
+        cf_correct, cf_kept = [], 0
+        for fit_i, use_i in ((a_idx, b_idx), (b_idx, a_idx)):
+            if fit_i.size and use_i.size:
+                t_half = cal.abstention_threshold(p[fit_i], yh[fit_i], precision_target)["threshold"]
+                k = p[use_i].max(1) >= t_half
+                cf_correct += list((p[use_i].argmax(1) == yh[use_i])[k])
+                cf_kept += int(k.sum())
+        card["held_out"] = {
+            "n": int(ho.size),
+            "top1_accuracy": metrics.topk_accuracy(yh, p, 1),
+            "top3_accuracy": metrics.topk_accuracy(yh, p, min(3, len(names))),
+            "macro_f1": rep["macro_f1"],
+            "mcc": rep["mcc"],
+            "per_class": rep["per_class"],
+            "confusion_matrix": rep["confusion_matrix"],
+            "nll_before_temperature": float(-np.log(np.clip(p_raw[np.arange(yh.size), yh], 1e-12, None)).mean()),
+            "nll_after_temperature": float(-np.log(np.clip(p[np.arange(yh.size), yh], 1e-12, None)).mean()),
+            "confident_precision": ab["precision"],
+            "confident_coverage": ab["coverage"],
+            "precision_target_met": ab["precision_target_met"],
+            "confident_precision_crossfit": float(np.mean(cf_correct)) if cf_correct else None,
+            "confident_coverage_crossfit": float(cf_kept / max(1, ho.size)),
+        }
+        card["calibration"] = {"temperature": temperature, "abstain_threshold": ab["threshold"]}
+        if not ab["precision_target_met"]:
+            card["notes"].append(f"no abstention threshold reaches held-out precision {precision_target}: the threshold of highest precision is used")
+        classes_out = names
+    else:
+        names = list(learned)
+        per: dict[str, dict[str, Any]] = {}
+        figures: dict[str, Any] = {}
+        s_ho = np.zeros((ho.size, len(names)))
+        card["data"]["per_class"] = {}
+        for j, c in enumerate(names):
+            m = ~np.isnan(T[ho, j])
+            a, b = cal.fit_platt(z_ho[m, j], T[ho, j][m]) if m.any() else (1.0, 0.0)
+            platt.append((a, b))
+            s = cal.sigmoid(a * z_ho[:, j] + b)
+            s_ho[:, j] = s
+            card["data"]["per_class"][c] = {
+                "train_pos": int(np.nansum(T[tr, j])), "train_neg": int(np.sum(T[tr, j] == 0)),
+                "held_out_pos": int(np.nansum(T[ho, j])), "held_out_neg": int(np.sum(T[ho, j] == 0)),
+            }
+            if m.sum() == 0:
+                per[c] = {"yes": math.inf, "no": 0.0, "precision_target_met": False}
+                card["notes"].append(f"{c}: no held-out labels, never says yes")
+                continue
+            th = cal.binary_thresholds(s[m], T[ho, j][m], precision_target, positive_recall)
+            per[c] = th
+            figures[c] = _binary_figures(s[m], T[ho, j][m], th, c)
+            figures[c].update(_binary_crossfit(s[m], T[ho, j][m].astype(bool), g_ho[m], seed, precision_target, positive_recall))
+            if not th["precision_target_met"]:
+                card["notes"].append(f"{c}: no yes threshold reaches held-out precision {precision_target}; the threshold of highest precision is used")
+        if kind == "binary":
+            thresholds = {"yes": per[names[0]]["yes"], "no": per[names[0]]["no"], "precision_target_met": per[names[0]]["precision_target_met"]}
+            card["held_out"] = figures.get(names[0], {})
+        else:
+            thresholds = {"per_class": per}
+            card["held_out"] = {"per_class": figures}
+            if figures:
+                card["held_out"]["mean_average_precision"] = float(np.mean([f["average_precision"] for f in figures.values() if f["average_precision"] is not None] or [0.0]))
+                dec = [f for f in figures.values() if f["confident_precision"] is not None]
+                card["held_out"]["min_confident_precision"] = min(f["confident_precision"] for f in dec) if dec else None
+                cf = [f["confident_precision_crossfit"] for f in figures.values() if f["confident_precision_crossfit"] is not None]
+                card["held_out"]["min_confident_precision_crossfit"] = min(cf) if cf else None
+        card["calibration"] = {"platt": {c: list(p) for c, p in zip(names, platt)}, "thresholds": per}
+        classes_out = names + [c for c in mapped if c not in names]
+        for c in mapped:
+            per[c] = {"yes": float(mapped_thresholds["yes"]), "no": float(mapped_thresholds["no"]), "precision_target_met": None, "calibrated": False}
+        if mapped:
+            card["mapped_classes"] = {c: {"imagenet_indices": idx, "thresholds": dict(mapped_thresholds), "calibrated": False} for c, idx in mapped.items()}
+    if card_extra:
+        card.update(dict(card_extra))
+
+    head = LabelHead(
+        name=name, kind=kind, classes=classes_out, backbone=backbone, inputs=inputs, input_dims=input_dims,
+        mean=mean.astype(np.float32), scale=scale.astype(np.float32), layers=layers, thresholds=thresholds,
+        temperature=temperature, platt=platt, mapped=mapped, card=card, power=power,
+    )
+    head.card["version"] = head.version
+    head.card = json.loads(json.dumps(_jsonable(head.card)))  # plain JSON values, as a loaded head has them
+    return head

@@ -1,0 +1,72 @@
+"""Describing a collection: default label models, a model trained from a column, filters and export."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from artlens import Collection, InputError
+from artlens.cli import app
+
+
+@pytest.fixture()
+def collection(small_collection: Collection, tmp_path: Path) -> Collection:
+    shutil.copytree(small_collection.directory, tmp_path / "col")
+    return Collection.open(tmp_path / "col")
+
+
+def test_annotate_with_the_default_models(collection: Collection) -> None:
+    assert {"style", "genre", "depiction", "medium", "content"} <= set(collection.label_models())
+    summary = collection.annotate(models=["style", "depiction"])
+    assert sum(summary["style"].values()) == 242 and sum(summary["depiction"].values()) == 242
+    assert set(summary["depiction"]) <= {"painting", "drawing", "cartoon", "photo", "unsure"}
+    # WikiArt paintings are paintings: the depiction model should say so for most of them.
+    assert summary["depiction"].get("painting", 0) > 0.8 * 242
+    rows = {r["path"]: r for r in collection.export()}
+    some = next(iter(rows.values()))
+    assert {"pred.style", "conf.style", "pred.depiction", "conf.depiction"} <= set(some)
+    assert 0 <= some["conf.depiction"] <= 1
+
+
+def test_train_a_label_from_a_metadata_column_and_use_it(collection: Collection) -> None:
+    card = collection.train_label("style", group="artist", name="my_style")
+    assert card["kind"] == "one-of-many" and card["name"] == "my_style"
+    # 1/11 held out, by artist: no artist is on both sides.
+    assert card["data"]["held_out"] == pytest.approx(card["data"]["labelled"] / 11, abs=12)
+    assert 0 <= card["held_out"]["top1_accuracy"] <= card["held_out"]["top3_accuracy"] <= 1
+    assert {"macro_f1", "mcc", "confident_precision", "confident_coverage"} <= set(card["held_out"])
+    assert (collection.directory / "models" / "my_style.npz").is_file()
+    assert "my_style" in collection.label_models()
+    summary = collection.annotate(models=["my_style"])
+    assert sum(summary["my_style"].values()) == 242
+    decided = {label: n for label, n in summary["my_style"].items() if label != "unsure"}
+    assert decided and set(decided) <= {r["style"] for r in collection.export()}
+    label = max(decided, key=decided.get)
+    query = collection.export()[0]["path"]
+    results = collection.search(images=[query], where=[f"pred.my_style={label}"], k=300, include_self=True)
+    assert len(results) == decided[label]
+
+
+def test_annotate_and_train_errors(collection: Collection) -> None:
+    with pytest.raises(InputError, match="unknown label model nope"):
+        collection.annotate(models=["nope"])
+    with pytest.raises(InputError, match="unknown metadata column museum"):
+        collection.train_label("museum")
+    with pytest.raises(InputError, match="unknown kind"):
+        collection.train_label("style", kind="several")
+
+
+def test_annotate_command_and_export_round_trip(collection: Collection, tmp_path: Path) -> None:
+    runner = CliRunner()
+    done = runner.invoke(app, ["annotate", str(collection.directory), "--model", "genre", "--json"])
+    assert done.exit_code == 0, done.output
+    assert sum(json.loads(done.stdout)["genre"].values()) == 242
+    out = tmp_path / "export.json"
+    exported = runner.invoke(app, ["export", str(collection.directory), "--format", "json", "--output", str(out)])
+    assert exported.exit_code == 0, exported.output
+    rows = json.loads(out.read_text())
+    assert len(rows) == 242 and all("pred.genre" in r and "conf.genre" in r for r in rows)
