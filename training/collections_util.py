@@ -1,0 +1,61 @@
+"""Build (or reuse) one collection per shared data set for training the default label heads."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("ARTLENS_TEST_DATA", ROOT.parent / "shared" / "data"))
+DATASETS = ("wikiart", "pacs", "media", "peopleart")
+
+
+def ensure_collection(work: Path, name: str):
+    """Open work/name if it holds the data set already, else create it and ingest ../shared/data/name."""
+    from artlens import Collection
+
+    directory = work / name
+    if directory.exists():
+        col = Collection.open(directory)
+    else:
+        col = Collection.create(directory)
+    col.add([DATA / name / "images"], metadata=DATA / name / "labels.csv")  # skips unchanged files
+    return col
+
+
+def load_raw(col, facets=("content", "style", "color", "logits")):
+    """(ids, {facet: (N, d) float32}, metadata rows in id order, relative paths) of a collection."""
+    from artlens import catalog
+    from artlens.embed import raw_dims
+
+    dims = raw_dims(col.backbone, col.style_variant)
+    raw = {}
+    ids = None
+    with col._engine.connect() as conn:
+        for f in facets:
+            fid, X = catalog.load_features(conn, f, dims[f])
+            if ids is None:
+                ids = fid
+            elif not np.array_equal(ids, fid):
+                raise RuntimeError(f"facet {f} covers other artworks than {facets[0]}")
+            raw[f] = X
+        rows = catalog.artworks_by_id(conn, ids)
+    metas = [rows[int(i)].meta for i in ids]
+    paths = [str(rows[int(i)].path) for i in ids]
+    return ids, raw, metas, paths
+
+
+if __name__ == "__main__":
+    import sys
+    import time
+
+    work = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/artlens-train")
+    work.mkdir(parents=True, exist_ok=True)
+    for name in DATASETS:
+        t = time.time()
+        col = ensure_collection(work, name)
+        ids, raw, metas, _ = load_raw(col)
+        print(name, len(ids), {k: v.shape for k, v in raw.items()}, f"{time.time() - t:.0f}s", flush=True)
+        col.close()
