@@ -195,9 +195,13 @@ def _forget(conn: Connection, path: str) -> None:
         conn.execute(sa.delete(artworks).where(artworks.c.id == old))
 
 
-def insert_artwork(conn: Connection, art: NewArtwork) -> tuple[int, int | None]:
-    """Store one artwork; returns (id, id of the artwork it exactly duplicates or None)."""
-    _forget(conn, art.path)
+def insert_artwork(conn: Connection, art: NewArtwork, replace: bool = True) -> tuple[int, int | None]:
+    """Store one artwork; returns (id, id of the artwork it exactly duplicates or None).
+
+    replace=False skips looking for an older row of the same path: for files never seen before.
+    """
+    if replace:
+        _forget(conn, art.path)
     original = find_exact(conn, art.sha256, art.pixel_hash)
     new_id = conn.execute(
         sa.insert(artworks).values(

@@ -360,7 +360,7 @@ class Collection:
         """Every artwork with the label(s) queries the rest; P@k, mAP (and DeepArt, ALADIN scores) per facet."""
         if not labels and not group:
             raise InputError("name at least one label column (or a group column) to evaluate against")
-        facets = list(facets or SEARCH_FACETS)
+        facets = list(facets or self.vectors.matrices)  # every facet the collection has, learned ones included
         unknown_facets = [f for f in facets if f not in self.vectors.matrices]
         if unknown_facets:
             raise InputError(f"unknown facet {', '.join(unknown_facets)}: choose from {', '.join(self.vectors.matrices)}")

@@ -228,7 +228,7 @@ def add_files(
                         catalog.record_failure(conn, str(p.path), p.size, p.mtime_ns, p.reason, p.message)
                         report.failed.append({"path": str(p.path), "reason": p.reason, "message": p.message})
                         continue
-                    _, original = catalog.insert_artwork(conn, p.art)
+                    _, original = catalog.insert_artwork(conn, p.art, replace=p.art.path in seen)
                     if original is None:
                         report.added += 1
                     else:
