@@ -237,11 +237,7 @@ class Collection:
         allowed = None
         if conditions:
             with self._engine.connect() as conn:
-                known = set(catalog.metadata_columns(conn)) | {catalog.PREDICTION_PREFIX + m for m in catalog.prediction_models(conn)}
-                unknown = {c for c, _, _ in conditions} - known
-                if unknown:
-                    cols = ", ".join(sorted(known)) or "none"
-                    raise InputError(f"unknown metadata column {', '.join(sorted(unknown))}; the collection has: {cols}")
+                _require_columns(conn, [c for c, _, _ in conditions], predictions=True)
                 allowed = catalog.filter_ids(conn, conditions)
         exclude = set() if include_self else inside
         hits = search.rank(self.vectors, search.query_vectors(positives, negatives), use, k, allowed, exclude)
@@ -305,10 +301,7 @@ class Collection:
         if not name.replace("_", "").replace("-", "").isalnum():
             raise InputError(f"model name {name!r}: use letters, digits, - and _ only")
         with self._engine.connect() as conn:
-            columns = catalog.metadata_columns(conn)
-            missing = [c for c in (label, group) if c and c not in columns]
-            if missing:
-                raise InputError(f"unknown metadata column {', '.join(missing)}; the collection has: {', '.join(columns) or 'none'}")
+            _require_columns(conn, [label, group])
         ids, raw = self._raw(("content", "style", "color"))
         with self._engine.connect() as conn:
             rows = catalog.artworks_by_id(conn, ids)
@@ -365,10 +358,7 @@ class Collection:
         if unknown_facets:
             raise InputError(f"unknown facet {', '.join(unknown_facets)}: choose from {', '.join(self.vectors.matrices)}")
         with self._engine.connect() as conn:
-            columns = catalog.metadata_columns(conn)
-            missing = [c for c in (*labels, *([group] if group else [])) if c not in columns]
-            if missing:
-                raise InputError(f"unknown metadata column {', '.join(missing)}; the collection has: {', '.join(columns) or 'none'}")
+            _require_columns(conn, [*labels, group])
             rows = catalog.artworks_by_id(conn, self.vectors.ids)
         if min_shared is not None and not 1 <= min_shared <= len(labels):
             raise InputError(f"--min-shared must be between 1 and the number of labels ({len(labels)})")
@@ -395,10 +385,7 @@ class Collection:
         label average precision with a precision-recall curve saved to `curve` as PNG).
         """
         with self._engine.connect() as conn:
-            columns = catalog.metadata_columns(conn)
-            missing = [c for c in (label, predicted, scores) if c and c not in columns]
-            if missing:
-                raise InputError(f"unknown metadata column {', '.join(missing)}; the collection has: {', '.join(columns) or 'none'}")
+            _require_columns(conn, [label, predicted, scores])
             arts = list(catalog.iter_artworks(conn))
         parsed: list[dict[str, float] | None] | None = None
         if scores:
@@ -463,6 +450,16 @@ class Collection:
     def thumbnail(self, artwork_id: int) -> bytes | None:
         with self._engine.connect() as conn:
             return catalog.thumbnail(conn, artwork_id)
+
+
+def _require_columns(conn: Any, names: Sequence[str | None], predictions: bool = False) -> None:
+    """InputError naming the columns the collection does not have (None entries are options not given)."""
+    known = set(catalog.metadata_columns(conn))
+    if predictions:
+        known |= {catalog.PREDICTION_PREFIX + m for m in catalog.prediction_models(conn)}
+    missing = sorted({c for c in names if c and c not in known})
+    if missing:
+        raise InputError(f"unknown metadata column {', '.join(missing)}; the collection has: {', '.join(sorted(known)) or 'none'}")
 
 
 def _many_value(cell: str | None) -> set[str] | None:
