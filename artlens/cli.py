@@ -299,6 +299,28 @@ def export(
         sys.stdout.write(text)
 
 
+@app.command()
+@friendly_errors
+def serve(
+    collection: CollectionArg,
+    host: Annotated[str, typer.Option(help="Address to listen on; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    token: Annotated[str | None, typer.Option(envvar="ARTLENS_TOKEN", help="Bearer token for write endpoints (adding images); without it they are disabled.", show_default=False)] = None,
+    max_upload_mb: Annotated[int, typer.Option(help="Largest accepted upload, in MB.", min=1)] = 25,
+) -> None:
+    """Serve the REST API of a collection (OpenAPI schema at /openapi.json).
+
+    Example: artlens serve my-collection --port 8000
+    """
+    import uvicorn
+
+    from artlens.web import create_app
+
+    api = create_app(collection, token=token, max_upload_bytes=max_upload_mb * 2**20)
+    err.print(f"Serving {collection} at http://{host}:{port} (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(api, host=host, port=port, log_level="warning")
+
+
 eval_app = typer.Typer(help="Measure how good search and labels are.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 
