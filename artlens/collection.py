@@ -117,6 +117,11 @@ class Collection:
             raise CollectionError(f"{directory} is not an ArtLens collection (no {DB_FILE}); create it with `artlens add`")
         return cls(directory, catalog.open_engine(directory / DB_FILE))
 
+    @property
+    def engine(self) -> Any:
+        """The catalog's SQLAlchemy engine, for queries with `artlens.catalog` (read-only use)."""
+        return self._engine
+
     def close(self) -> None:
         self._engine.dispose()
 

@@ -18,7 +18,7 @@ def small_raw(small_collection):
     col = small_collection
     dims = raw_dims(col.backbone, col.style_variant)
     raw = {}
-    with col._engine.connect() as conn:
+    with col.engine.connect() as conn:
         for facet in ("content", "style", "color", "logits"):
             ids, raw[facet] = catalog.load_features(conn, facet, dims[facet])
         rows = catalog.artworks_by_id(conn, ids)

@@ -16,7 +16,7 @@ from conftest import WIKIART
 
 def style_precision_at_10(col: Collection, facet: str, other_artists_only: bool = False) -> float:
     vecs = col.vectors
-    with col._engine.connect() as conn:
+    with col.engine.connect() as conn:
         rows = catalog.artworks_by_id(conn, vecs.ids)
     style = np.array([rows[int(i)].meta["style"] for i in vecs.ids])
     artist = np.array([rows[int(i)].meta["artist"] for i in vecs.ids])
@@ -51,7 +51,7 @@ def test_joint_neighbours_share_the_movement(wikiart: Collection) -> None:
 
 def test_the_matrix_measure_is_what_search_returns(wikiart: Collection) -> None:
     vecs = wikiart.vectors
-    with wikiart._engine.connect() as conn:
+    with wikiart.engine.connect() as conn:
         art = catalog.artworks_by_id(conn, [int(vecs.ids[7])])[int(vecs.ids[7])]
     mat = np.asarray(vecs.matrices["joint"])
     sims = mat @ mat[7]
