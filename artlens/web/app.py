@@ -1,4 +1,5 @@
-"""The FastAPI app factory: one collection per app, REST API under /api, OpenAPI at /openapi.json.
+"""The FastAPI app factory: one collection per app, REST API under /api, OpenAPI at /openapi.json,
+HTML pages at /, /artworks/{id} and /browse.
 
     uvicorn.run(create_app(Path("my-collection"), token=os.environ.get("ARTLENS_TOKEN")), host="127.0.0.1", port=8000)
 """
@@ -10,9 +11,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from artlens.collection import Collection
-from artlens.web import api, errors
+from artlens.web import api, errors, pages
 from artlens.web.state import AppState
 from artlens.web.uploads import BodyLimitMiddleware
 
@@ -46,6 +48,9 @@ def create_app(collection_dir: Path, token: str | None = None, max_upload_bytes:
     app.state.artlens = AppState(collection=collection, token=token or None, max_upload_bytes=max_upload_bytes)
     errors.install(app)
     app.include_router(api.router)
+    # HTML pages (search, artwork, browse) and their CSS/JS, all served by the app itself.
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     app.add_middleware(BodyLimitMiddleware, limit=max_request_bytes or 4 * max_upload_bytes + _FORM_ALLOWANCE)
 
     return app
