@@ -358,12 +358,26 @@ def prediction_models(conn: Connection) -> list[str]:
     return [r[0] for r in conn.execute(sa.select(predictions.c.model).distinct().order_by(predictions.c.model))]
 
 
-def predictions_by_artwork(conn: Connection) -> dict[int, dict[str, tuple[str, float]]]:
-    """artwork id -> {model: (decision, confidence)}."""
-    out: dict[int, dict[str, tuple[str, float]]] = {}
-    for r in conn.execute(sa.select(predictions.c.artwork_id, predictions.c.model, predictions.c.label, predictions.c.confidence)):
-        out.setdefault(r.artwork_id, {})[r.model] = (r.label, r.confidence)
+def predictions_by_artwork(conn: Connection, ids: Sequence[int] | None = None) -> dict[int, dict[str, dict[str, Any]]]:
+    """artwork id -> {model: {"label", "confidence", "top3"}}, for every artwork or just `ids`."""
+    q = sa.select(predictions.c.artwork_id, predictions.c.model, predictions.c.label, predictions.c.confidence, predictions.c.top3)
+    chunks = [None] if ids is None else list(_chunks([int(i) for i in ids], 500))
+    out: dict[int, dict[str, dict[str, Any]]] = {}
+    for chunk in chunks:
+        for r in conn.execute(q if chunk is None else q.where(predictions.c.artwork_id.in_(chunk))):
+            out.setdefault(r.artwork_id, {})[r.model] = {"label": r.label, "confidence": round(float(r.confidence), 4), "top3": r.top3}
     return out
+
+
+def unknown_columns(conn: Connection, names: Iterable[str | None], predictions: bool = False) -> tuple[list[str], list[str]]:
+    """(names the collection cannot filter on, the names it can). None entries are options not given.
+
+    With predictions=True, `pred.MODEL` counts as a column for every model that has predictions.
+    """
+    known = set(metadata_columns(conn))
+    if predictions:
+        known |= {PREDICTION_PREFIX + m for m in prediction_models(conn)}
+    return sorted({n for n in names if n and n not in known}), sorted(known)
 
 
 def _now() -> dt.datetime:

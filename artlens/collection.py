@@ -339,9 +339,9 @@ class Collection:
             row: dict[str, Any] = {"id": a.id, "path": a.path}
             row.update({c: a.meta.get(c, "") for c in columns})
             for m in models:
-                label, conf = preds.get(a.id, {}).get(m, ("", None))
-                row[f"pred.{m}"] = label
-                row[f"conf.{m}"] = None if conf is None else round(conf, 4)
+                pred = preds.get(a.id, {}).get(m)
+                row[f"pred.{m}"] = pred["label"] if pred else ""
+                row[f"conf.{m}"] = pred["confidence"] if pred else None
             out.append(row)
         return out
 
@@ -440,12 +440,19 @@ class Collection:
             "stale": self.is_stale(),
         }
 
-    def duplicates(self) -> dict[str, list[dict[str, Any]]]:
-        """Exact copies (same bytes or pixels) and near-duplicate pairs, with their evidence."""
+    def duplicates(self, artwork_id: int | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Exact copies (same bytes or pixels) and near-duplicate pairs, with their evidence.
+
+        artwork_id: only the copies and pairs that involve this artwork (an artwork page needs no more).
+        """
+        def involves(*ids: int | None) -> bool:
+            return artwork_id is None or artwork_id in ids
+
         with self._engine.connect() as conn:
             exact = [{"path": c.path, "id": c.id, "duplicate_of": o.path, "original_id": o.id,
-                      "same": "bytes" if c.sha256 == o.sha256 else "pixels"} for c, o in catalog.exact_duplicates(conn)]
-            near_pairs = vectors.load_near_duplicates(self.directory / VECTORS_DIR)
+                      "same": "bytes" if c.sha256 == o.sha256 else "pixels"}
+                     for c, o in catalog.exact_duplicates(conn) if involves(c.id, o.id)]
+            near_pairs = [n for n in vectors.load_near_duplicates(self.directory / VECTORS_DIR) if involves(n.a, n.b)]
             rows = catalog.artworks_by_id(conn, {i for n in near_pairs for i in (n.a, n.b)})
         near = [{"a": {"id": n.a, "path": rows[n.a].path}, "b": {"id": n.b, "path": rows[n.b].path},
                  "phash_distance": n.phash_distance, "content_similarity": n.content_similarity}
@@ -459,12 +466,9 @@ class Collection:
 
 def _require_columns(conn: Any, names: Sequence[str | None], predictions: bool = False) -> None:
     """InputError naming the columns the collection does not have (None entries are options not given)."""
-    known = set(catalog.metadata_columns(conn))
-    if predictions:
-        known |= {catalog.PREDICTION_PREFIX + m for m in catalog.prediction_models(conn)}
-    missing = sorted({c for c in names if c and c not in known})
+    missing, known = catalog.unknown_columns(conn, names, predictions)
     if missing:
-        raise InputError(f"unknown metadata column {', '.join(missing)}; the collection has: {', '.join(sorted(known)) or 'none'}")
+        raise InputError(f"unknown metadata column {', '.join(missing)}; the collection has: {', '.join(known) or 'none'}")
 
 
 def _many_value(cell: str | None) -> set[str] | None:

@@ -191,3 +191,14 @@ def test_pairs_are_ordered_by_id_and_found_among_many() -> None:
     hashes[5], vecs[5] = _hash(14, int(hashes[30], 16)), vecs[30]   # row 5 a cropped copy of row 30
     found = find_near_duplicates(ids, hashes, vecs)
     assert [(d.a, d.b, d.phash_distance, d.content_similarity) for d in found] == [(int(ids[30]), int(ids[5]), 14, 1.0)]
+
+
+def test_duplicates_of_one_artwork(copies_collection) -> None:
+    col, _, _ = copies_collection
+    everything = col.duplicates()
+    pair = everything["near"][0]
+    mine = col.duplicates(pair["a"]["id"])
+    assert pair in mine["near"]
+    assert all(pair["a"]["id"] in (d["a"]["id"], d["b"]["id"]) for d in mine["near"])
+    assert [d for d in everything["near"] if pair["a"]["id"] in (d["a"]["id"], d["b"]["id"])] == mine["near"]
+    assert all(pair["a"]["id"] in (d["id"], d["original_id"]) for d in mine["exact"])

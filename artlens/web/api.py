@@ -150,14 +150,12 @@ def _more_like_this(state: AppState, artwork_id: int) -> dict[str, list[dict[str
 @router.get("/artworks/{artwork_id}", summary="One artwork: file facts, metadata, predictions, duplicates, similar works")
 def artwork_detail(artwork_id: int, state: State) -> dict[str, Any]:
     row = state.artwork(artwork_id)
-    dups = state.collection.duplicates()
-    exact = [d for d in dups["exact"] if artwork_id in (d["id"], d["original_id"])]
-    near = [d for d in dups["near"] if artwork_id in (d["a"]["id"], d["b"]["id"])]
+    dups = state.collection.duplicates(artwork_id)
     target = row.duplicate_of if row.duplicate_of is not None else artwork_id
     return {
         **_artwork_summary(row),
         "predictions": state.predictions([artwork_id]).get(artwork_id, {}),
-        "duplicates": {"exact": exact, "near": near},
+        "duplicates": dups,
         "more_like_this": _more_like_this(state, target),
     }
 

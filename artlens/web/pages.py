@@ -66,8 +66,8 @@ def filter_values(state: AppState) -> dict[str, list[str]]:
                 if value not in (None, ""):
                     values.setdefault(column, set()).add(str(value))
         for _artwork, models in catalog.predictions_by_artwork(conn).items():
-            for model, (label, _conf) in models.items():
-                values.setdefault(catalog.PREDICTION_PREFIX + model, set()).add(str(label))
+            for model, pred in models.items():
+                values.setdefault(catalog.PREDICTION_PREFIX + model, set()).add(str(pred["label"]))
     out = {c: sorted(v)[:MAX_VALUES_PER_COLUMN] for c, v in sorted(values.items())}
     with _values_lock:
         _values_cache.clear()

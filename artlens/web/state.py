@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import Request
 
 from artlens import catalog
@@ -28,7 +27,7 @@ class AppState:
     @property
     def engine(self) -> Any:
         # The collection's own engine (one connection pool per app; SQLite in WAL mode).
-        return getattr(self.collection, "engine", None) or self.collection._engine
+        return self.collection.engine
 
     @property
     def uploads_dir(self) -> Path:
@@ -44,32 +43,20 @@ class AppState:
 
     def predictions(self, ids: list[int]) -> dict[int, dict[str, dict[str, Any]]]:
         """artwork id -> {model: {"label", "confidence", "top3"}} for these ids."""
-        out: dict[int, dict[str, dict[str, Any]]] = {}
         if not ids:
-            return out
-        p = catalog.predictions
+            return {}
         with self.engine.connect() as conn:
-            for i in range(0, len(ids), 500):
-                q = sa.select(p.c.artwork_id, p.c.model, p.c.label, p.c.confidence, p.c.top3).where(p.c.artwork_id.in_(ids[i:i + 500]))
-                for r in conn.execute(q):
-                    out.setdefault(r.artwork_id, {})[r.model] = {"label": r.label, "confidence": round(float(r.confidence), 4), "top3": r.top3}
-        return out
+            return catalog.predictions_by_artwork(conn, ids)
 
     def check_columns(self, conditions: list[tuple[str, str, str]]) -> None:
         """ApiError 400 naming filter columns the collection does not have."""
         with self.engine.connect() as conn:
-            columns = set(catalog.metadata_columns(conn))
-            models = set(catalog.prediction_models(conn))
-        unknown = []
-        for column, _, _ in conditions:
-            if column.startswith(catalog.PREDICTION_PREFIX):
-                if column[len(catalog.PREDICTION_PREFIX):] not in models:
-                    unknown.append(column)
-            elif column not in columns:
-                unknown.append(column)
+            unknown, _ = catalog.unknown_columns(conn, [c for c, _, _ in conditions], predictions=True)
+            columns = catalog.metadata_columns(conn)
+            models = catalog.prediction_models(conn)
         if unknown:
-            raise ApiError(400, f"unknown filter column(s): {', '.join(sorted(set(unknown)))}",
-                           {"columns": sorted(columns), "predictions": sorted(models)})
+            raise ApiError(400, f"unknown filter column(s): {', '.join(unknown)}",
+                           {"columns": columns, "predictions": models})
 
     def require_writer(self, request: Request) -> None:
         """401/403 unless the request carries `Authorization: Bearer <token>` matching the app's token."""
