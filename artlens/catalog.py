@@ -169,16 +169,20 @@ def file_states(conn: Connection) -> dict[str, tuple[int, int]]:
     return seen
 
 
+# Built once: a statement rebuilt per row costs more in SQLAlchemy than SQLite spends running it.
+_FIND_EXACT = (
+    sa.select(artworks.c.id)
+    .where(artworks.c.duplicate_of.is_(None))
+    .where(sa.or_(artworks.c.sha256 == sa.bindparam("sha256"), artworks.c.pixel_hash == sa.bindparam("pixel_hash")))
+    .order_by(artworks.c.id)
+    .limit(1)
+)
+_INSERT_ARTWORK = sa.insert(artworks)
+
+
 def find_exact(conn: Connection, sha256: str, pixel_hash: str) -> int | None:
     """The id of an indexed artwork with the same bytes or the same pixels, if any."""
-    q = (
-        sa.select(artworks.c.id)
-        .where(artworks.c.duplicate_of.is_(None))
-        .where(sa.or_(artworks.c.sha256 == sha256, artworks.c.pixel_hash == pixel_hash))
-        .order_by(artworks.c.id)
-        .limit(1)
-    )
-    return conn.execute(q).scalar()
+    return conn.execute(_FIND_EXACT, {"sha256": sha256, "pixel_hash": pixel_hash}).scalar()
 
 
 def _forget(conn: Connection, path: str) -> None:
@@ -195,28 +199,35 @@ def _forget(conn: Connection, path: str) -> None:
         conn.execute(sa.delete(artworks).where(artworks.c.id == old))
 
 
-def insert_artwork(conn: Connection, art: NewArtwork, replace: bool = True) -> tuple[int, int | None]:
-    """Store one artwork; returns (id, id of the artwork it exactly duplicates or None).
+def insert_artworks(conn: Connection, arts: Sequence[NewArtwork], replace: Iterable[str] = ()) -> list[int | None]:
+    """Store a batch of artworks; returns, per artwork, the id of the artwork it exactly duplicates or None.
 
-    replace=False skips looking for an older row of the same path: for files never seen before.
+    `replace`: paths that may already have rows (changed files), dropped first. Artwork rows go in one
+    by one so a copy later in the batch finds its original; features and thumbnails go in one
+    statement each.
     """
-    if replace:
-        _forget(conn, art.path)
-    original = find_exact(conn, art.sha256, art.pixel_hash)
-    new_id = conn.execute(
-        sa.insert(artworks).values(
-            path=art.path, file_size=art.file_size, mtime_ns=art.mtime_ns, sha256=art.sha256,
-            pixel_hash=art.pixel_hash, phash=art.phash, width=art.width, height=art.height,
-            format=art.format, duplicate_of=original, meta=art.meta, added_at=_now(),
-        )
-    ).inserted_primary_key[0]
-    if original is None:
-        conn.execute(
-            sa.insert(features),
-            [{"artwork_id": new_id, "facet": name, "vector": np.asarray(vec, np.float16).tobytes()} for name, vec in art.features.items()],
-        )
-    conn.execute(sa.insert(thumbnails).values(artwork_id=new_id, data=art.thumbnail))
-    return new_id, original
+    for path in replace:
+        _forget(conn, path)
+    now = _now()
+    originals: list[int | None] = []
+    feature_rows: list[dict[str, Any]] = []
+    thumbnail_rows: list[dict[str, Any]] = []
+    for art in arts:
+        original = find_exact(conn, art.sha256, art.pixel_hash)
+        new_id = conn.execute(_INSERT_ARTWORK, {
+            "path": art.path, "file_size": art.file_size, "mtime_ns": art.mtime_ns, "sha256": art.sha256,
+            "pixel_hash": art.pixel_hash, "phash": art.phash, "width": art.width, "height": art.height,
+            "format": art.format, "duplicate_of": original, "meta": art.meta, "added_at": now,
+        }).inserted_primary_key[0]
+        if original is None:
+            feature_rows += [{"artwork_id": new_id, "facet": name, "vector": np.asarray(vec, np.float16).tobytes()} for name, vec in art.features.items()]
+        thumbnail_rows.append({"artwork_id": new_id, "data": art.thumbnail})
+        originals.append(original)
+    if feature_rows:
+        conn.execute(sa.insert(features), feature_rows)
+    if thumbnail_rows:
+        conn.execute(sa.insert(thumbnails), thumbnail_rows)
+    return originals
 
 
 def record_failure(conn: Connection, path: str, file_size: int | None, mtime_ns: int | None, reason: str, message: str) -> None:

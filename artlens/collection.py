@@ -136,7 +136,8 @@ class Collection:
     @property
     def backbone(self) -> Backbone:
         if self._backbone is None:
-            self._backbone = Backbone(self.backbone_name)
+            # One model thread: ingest runs one worker per core, and a single query is fast enough.
+            self._backbone = Backbone(self.backbone_name, threads=1)
         return self._backbone
 
     def add(

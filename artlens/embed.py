@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from PIL import Image
 
 from artlens.backbone import Backbone
 from artlens.facets import color_features
@@ -19,7 +20,7 @@ from artlens.images import square
 WORKING_SIDE = 384
 
 
-def model_input(rgb: np.ndarray, backbone: Backbone) -> np.ndarray:
+def model_input(rgb: np.ndarray | Image.Image, backbone: Backbone) -> np.ndarray:
     """The backbone's view of an image: the whole work squashed to its square input (no crop)."""
     return square(rgb, backbone.input_size)
 

@@ -15,6 +15,8 @@ import numpy as np
 from PIL import Image, ImageCms
 from sklearn.utils.extmath import randomized_svd
 
+from artlens.images import as_pil
+
 FACETS: tuple[str, ...] = ("content", "style", "color")
 STYLE_VARIANTS: tuple[str, ...] = ("adain", "gram")
 # Chosen on WikiArt (movement P@10 of the joint facet, see docs/benchmarks.md): style carries most
@@ -28,22 +30,22 @@ _L_BINS, _AB_BINS, _AB_RANGE = 4, 6, 64.0
 COLOR_DIM = _L_BINS * _AB_BINS * _AB_BINS + 6
 
 
-def to_lab(rgb: np.ndarray) -> np.ndarray:
+def to_lab(rgb: np.ndarray | Image.Image) -> np.ndarray:
     """sRGB uint8 (H, W, 3) -> CIE Lab float32 (H, W, 3): L in [0, 100], a and b roughly in [-128, 127]."""
-    lab = np.asarray(ImageCms.applyTransform(Image.fromarray(rgb, "RGB"), _SRGB_TO_LAB))
+    lab = np.asarray(ImageCms.applyTransform(as_pil(rgb), _SRGB_TO_LAB))
     out = np.empty(lab.shape, np.float32)
     out[..., 0] = lab[..., 0].astype(np.float32) * (100.0 / 255.0)
     out[..., 1:] = lab[..., 1:].view(np.int8).astype(np.float32)  # PIL stores a, b as signed bytes
     return out
 
 
-def color_features(rgb: np.ndarray) -> np.ndarray:
+def color_features(rgb: np.ndarray | Image.Image) -> np.ndarray:
     """Colour descriptor of an image: a Lab histogram (Hellinger-mapped) plus Lab mean and spread.
 
     The histogram says which colours are present and how much; the moments say how light,
     warm and contrasted the palette is. Computed at 64 px: colour statistics do not need more.
     """
-    small = np.asarray(Image.fromarray(rgb, "RGB").resize((64, 64), Image.Resampling.BILINEAR))
+    small = as_pil(rgb).resize((64, 64), Image.Resampling.BILINEAR)
     lab = to_lab(small).reshape(-1, 3)
     l_idx = np.clip((lab[:, 0] / 100.0 * _L_BINS).astype(int), 0, _L_BINS - 1)
     ab = np.clip((lab[:, 1:] + _AB_RANGE) / (2 * _AB_RANGE) * _AB_BINS, 0, _AB_BINS - 1).astype(int)
@@ -51,7 +53,8 @@ def color_features(rgb: np.ndarray) -> np.ndarray:
     hist = np.bincount(flat, minlength=_L_BINS * _AB_BINS * _AB_BINS).astype(np.float32)
     hist = np.sqrt(hist / hist.sum())
     scale = np.array([100.0, _AB_RANGE, _AB_RANGE], np.float32)
-    moments = np.concatenate([lab.mean(0) / scale, lab.std(0) / scale])
+    channels = np.ascontiguousarray(lab.T)  # reducing along contiguous rows is 5x faster here
+    moments = np.concatenate([channels.mean(1) / scale, channels.std(1) / scale])
     return np.concatenate([hist, moments]).astype(np.float32)
 
 
@@ -128,9 +131,10 @@ def fit_transform(raw: np.ndarray, spec: TransformSpec, max_fit: int = 100_000, 
     center = x.mean(0)
     xc = x - center
     # The number of axes is capped by the rows available, so a small collection keeps every
-    # direction it actually has. Randomized SVD computes only the kept axes (7 s -> 0.5 s on WikiArt).
+    # direction it actually has. Randomized SVD computes only the kept axes (7 s -> 0.25 s on WikiArt);
+    # two power iterations lose nothing measurable (WikiArt joint P@10 0.470 with 2, 0.469 with 5).
     keep = int(min(spec.dim, d_in, max(1, len(x) - 1)))
-    _, s, vt = randomized_svd(xc, n_components=keep, n_iter=5, random_state=seed)
+    _, s, vt = randomized_svd(xc, n_components=keep, n_iter=2, power_iteration_normalizer="QR", random_state=seed)
     eig = (s**2) / max(1, len(x) - 1)
     scale_out = 1.0 / np.sqrt(eig + spec.whiten * eig.mean() + 1e-12)
     return FacetTransform(

@@ -111,6 +111,12 @@ class DecodedImage:
     sha256: str  # of the file's bytes
     pixel_hash: str  # of the working pixels and the original size
     phash: str  # 64-bit perceptual hash as 16 hex digits
+    # The same pixels as a PIL image: resizing and encoding start from it without another copy.
+    image: Image.Image = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.image is None:
+            object.__setattr__(self, "image", Image.fromarray(np.ascontiguousarray(self.rgb), "RGB"))
 
 
 def is_image_path(path: Path) -> bool:
@@ -156,6 +162,7 @@ def load_image(path: Path, max_side: int = 512, max_pixels: int = MAX_PIXELS) ->
         sha256=sha256,
         pixel_hash=_pixel_hash(rgb, width, height),
         phash=str(imagehash.phash(rgb_image)),
+        image=rgb_image,
     )
 
 
@@ -169,20 +176,28 @@ def thumbnail(img: DecodedImage, size: int = 256) -> bytes:
     """
     if size < 1:
         raise ValueError(f"size must be >= 1, got {size}")
-    im = Image.fromarray(np.ascontiguousarray(img.rgb))
-    im = _fit(im, size)
+    im = _fit(img.image, size)
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=85)
     return buf.getvalue()
 
 
-def square(img_rgb: np.ndarray, size: int) -> np.ndarray:
+def as_pil(rgb: np.ndarray | Image.Image) -> Image.Image:
+    """An RGB PIL image from an (H, W, 3) uint8 array (or the image itself)."""
+    if isinstance(rgb, Image.Image):
+        if rgb.mode != "RGB":
+            raise ValueError(f"expected an RGB image, got mode {rgb.mode}")
+        return rgb
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"expected an (H, W, 3) uint8 array, got {rgb.shape} {rgb.dtype}")
+    return Image.fromarray(np.ascontiguousarray(rgb), "RGB")
+
+
+def square(img_rgb: np.ndarray | Image.Image, size: int) -> np.ndarray:
     """Resize (squash, no crop) the whole image to (size, size, 3) uint8: what the CNN gets."""
     if size < 1:
         raise ValueError(f"size must be >= 1, got {size}")
-    if img_rgb.ndim != 3 or img_rgb.shape[2] != 3 or img_rgb.dtype != np.uint8:
-        raise ValueError(f"expected an (H, W, 3) uint8 array, got {img_rgb.shape} {img_rgb.dtype}")
-    im = Image.fromarray(np.ascontiguousarray(img_rgb))
+    im = as_pil(img_rgb)
     # PIL widens the filter support when shrinking, so BICUBIC is properly antialiased.
     return np.array(im.resize((size, size), Image.Resampling.BICUBIC), dtype=np.uint8)
 

@@ -1,9 +1,12 @@
 """Folders and a metadata CSV -> catalog rows with raw features, in resumable batches.
 
-The work is split as reader (scan, CSV), mapper (decode, hash, thumbnail, colour in a thread
-pool; the backbone on whole batches) and writer (one transaction per batch). A batch is the unit
-of progress: once committed it is never redone, so an interrupted run continues where it stopped,
-and re-adding unchanged files does nothing.
+Each core gets whole batches: one worker thread decodes, hashes, thumbnails and embeds its own
+batch with a single-threaded model session, while the calling thread commits finished batches in
+order (one transaction each). Data-parallel workers beat one model spread over all cores here:
+ORT's intra-op threads wait for each other at every layer, so any decoding beside them stalls the
+whole model, while independent workers just share the cores. A batch is the unit of progress:
+once committed it is never redone, so an interrupted run continues where it stopped, and
+re-adding unchanged files does nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from artlens.embed import WORKING_SIDE, model_input, raw_features
 from artlens.errors import InputError
 from artlens.facets import color_features
 from artlens.images import ImageError, is_image_path, load_image, thumbnail
+from artlens.machine import usable_cores
 
 THUMBNAIL_SIDE = 256
 BATCH_SIZE = 32
@@ -158,26 +162,49 @@ def _prepare(path: Path, backbone: Backbone) -> _Prepared:
         pixel_hash=img.pixel_hash, phash=img.phash, width=img.width, height=img.height,
         format=img.format, thumbnail=thumbnail(img, THUMBNAIL_SIDE),
     )
-    out.model_input = model_input(img.rgb, backbone)
-    out.color = color_features(img.rgb)
+    out.model_input = model_input(img.image, backbone)
+    out.color = color_features(img.image)
     return out
 
 
-def _batches(items: Sequence[Path], n: int) -> Iterator[Sequence[Path]]:
-    for i in range(0, len(items), n):
-        yield items[i : i + n]
+def _batches(items: Sequence[Path], n: int, workers: int = 1) -> list[Sequence[Path]]:
+    """Batches of at most `n`, as even as possible and a multiple of `workers` in number, so
+    every worker finishes at about the same time instead of one doing a short last batch alone."""
+    if not items:
+        return []
+    count = -(-len(items) // n)
+    count = -(-count // workers) * workers
+    size, extra = divmod(len(items), count)
+    out, start = [], 0
+    for i in range(count):
+        end = start + size + (i < extra)
+        if end > start:
+            out.append(items[start:end])
+        start = end
+    return out
 
 
-def _prefetched(pool: ThreadPoolExecutor, batches: Iterable[Sequence[Path]], backbone: Backbone, ahead: int = 2) -> Iterator[list[_Prepared]]:
-    """Decode up to `ahead` batches in the background while the caller runs the model on one."""
-    queue: deque[list[Future[_Prepared]]] = deque()
-    it = iter(batches)
-    for batch in it:
-        queue.append([pool.submit(_prepare, p, backbone) for p in batch])
+def _embed_batch(paths: Sequence[Path], backbone: Backbone, style_variant: str) -> list[_Prepared]:
+    """Prepare every file of a batch, then run the backbone once on the good ones."""
+    prepared = [_prepare(p, backbone) for p in paths]
+    good = [p for p in prepared if p.art is not None]
+    if good:
+        feats = raw_features(backbone, np.stack([p.model_input for p in good]), [p.color for p in good], style_variant)
+        for i, p in enumerate(good):
+            p.art.features = {name: mat[i] for name, mat in feats.items()}
+            p.model_input = None  # 150 kB an image: drop it before the batch waits for its commit
+    return prepared
+
+
+def _in_order(pool: ThreadPoolExecutor, batches: Iterable[Sequence[Path]], backbone: Backbone, style_variant: str, ahead: int) -> Iterator[list[_Prepared]]:
+    """Embedded batches in submission order, keeping `ahead` batches in flight on the workers."""
+    queue: deque[Future[list[_Prepared]]] = deque()
+    for batch in batches:
+        queue.append(pool.submit(_embed_batch, batch, backbone, style_variant))
         if len(queue) > ahead:
-            yield [f.result() for f in queue.popleft()]
+            yield queue.popleft().result()
     while queue:
-        yield [f.result() for f in queue.popleft()]
+        yield queue.popleft().result()
 
 
 def add_files(
@@ -214,25 +241,22 @@ def add_files(
     done = 0
     if progress:
         progress(done, len(todo))
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="artlens-decode") as pool:
-        for prepared in _prefetched(pool, _batches(todo, batch_size), backbone):
-            good = [p for p in prepared if p.art is not None]
-            if good:
-                feats = raw_features(backbone, np.stack([p.model_input for p in good]), [p.color for p in good], style_variant)
-                for i, p in enumerate(good):
-                    p.art.features = {name: mat[i] for name, mat in feats.items()}
-                    p.art.meta = metadata.get(p.art.path, {})
+    workers = usable_cores()
+    inserted: set[str] = set()  # got their metadata with their row
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="artlens-ingest") as pool:
+        for prepared in _in_order(pool, _batches(todo, batch_size, workers), backbone, style_variant, ahead=workers + 1):
             with engine.begin() as conn:
-                for p in prepared:
-                    if p.art is None:
-                        catalog.record_failure(conn, str(p.path), p.size, p.mtime_ns, p.reason, p.message)
-                        report.failed.append({"path": str(p.path), "reason": p.reason, "message": p.message})
-                        continue
-                    _, original = catalog.insert_artwork(conn, p.art, replace=p.art.path in seen)
-                    if original is None:
-                        report.added += 1
-                    else:
-                        report.duplicates += 1
+                failed = [p for p in prepared if p.art is None]
+                for p in failed:
+                    catalog.record_failure(conn, str(p.path), p.size, p.mtime_ns, p.reason, p.message)
+                    report.failed.append({"path": str(p.path), "reason": p.reason, "message": p.message})
+                arts = [p.art for p in prepared if p.art is not None]
+                for art in arts:
+                    art.meta = metadata.get(art.path, {})
+                originals = catalog.insert_artworks(conn, arts, replace={a.path for a in arts if a.path in seen})
+                inserted.update(a.path for a in arts)
+                report.added += sum(o is None for o in originals)
+                report.duplicates += sum(o is not None for o in originals)
                 catalog.bump_version(conn)
             done += len(prepared)
             if progress:
@@ -240,7 +264,7 @@ def add_files(
     # Metadata for files that were already in the catalog (or that a CSV describes later).
     with engine.begin() as conn:
         for path, meta in metadata.items():
-            if catalog.set_metadata(conn, path, meta):
+            if path in inserted or catalog.set_metadata(conn, path, meta):
                 report.metadata_rows += 1
     report.seconds += time.perf_counter() - start
     return report

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy.engine import Engine
+from threadpoolctl import threadpool_limits
 
 from artlens import catalog
 from artlens.duplicates import NearDuplicate, find_near_duplicates
 from artlens.facets import DEFAULT_WEIGHTS, FACETS, TRANSFORM_SPECS, FacetTransform, fit_transform
 from artlens.index import VectorIndex, build_index
+from artlens.machine import usable_cores
 
 QUANTILE_LEVELS = np.linspace(0.0, 1.0, 1001)
 STATE_FILE = "state.json"
@@ -81,7 +84,9 @@ def _score_quantiles(mat: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     d_rows = rng.choice(n, min(n, 5000), replace=False)
     sims = mat[q_rows] @ mat[d_rows].T
     not_self = q_rows[:, None] != d_rows[None, :]
-    return np.quantile(sims[not_self], QUANTILE_LEVELS).astype(np.float32)
+    # One sort then a lookup: np.quantile partitions once per level, 10x slower for 1,001 levels.
+    ranked = np.sort(sims[not_self])
+    return ranked[np.round(QUANTILE_LEVELS * (len(ranked) - 1)).astype(np.int64)].astype(np.float32)
 
 
 def build(engine: Engine, directory: Path, raw_dims: dict[str, int]) -> FacetVectors:
@@ -97,19 +102,23 @@ def build(engine: Engine, directory: Path, raw_dims: dict[str, int]) -> FacetVec
     tmp = directory.with_name(directory.name + ".new")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    rng = np.random.default_rng(0)
     transforms: dict[str, FacetTransform] = {}
     matrices: dict[str, np.ndarray] = {}
     quantiles: dict[str, np.ndarray] = {}
     if len(ids):
-        for f in FACETS:
-            transforms[f] = fit_transform(raw[f][1], TRANSFORM_SPECS[f])
-            matrices[f] = transforms[f].apply(raw[f][1])
-        matrices["joint"] = joint_matrix(matrices, DEFAULT_WEIGHTS)
-        for f, mat in matrices.items():
-            np.save(tmp / f"{f}.npy", mat)
-            build_index(mat, ids).save(tmp / f"{f}.faiss")
-            quantiles[f] = _score_quantiles(mat, rng)
+        # Facets are independent and numpy/FAISS release the GIL: one thread per core, each with a
+        # single-threaded BLAS (OpenBLAS threads on top of these made the build 3x slower).
+        with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(usable_cores()) as pool:
+            transforms = dict(zip(FACETS, pool.map(lambda f: fit_transform(raw[f][1], TRANSFORM_SPECS[f]), FACETS)))
+            matrices = dict(zip(FACETS, pool.map(lambda f: transforms[f].apply(raw[f][1]), FACETS)))
+            matrices["joint"] = joint_matrix(matrices, DEFAULT_WEIGHTS)
+
+            def write(f: str) -> np.ndarray:
+                np.save(tmp / f"{f}.npy", matrices[f])
+                build_index(matrices[f], ids).save(tmp / f"{f}.faiss")
+                return _score_quantiles(matrices[f], np.random.default_rng(0))
+
+            quantiles = dict(zip(matrices, pool.map(write, list(matrices))))
         for f, t in transforms.items():
             t.save(tmp / f"{f}.transform.npz")
         np.savez(tmp / "quantiles.npz", **quantiles)
