@@ -48,11 +48,9 @@ class StyleVariants(str, Enum):
     gram = "gram"
 
 
-class Facets(str, Enum):
-    joint = "joint"
-    content = "content"
-    style = "style"
-    color = "color"
+class Losses(str, Enum):
+    contrastive = "contrastive"
+    triplet = "triplet"
 
 
 def friendly_errors(fn: F) -> F:
@@ -126,7 +124,7 @@ def search(
     collection: CollectionArg,
     image: Annotated[list[Path], typer.Option("--image", "-i", help="Query image; repeat for a moodboard (vectors averaged).", show_default=False)],
     not_image: Annotated[list[Path] | None, typer.Option("--not", help="Image whose look to move away from; repeatable.", show_default=False)] = None,
-    facet: Annotated[Facets, typer.Option(help="What 'similar' means: joint mix, content, style or color.")] = Facets.joint,
+    facet: Annotated[str, typer.Option(help="What 'similar' means: joint (the mix), content, style, color, or style_learned (the learned style space).")] = "joint",
     weights: Annotated[str | None, typer.Option(help="Joint mix, e.g. style=0.6,content=0.3,color=0.1.", show_default=False)] = None,
     where: Annotated[list[str] | None, typer.Option("--where", "-w", help="Metadata filter COLUMN=VALUE or COLUMN!=VALUE; repeatable (same column: any of).", show_default=False)] = None,
     k: Annotated[int, typer.Option("-k", help="Number of results.", min=1)] = 10,
@@ -142,7 +140,7 @@ def search(
     except ValueError as exc:
         raise ArtLensError(str(exc)) from None
     with Collection.open(collection) as col:
-        results = col.search(images=image, not_images=not_image or [], facet=facet.value, weights=parsed,
+        results = col.search(images=image, not_images=not_image or [], facet=facet, weights=parsed,
                              where=where or [], k=k, include_self=include_self)
     if as_json:
         _print_json({"results": [r.as_dict() for r in results]})
@@ -152,8 +150,8 @@ def search(
         return
     # A block per result: scores and why, the path, the metadata. Readable at any terminal width.
     for n, r in enumerate(results, 1):
-        sc = r.scores
-        out.print(f"{n:>2}. {r.score:.3f}  content {sc['content']:.2f}  style {sc['style']:.2f}  colour {sc['color']:.2f}  ({r.why})")
+        scores = "  ".join(f"{_FACET_NAMES.get(f, f)} {v:.2f}" for f, v in r.scores.items())
+        out.print(f"{n:>2}. {r.score:.3f}  {scores}  ({r.why})")
         out.print(f"    {_short(r.path)}")
         if r.metadata:
             out.print("    " + ", ".join(f"{key}={value}" for key, value in r.metadata.items()))
@@ -223,6 +221,7 @@ class ExportFormats(str, Enum):
 def annotate(
     collection: CollectionArg,
     model: Annotated[list[str] | None, typer.Option("--model", help="Label model to run; repeatable (default: every model that applies).", show_default=False)] = None,
+    tta: Annotated[bool, typer.Option("--tta", help="Test-time augmentation: average over the whole image and five crops (reads the images again; about 6x slower).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Describe every artwork with each label model: decision (label, yes/no or unsure) and confidence.
@@ -230,7 +229,7 @@ def annotate(
     Example: artlens annotate my-collection --model style --model medium
     """
     with Collection.open(collection) as col:
-        summary = col.annotate(models=model or None, progress=None if as_json else (lambda msg: err.print(f"annotating {msg}")))
+        summary = col.annotate(models=model or None, progress=None if as_json else (lambda msg: err.print(f"annotating {msg}")), tta=tta)
     if as_json:
         _print_json(summary)
         return
@@ -265,6 +264,38 @@ def labels_train(
         _print_json(card)
         return
     out.print(json.dumps(card, indent=2, ensure_ascii=False))
+
+
+learn_app = typer.Typer(help="Learn finer similarity spaces from the collection's own groups.", no_args_is_help=True)
+app.add_typer(learn_app, name="learn")
+
+
+@learn_app.command("style")
+@friendly_errors
+def learn_style(
+    collection: CollectionArg,
+    group: Annotated[str, typer.Option("--group", "-g", help="Column naming each work's group (artist, series, project): works of one group should look alike.", show_default=False)],
+    loss: Annotated[Losses, typer.Option(help="contrastive (ALADIN: many groups per batch) or triplet (DeepArt: shared labels, then hard negatives).")] = Losses.contrastive,
+    epochs: Annotated[int | None, typer.Option(help="Most epochs to train (default: the trainer's; it stops early on validation P@1).", min=1, show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train the collection's own learned style space (facet style_learned) from a group column.
+
+    Groups are split into training and validation groups; the run stops when validation P@1
+    stops improving, then rebuilds the vectors so search, evaluation and the web app use it.
+
+    Example: artlens learn style my-collection --group artist
+    """
+    with Collection.open(collection) as col:
+        def show(epoch: dict[str, Any]) -> None:
+            if not as_json:
+                parts = [f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in epoch.items()]
+                err.print("  " + ", ".join(parts))
+        report = col.learn_style(group, loss=loss.value, epochs=epochs, progress=show)
+    if as_json:
+        _print_json(report)
+        return
+    out.print(json.dumps(report, indent=2, ensure_ascii=False))
 
 
 @app.command()
@@ -331,7 +362,7 @@ def eval_retrieval(
     collection: CollectionArg,
     label: Annotated[list[str] | None, typer.Option("--label", "-l", help="Metadata column; a result is relevant when it shares the value. Repeat for the DeepArt graded protocol.", show_default=False)] = None,
     group: Annotated[str | None, typer.Option(help="Group column (artist, series): ALADIN group retrieval P@1/5/10.", show_default=False)] = None,
-    facet: Annotated[list[Facets] | None, typer.Option("--facet", help="Facets to evaluate (default: all).", show_default=False)] = None,
+    facet: Annotated[list[str] | None, typer.Option("--facet", help="Facets to evaluate (default: all the collection has).", show_default=False)] = None,
     k: Annotated[int, typer.Option("-k", help="Depth of the DeepArt scores and the extra P@k.", min=1)] = 60,
     min_shared: Annotated[int | None, typer.Option(help="Labels a result must share to be relevant with several --label (default: a majority).", show_default=False)] = None,
     as_json: JsonOpt = False,
@@ -341,7 +372,7 @@ def eval_retrieval(
     Example: artlens eval retrieval my-collection --label style --label genre --group artist
     """
     with Collection.open(collection) as col:
-        result = col.evaluate_retrieval(labels=label or [], group=group, facets=[f.value for f in facet] if facet else None,
+        result = col.evaluate_retrieval(labels=label or [], group=group, facets=facet or None,
                                         k=k, min_shared=min_shared)
     if as_json:
         _print_json(result)
@@ -357,10 +388,10 @@ def eval_retrieval(
             title = f"all labels, graded (DeepArt, relevant when sharing >= {int(next(iter(facets.values()))['graded']['min_shared'])})"
         out.print()
         out.print(f"{title}:")
-        out.print("  " + f"{'facet':<10}" + "".join(f"{key:>9}" for key in keys))
+        out.print("  " + f"{'facet':<14}" + "".join(f"{key:>9}" for key in keys))
         for name, scores in facets.items():
             if task in scores:
-                out.print("  " + f"{name:<10}" + "".join(f"{scores[task][key]:>9.3f}" for key in keys))
+                out.print("  " + f"{name:<14}" + "".join(f"{scores[task][key]:>9.3f}" for key in keys))
     out.print()
     for task, (name, best, margin) in evaluate.winners(result).items():
         out.print(f"best for {task}: {name} ({best:.3f}, +{margin:.3f} over the next facet)")
@@ -431,6 +462,9 @@ def eval_boxes(
         mean = "n/a" if res["mean"] is None else f"{res['mean']:.3f}"
         per = ", ".join(f"{c} {v:.3f}" for c, v in sorted(res["per_class"].items()))
         out.print(f"{key}: mean {mean}" + (f" ({per})" if per else ""))
+
+
+_FACET_NAMES = {"color": "colour", "style_learned": "learned style"}
 
 
 def _short(path: str) -> str:

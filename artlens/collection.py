@@ -17,21 +17,24 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from artlens import catalog, evaluate, ingest, search, vectors
 from artlens.backbone import BACKBONES, Backbone
-from artlens.embed import WORKING_SIDE, embed_rgb, raw_dims
+from artlens.embed import WORKING_SIDE, embed_rgb, embed_views, raw_dims
 from artlens.errors import CollectionError, InputError
-from artlens.facets import DEFAULT_WEIGHTS, FACETS, STYLE_VARIANTS
+from artlens.facets import DEFAULT_WEIGHTS, STYLE_VARIANTS
 from artlens.images import ImageError, load_image
+
+if TYPE_CHECKING:
+    from artlens.style_space import StyleSpace
 
 DB_FILE = "artlens.db"
 VECTORS_DIR = "vectors"
 MODELS_DIR = "models"
-SEARCH_FACETS: tuple[str, ...] = ("joint", *FACETS)
+LEARNED_STYLE = "style_learned"
 
 
 @dataclass(frozen=True)
@@ -171,8 +174,57 @@ class Collection:
 
     def build(self) -> vectors.FacetVectors:
         """Refit the facet transforms on the whole collection and rebuild every index."""
-        self._vectors = vectors.build(self._engine, self.directory / VECTORS_DIR, raw_dims(self.backbone, self.style_variant))
+        dims = raw_dims(self.backbone, self.style_variant)
+        space = self.style_space()
+        spaces = {LEARNED_STYLE: space} if space is not None and space.fits(dims) else {}
+        self._vectors = vectors.build(self._engine, self.directory / VECTORS_DIR, dims, spaces)
         return self._vectors
+
+    def style_space(self) -> StyleSpace | None:
+        """The learned style space in use: the collection's own (`learn_style`), else the default one
+        shipped for this backbone, else None."""
+        from artlens.style_space import StyleSpace, default_style_space
+
+        own = self.directory / MODELS_DIR / f"{LEARNED_STYLE}.npz"
+        if own.exists():
+            return StyleSpace.load(own)
+        return default_style_space(self.backbone_name, self.style_variant)
+
+    def learn_style(
+        self,
+        group: str,
+        loss: str = "contrastive",
+        epochs: int | None = None,
+        progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Train the collection's own `style_learned` facet so that works of one `group` (artist,
+        series, project) lie close together; rebuilds the vectors with it and returns the training report."""
+        from artlens.style_space import LOSSES, STYLE_SPACE_INPUTS, train_style_space
+
+        if loss not in LOSSES:
+            raise InputError(f"unknown loss {loss!r}: choose one of {', '.join(LOSSES)}")
+        if epochs is not None and epochs < 1:
+            raise InputError("epochs must be at least 1")
+        with self._engine.connect() as conn:
+            _require_columns(conn, [group])
+        ids, raw = self._raw(STYLE_SPACE_INPUTS)
+        with self._engine.connect() as conn:
+            rows = catalog.artworks_by_id(conn, ids)
+        # Works without a group still help: the trainer uses them as negatives only.
+        groups = [rows[int(i)].meta.get(group) or None for i in ids]
+        options: dict[str, Any] = {"loss": loss, "progress": progress, "inputs": STYLE_SPACE_INPUTS}
+        if epochs is not None:
+            options["epochs"] = epochs
+        try:
+            space, report = train_style_space(raw, groups, **options)
+        except ValueError as exc:
+            raise InputError(f"cannot learn a style space from {group!r}: {exc}") from None
+        space.meta.update({"group": group, "backbone": self.backbone_name, "style_variant": self.style_variant,
+                           "trained_on": f"this collection ({len(ids)} artworks), groups from column {group!r}"})
+        (self.directory / MODELS_DIR).mkdir(exist_ok=True)
+        space.save(self.directory / MODELS_DIR / f"{LEARNED_STYLE}.npz")
+        self.build()
+        return report
 
     @property
     def vectors(self) -> vectors.FacetVectors:
@@ -184,8 +236,13 @@ class Collection:
 
     # -- searching ---------------------------------------------------------------------------
 
+    @property
+    def facets(self) -> tuple[str, ...]:
+        """What a search can rank by: 'joint' (the weighted mix), then every single facet."""
+        return ("joint", *self.vectors.facets)
+
     def _query_side(self, paths: Sequence[str | Path]) -> tuple[dict[str, np.ndarray], set[int]]:
-        """Transformed vectors of query images, and the ids of those that are in the collection."""
+        """Vectors of query images in every facet, and the ids of those that are in the collection."""
         vecs = self.vectors
         rows: list[dict[str, np.ndarray]] = []
         in_collection: set[int] = set()
@@ -202,15 +259,14 @@ class Collection:
                 same = catalog.artwork_by_hash(conn, img.sha256, img.pixel_hash)
             if same is not None and vecs.has(same.id):
                 row = int(vecs.rows(np.array([same.id]))[0])
-                rows.append({f: np.asarray(vecs.matrices[f][row]) for f in FACETS})
+                rows.append({f: np.asarray(vecs.matrices[f][row]) for f in vecs.facets})
                 in_collection.add(same.id)
             else:
                 outside.append(img.rgb)
         if outside:
-            raw = embed_rgb(self.backbone, outside, self.style_variant)
-            transformed = {f: vecs.transforms[f].apply(raw[f]) for f in FACETS}
-            rows.extend({f: transformed[f][i] for f in FACETS} for i in range(len(outside)))
-        return {f: np.stack([r[f] for r in rows]) for f in FACETS}, in_collection
+            projected = vecs.project(embed_rgb(self.backbone, outside, self.style_variant))
+            rows.extend({f: projected[f][i] for f in vecs.facets} for i in range(len(outside)))
+        return {f: np.stack([r[f] for r in rows]) for f in vecs.facets}, in_collection
 
     def search(
         self,
@@ -224,19 +280,23 @@ class Collection:
     ) -> list[SearchResult]:
         """Artworks most like `images` (a moodboard when several) and unlike `not_images`.
 
-        facet: 'joint' (weighted mix; `weights` overrides the default mix), 'content', 'style' or 'color'.
+        facet: 'joint' (weighted mix; `weights` overrides the default mix), 'content', 'style', 'color',
+        or a learned facet such as 'style_learned' (see `facets`).
         where: metadata conditions such as 'style=Baroque' or 'genre!=portrait'.
         A query image that is in the collection is left out of its own results unless include_self.
         """
         if not images:
             raise InputError("give at least one query image")
-        if facet not in SEARCH_FACETS:
-            raise InputError(f"unknown facet {facet!r}: choose one of {', '.join(SEARCH_FACETS)}")
+        if facet not in self.facets:
+            raise InputError(f"unknown facet {facet!r}: choose one of {', '.join(self.facets)}")
         if weights is not None and facet != "joint":
             raise InputError("weights apply to the joint facet only; drop --facet or the weights")
+        unknown = [f for f in weights or {} if f not in self.vectors.facets]
+        if unknown:
+            raise InputError(f"unknown facet {', '.join(unknown)} in the weights: choose from {', '.join(self.vectors.facets)}")
         if k < 1:
             raise InputError("k must be at least 1")
-        use = dict(weights or DEFAULT_WEIGHTS) if facet == "joint" else {facet: 1.0}
+        use = dict(weights or self.vectors.weights) if facet == "joint" else {facet: 1.0}
         conditions = parse_where(where)
         positives, inside = self._query_side(images)
         negatives, _ = self._query_side(not_images) if not_images else (None, set())
@@ -271,8 +331,18 @@ class Collection:
                 ids, out[f] = catalog.load_features(conn, f, dims[f])
         return ids, out
 
-    def annotate(self, models: Sequence[str] | None = None, progress: Callable[[str], None] | None = None) -> dict[str, dict[str, int]]:
-        """Write every model's decision for every artwork; returns per model the count of each decision."""
+    def annotate(
+        self,
+        models: Sequence[str] | None = None,
+        progress: Callable[[str], None] | None = None,
+        tta: bool = False,
+    ) -> dict[str, dict[str, int]]:
+        """Write every model's decision for every artwork; returns per model the count of each decision.
+
+        tta: average each model's scores over six views of the image (whole, centre and corner crops),
+        read again from the files (about 6x the model time of `add`); an artwork whose file cannot be
+        read any more is described from its stored features.
+        """
         from artlens.annotate.heads import LabelHead
 
         available = self.label_models()
@@ -280,15 +350,20 @@ class Collection:
         unknown = [m for m in names if m not in available]
         if unknown:
             raise InputError(f"unknown label model {', '.join(unknown)}; available: {', '.join(sorted(available)) or 'none'}")
+        heads = {name: LabelHead.load(available[name]) for name in names}
+        needed = sorted({f for head in heads.values() for f in head.input_dims})
+        ids, raw = self._raw(needed)
+        scores = {name: head.scores(raw) if len(ids) else np.zeros((0, len(head.classes))) for name, head in heads.items()}
+        if tta and len(ids):
+            self._tta_scores(ids, heads, scores, progress)
         summary: dict[str, dict[str, int]] = {}
-        for name in names:
-            head = LabelHead.load(available[name])
-            ids, raw = self._raw(head.inputs)
+        for name, head in heads.items():
             if progress:
                 progress(f"{name}: {len(ids)} artworks")
-            decisions = head.decide(raw) if len(ids) else []
+            decisions = head.decisions(scores[name])
+            version = head.version + ("+tta" if tta else "")
             with self._engine.begin() as conn:
-                catalog.write_predictions(conn, name, head.version, (
+                catalog.write_predictions(conn, name, version, (
                     (int(i), d.label, float(d.confidence), [[c, round(float(p), 4)] for c, p in d.top3]) for i, d in zip(ids, decisions)
                 ))
             counts: dict[str, int] = {}
@@ -296,6 +371,29 @@ class Collection:
                 counts[d.label] = counts.get(d.label, 0) + 1
             summary[name] = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
         return summary
+
+    def _tta_scores(self, ids: np.ndarray, heads: dict[str, Any], scores: dict[str, np.ndarray], progress: Callable[[str], None] | None) -> None:
+        """Replace `scores` rows by their average over test-time views, for every artwork whose file reads."""
+        with self._engine.connect() as conn:
+            rows = catalog.artworks_by_id(conn, ids)
+        unreadable = 0
+        chunk = 32
+        for start in range(0, len(ids), chunk):
+            images, at = [], []
+            for n, i in enumerate(ids[start:start + chunk], start):
+                try:
+                    images.append(load_image(Path(rows[int(i)].path), max_side=WORKING_SIDE).image)
+                    at.append(n)
+                except ImageError:
+                    unreadable += 1
+            if images:
+                views = embed_views(self.backbone, images, self.style_variant)
+                for name, head in heads.items():
+                    scores[name][at] = head.scores_of_views(views)
+            if progress and (start // chunk) % 20 == 0:
+                progress(f"test-time views: {min(start + chunk, len(ids))}/{len(ids)} artworks")
+        if progress and unreadable:
+            progress(f"{unreadable} artworks could not be read again: described from their stored features")
 
     def train_label(self, label: str, kind: str = "one-of-many", group: str | None = None, name: str | None = None) -> dict[str, Any]:
         """Train a label head on this collection's `label` column (held-out split by `group`); returns its card."""
@@ -426,16 +524,18 @@ class Collection:
         built = vectors.built_version(self.directory / VECTORS_DIR) is not None
         facets: list[dict[str, Any]] = []
         if built and len(self.vectors):
-            for f in SEARCH_FACETS:
+            for f in self.facets:
                 index = self.vectors.index(f)
                 facets.append({"name": f, "dim": index.dim, "index": index.kind})
+                if f in self.vectors.spaces:
+                    facets[-1]["learned"] = self.vectors.spaces[f].meta
         return {
             "directory": str(self.directory),
             "artworks": count,
             "failed": failed,
             "duplicates": {"exact": exact, "near": len(vectors.load_near_duplicates(self.directory / VECTORS_DIR))},
             "facets": facets,
-            "weights": DEFAULT_WEIGHTS,
+            "weights": self.vectors.weights if built else DEFAULT_WEIGHTS,
             "columns": columns,
             "model": {"backbone": self.backbone_name, "input_size": BACKBONES[self.backbone_name].input_size, "style": self.style_variant},
             "stale": self.is_stale(),

@@ -56,6 +56,7 @@ IMAGE_SUFFIXES: frozenset[str] = frozenset(
 # PIL's own hard limit (it warns at half of it). Callers may lower it per call; raising it above
 # PIL's hard limit also needs `PIL.Image.MAX_IMAGE_PIXELS` raised by the application.
 MAX_PIXELS: int = 178_956_970
+MAX_THUMBNAIL_BYTES = 96 * 1024  # a small JPEG up to this size is kept as its own thumbnail
 
 Reason = Literal["empty", "not-an-image", "truncated", "corrupt", "too-large", "unreadable", "unsupported"]
 REASONS: frozenset[str] = frozenset(get_args(Reason))
@@ -112,11 +113,9 @@ class DecodedImage:
     pixel_hash: str  # of the working pixels and the original size
     phash: str  # 64-bit perceptual hash as 16 hex digits
     # The same pixels as a PIL image: resizing and encoding start from it without another copy.
-    image: Image.Image = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
-
-    def __post_init__(self) -> None:
-        if self.image is None:
-            object.__setattr__(self, "image", Image.fromarray(np.ascontiguousarray(self.rgb), "RGB"))
+    image: Image.Image = field(repr=False, compare=False)
+    # The file's bytes when they already are a small, upright, plain sRGB JPEG: its own thumbnail.
+    jpeg: bytes | None = field(default=None, repr=False, compare=False)
 
 
 def is_image_path(path: Path) -> bool:
@@ -150,7 +149,7 @@ def load_image(path: Path, max_side: int = 512, max_pixels: int = MAX_PIXELS) ->
     if not data:
         raise ImageError("empty", f'"{path}" is an empty file (0 bytes), not an image.', path)
     sha256 = hashlib.sha256(data).hexdigest()
-    rgb_image, width, height, fmt = _decode(data, path, max_side, max_pixels)
+    rgb_image, width, height, fmt, plain = _decode(data, path, max_side, max_pixels)
 
     rgb = np.array(rgb_image, dtype=np.uint8)  # own copy, C-contiguous
     rgb.flags.writeable = False  # pixel_hash describes these pixels: keep them that way
@@ -163,6 +162,7 @@ def load_image(path: Path, max_side: int = 512, max_pixels: int = MAX_PIXELS) ->
         pixel_hash=_pixel_hash(rgb, width, height),
         phash=str(imagehash.phash(rgb_image)),
         image=rgb_image,
+        jpeg=data if plain and fmt == "JPEG" and len(data) <= MAX_THUMBNAIL_BYTES else None,
     )
 
 
@@ -172,10 +172,13 @@ def thumbnail(img: DecodedImage, size: int = 256) -> bytes:
     JPEG, not WebP: encoding is 10-20x faster (0.3 ms against 3-5 ms at 256 px here), and at
     ingest that difference is a sizeable share of the whole per-image budget.
 
-    Made from the working copy and never upscaled: an image smaller than `size` keeps its size.
+    Made from the working copy and never upscaled: an image smaller than `size` keeps its size. A
+    small plain JPEG file is stored as it is (no second lossy encoding, and no encoding work).
     """
     if size < 1:
         raise ValueError(f"size must be >= 1, got {size}")
+    if img.jpeg is not None and max(img.width, img.height) <= size:
+        return img.jpeg
     im = _fit(img.image, size)
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=85)
@@ -217,8 +220,12 @@ def _max_file_bytes(max_pixels: int) -> int:
     return 8 * max_pixels + (64 << 20)
 
 
-def _decode(data: bytes, path: Path, max_side: int, max_pixels: int) -> tuple[Image.Image, int, int, str]:
-    """Open, check, decode and normalise; returns (RGB image, original width, height, format)."""
+def _decode(data: bytes, path: Path, max_side: int, max_pixels: int) -> tuple[Image.Image, int, int, str, bool]:
+    """Open, check, decode and normalise; returns (RGB image, original width, height, format, plain).
+
+    plain: the file's pixels needed no change to become the working copy (8-bit RGB or grey, no ICC
+    profile, upright, not shrunk), so the file itself shows exactly what was indexed.
+    """
     im = _open(data, path, max_pixels)
     with im:
         fmt = im.format or "unknown"
@@ -236,6 +243,7 @@ def _decode(data: bytes, path: Path, max_side: int, max_pixels: int) -> tuple[Im
             im.load()
             # Read after load: PNG may store EXIF after the pixels, and PIL already uprights TIFFs.
             orientation = _orientation(im)
+            plain = im.mode in ("RGB", "L") and not im.info.get("icc_profile") and orientation == 1 and max(width, height) <= max_side
             rgb = _to_rgb(im, path, max_side)
             rgb = _fit(rgb, max_side)
             if orientation in _ORIENTATION_FIX:
@@ -249,7 +257,7 @@ def _decode(data: bytes, path: Path, max_side: int, max_pixels: int) -> tuple[Im
             raise _damaged(data, path, fmt, exc) from exc
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    return rgb, width, height, fmt
+    return rgb, width, height, fmt, plain
 
 
 def _open(data: bytes, path: Path, max_pixels: int) -> Image.Image:
@@ -461,7 +469,7 @@ def _fit(im: Image.Image, max_side: int) -> Image.Image:
 def _pixel_hash(rgb: np.ndarray, width: int, height: int) -> str:
     h = hashlib.sha256(b"artlens-pixels-v1")
     h.update(f"{width}x{height};{rgb.shape[1]}x{rgb.shape[0]};".encode())
-    h.update(rgb.tobytes())
+    h.update(np.ascontiguousarray(rgb).data)  # the buffer itself: same bytes as tobytes(), no copy
     return h.hexdigest()
 
 

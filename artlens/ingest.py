@@ -26,7 +26,6 @@ from artlens import catalog
 from artlens.backbone import Backbone
 from artlens.embed import WORKING_SIDE, model_input, raw_features
 from artlens.errors import InputError
-from artlens.facets import color_features
 from artlens.images import ImageError, is_image_path, load_image, thumbnail
 from artlens.machine import usable_cores
 
@@ -139,13 +138,12 @@ class _Prepared:
     mtime_ns: int | None = None
     art: catalog.NewArtwork | None = None
     model_input: np.ndarray | None = None
-    color: np.ndarray | None = None
     reason: str = ""
     message: str = ""
 
 
 def _prepare(path: Path, backbone: Backbone) -> _Prepared:
-    """Everything about one file that does not need the backbone. Never raises for bad input."""
+    """Everything about one file that does not need the batch. Never raises for bad input."""
     out = _Prepared(path)
     try:
         st = path.stat()
@@ -163,7 +161,6 @@ def _prepare(path: Path, backbone: Backbone) -> _Prepared:
         format=img.format, thumbnail=thumbnail(img, THUMBNAIL_SIDE),
     )
     out.model_input = model_input(img.image, backbone)
-    out.color = color_features(img.image)
     return out
 
 
@@ -189,7 +186,7 @@ def _embed_batch(paths: Sequence[Path], backbone: Backbone, style_variant: str) 
     prepared = [_prepare(p, backbone) for p in paths]
     good = [p for p in prepared if p.art is not None]
     if good:
-        feats = raw_features(backbone, np.stack([p.model_input for p in good]), [p.color for p in good], style_variant)
+        feats = raw_features(backbone, np.stack([p.model_input for p in good]), style_variant)
         for i, p in enumerate(good):
             p.art.features = {name: mat[i] for name, mat in feats.items()}
             p.model_input = None  # 150 kB an image: drop it before the batch waits for its commit

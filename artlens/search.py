@@ -14,26 +14,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from artlens.facets import DEFAULT_WEIGHTS, FACETS
 from artlens.index import EXACT_BELOW
 from artlens.vectors import FacetVectors
 
 NEGATIVE_WEIGHT = 0.5
-_FACET_WORDS = {"content": "content", "style": "style", "color": "colour"}
+_FACET_WORDS = {"content": "content", "style": "style", "color": "colour", "style_learned": "learned style"}
 
 
 @dataclass(frozen=True)
 class Hit:
     id: int
     score: float                    # weighted mean of the facet scores used for ranking
-    scores: dict[str, float]        # cosine similarity per facet (content, style, color)
+    scores: dict[str, float]        # cosine similarity per facet (content, style, color, learned ones)
     percentiles: dict[str, float]   # share of random artwork pairs less similar, per facet
 
     def why(self, weights: Mapping[str, float]) -> str:
         """'style top 0.4% · content top 3%': how unusual each ranking facet's similarity is."""
-        used = [f for f in FACETS if weights.get(f, 0) > 0]
+        used = [f for f in self.percentiles if weights.get(f, 0) > 0]
         used.sort(key=lambda f: -self.percentiles[f])
-        return " · ".join(f"{_FACET_WORDS[f]} {_top(self.percentiles[f])}" for f in used)
+        return " · ".join(f"{_FACET_WORDS.get(f, f.replace('_', ' '))} {_top(self.percentiles[f])}" for f in used)
 
 
 def _top(p: float) -> str:
@@ -51,7 +50,7 @@ def _unit(v: np.ndarray) -> np.ndarray:
 def query_vectors(positives: Mapping[str, np.ndarray], negatives: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Per-facet query vector from (P, d) positive and (M, d) negative transformed vectors."""
     out: dict[str, np.ndarray] = {}
-    for f in FACETS:
+    for f in positives:
         q = _unit(np.asarray(positives[f], np.float32).mean(0))
         if negatives is not None and len(negatives[f]):
             q = q - NEGATIVE_WEIGHT * _unit(np.asarray(negatives[f], np.float32).mean(0))
@@ -66,7 +65,7 @@ def _candidates(vectors: FacetVectors, query: dict[str, np.ndarray], weights: di
         return pool
     found: list[np.ndarray] = []
     # The joint index holds the default mix; with other weights each facet proposes its own.
-    facets = ["joint"] if weights == DEFAULT_WEIGHTS else [f for f in FACETS if weights.get(f, 0) > 0]
+    facets = ["joint"] if weights == vectors.weights else [f for f, w in weights.items() if w > 0]
     for f in facets:
         q = _joint_query(query, weights) if f == "joint" else query[f]
         _, ids = vectors.index(f).search(q[None, :], want, allowed_ids=allowed)
@@ -76,7 +75,7 @@ def _candidates(vectors: FacetVectors, query: dict[str, np.ndarray], weights: di
 
 def _joint_query(query: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
     total = sum(weights.values())
-    return np.concatenate([np.sqrt(weights[f] / total) * query[f] for f in FACETS if weights.get(f, 0) > 0]).astype(np.float32)
+    return np.concatenate([np.sqrt(w / total) * query[f] for f, w in weights.items() if w > 0]).astype(np.float32)
 
 
 def rank(
@@ -101,13 +100,14 @@ def rank(
     if len(cand) == 0:
         return []
     rows = vectors.rows(cand)
-    per_facet = {f: np.asarray(vectors.matrices[f][rows]) @ query[f] for f in FACETS}
+    facets = vectors.facets
+    per_facet = {f: np.asarray(vectors.matrices[f][rows]) @ query[f] for f in facets}
     score = sum(weights[f] * per_facet[f] for f in weights) / total
     top = np.argsort(-score, kind="stable")[:k]
-    pct = {f: vectors.percentile(f, per_facet[f][top]) for f in FACETS}
+    pct = {f: vectors.percentile(f, per_facet[f][top]) for f in facets}
     return [
         Hit(id=int(cand[i]), score=float(score[i]),
-            scores={f: round(float(per_facet[f][i]), 4) for f in FACETS},
-            percentiles={f: float(pct[f][n]) for f in FACETS})
+            scores={f: round(float(per_facet[f][i]), 4) for f in facets},
+            percentiles={f: float(pct[f][n]) for f in facets})
         for n, i in enumerate(top)
     ]

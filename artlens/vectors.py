@@ -2,7 +2,10 @@
 
 `build` reads the raw features of every indexed artwork, fits each facet's transform, and writes
 the transformed matrices, a FAISS index per facet (plus `joint`, the default weighted mix), score
-quantiles (so a result can say how unusual its similarity is) and the near-duplicate pairs. It
+quantiles (so a result can say how unusual its similarity is) and the near-duplicate pairs.
+Learned facets (a `StyleSpace`, e.g. `style_learned`) are projections trained elsewhere: their
+matrices come from the space, not from a transform fitted here, and a copy of the space is kept
+beside them so queries are projected exactly as the collection was. It
 writes into a fresh folder and swaps it in at the end, so an interrupted build leaves the previous
 vectors usable and the next run simply builds again.
 """
@@ -11,9 +14,11 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy.engine import Engine
@@ -24,6 +29,9 @@ from artlens.duplicates import NearDuplicate, find_near_duplicates
 from artlens.facets import DEFAULT_WEIGHTS, FACETS, TRANSFORM_SPECS, FacetTransform, fit_transform
 from artlens.index import VectorIndex, build_index
 from artlens.machine import usable_cores
+
+if TYPE_CHECKING:
+    from artlens.style_space import StyleSpace
 
 QUANTILE_LEVELS = np.linspace(0.0, 1.0, 1001)
 STATE_FILE = "state.json"
@@ -40,7 +48,19 @@ class FacetVectors:
     quantiles: dict[str, np.ndarray]
     weights: dict[str, float]
     catalog_version: int
+    spaces: dict[str, StyleSpace] = field(default_factory=dict)  # learned facets
     _indexes: dict[str, VectorIndex] = field(default_factory=dict)
+
+    @property
+    def facets(self) -> tuple[str, ...]:
+        """Every facet searchable on its own: the fitted ones, then the learned ones."""
+        return (*(f for f in FACETS if f in self.matrices), *self.spaces)
+
+    def project(self, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Raw features of images (from `embed`) -> their vector in every facet."""
+        out = {f: self.transforms[f].apply(raw[f]) for f in FACETS}
+        out.update({name: space.apply(raw) for name, space in self.spaces.items()})
+        return out
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -68,10 +88,15 @@ class FacetVectors:
         return {f: int(m.shape[1]) for f, m in self.matrices.items()}
 
 
+def default_weights(facets: Sequence[str]) -> dict[str, float]:
+    """The default joint mix over the facets a collection has."""
+    return {f: w for f, w in DEFAULT_WEIGHTS.items() if f in facets}
+
+
 def joint_matrix(matrices: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
     """Concatenate facets scaled by sqrt(weight / total): inner product = weighted mean of facet cosines."""
     total = sum(weights.values())
-    parts = [np.sqrt(weights[f] / total) * matrices[f] for f in FACETS if weights.get(f, 0) > 0]
+    parts = [np.sqrt(w / total) * matrices[f] for f, w in weights.items() if w > 0]
     return np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32)
 
 
@@ -89,14 +114,23 @@ def _score_quantiles(mat: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return ranked[np.round(QUANTILE_LEVELS * (len(ranked) - 1)).astype(np.int64)].astype(np.float32)
 
 
-def build(engine: Engine, directory: Path, raw_dims: dict[str, int]) -> FacetVectors:
-    """Fit transforms and write vectors, indexes, quantiles and near-duplicates to `directory`."""
+def build(engine: Engine, directory: Path, raw_dims: dict[str, int], spaces: dict[str, StyleSpace] | None = None) -> FacetVectors:
+    """Fit transforms and write vectors, indexes, quantiles and near-duplicates to `directory`.
+
+    spaces: learned facets to add, by name (each must `fit` the collection's raw features).
+    """
+    spaces = dict(spaces or {})
+    weights = default_weights((*FACETS, *spaces))
+    for name, space in spaces.items():
+        if name in (*FACETS, "joint") or not space.fits(raw_dims):
+            raise ValueError(f"learned facet {name!r} does not fit this collection's features")
+    needed = sorted({*FACETS, *(f for space in spaces.values() for f in space.inputs)})
     with engine.connect() as conn:
         version = catalog.catalog_version(conn)
-        raw = {f: catalog.load_features(conn, f, raw_dims[f]) for f in FACETS}
+        raw = {f: catalog.load_features(conn, f, raw_dims[f]) for f in needed}
         arts = list(catalog.iter_artworks(conn))
     ids = raw["content"][0]
-    for f in FACETS:
+    for f in needed:
         if not np.array_equal(raw[f][0], ids):
             raise RuntimeError(f"catalog is inconsistent: facet {f} does not cover the same artworks as content")
     tmp = directory.with_name(directory.name + ".new")
@@ -111,7 +145,9 @@ def build(engine: Engine, directory: Path, raw_dims: dict[str, int]) -> FacetVec
         with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(usable_cores()) as pool:
             transforms = dict(zip(FACETS, pool.map(lambda f: fit_transform(raw[f][1], TRANSFORM_SPECS[f]), FACETS)))
             matrices = dict(zip(FACETS, pool.map(lambda f: transforms[f].apply(raw[f][1]), FACETS)))
-            matrices["joint"] = joint_matrix(matrices, DEFAULT_WEIGHTS)
+            for name, space in spaces.items():
+                matrices[name] = space.apply({f: raw[f][1] for f in space.inputs})
+            matrices["joint"] = joint_matrix(matrices, weights)
 
             def write(f: str) -> np.ndarray:
                 np.save(tmp / f"{f}.npy", matrices[f])
@@ -121,12 +157,17 @@ def build(engine: Engine, directory: Path, raw_dims: dict[str, int]) -> FacetVec
             quantiles = dict(zip(matrices, pool.map(write, list(matrices))))
         for f, t in transforms.items():
             t.save(tmp / f"{f}.transform.npz")
+        for name, space in spaces.items():
+            space.save(tmp / f"{name}.space.npz")
         np.savez(tmp / "quantiles.npz", **quantiles)
     np.save(tmp / "ids.npy", ids)
     phash = {a.id: a.phash for a in arts}
     near = find_near_duplicates(ids, [phash[int(i)] for i in ids], matrices.get("content"))
     (tmp / "near_duplicates.json").write_text(json.dumps([n.as_dict() for n in near]))
-    (tmp / STATE_FILE).write_text(json.dumps({"catalog_version": version, "weights": DEFAULT_WEIGHTS, "artworks": int(len(ids))}))
+    (tmp / STATE_FILE).write_text(json.dumps({
+        "catalog_version": version, "weights": weights, "artworks": int(len(ids)),
+        "learned": {name: space.meta for name, space in spaces.items()},
+    }))
     _swap(tmp, directory)
     return load(directory)
 
@@ -154,14 +195,18 @@ def load(directory: Path) -> FacetVectors:
     matrices: dict[str, np.ndarray] = {}
     transforms: dict[str, FacetTransform] = {}
     quantiles: dict[str, np.ndarray] = {}
+    spaces: dict[str, StyleSpace] = {}
     if len(ids):
+        from artlens.style_space import StyleSpace
+
+        spaces = {name: StyleSpace.load(directory / f"{name}.space.npz") for name in state.get("learned", {})}
         # Memory-mapped: a search touches only the rows it scores.
-        matrices = {f: np.load(directory / f"{f}.npy", mmap_mode="r") for f in (*FACETS, "joint")}
+        matrices = {f: np.load(directory / f"{f}.npy", mmap_mode="r") for f in (*FACETS, *spaces, "joint")}
         transforms = {f: FacetTransform.load(directory / f"{f}.transform.npz") for f in FACETS}
         with np.load(directory / "quantiles.npz") as z:
             quantiles = {f: z[f] for f in z.files}
     return FacetVectors(directory=directory, ids=ids, matrices=matrices, transforms=transforms, quantiles=quantiles,
-                        weights=dict(state["weights"]), catalog_version=int(state["catalog_version"]))
+                        weights=dict(state["weights"]), catalog_version=int(state["catalog_version"]), spaces=spaces)
 
 
 def load_near_duplicates(directory: Path) -> list[NearDuplicate]:

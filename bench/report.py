@@ -1,4 +1,4 @@
-"""Write one benchmark's section of docs/benchmarks.md, leaving the other sections as they are."""
+"""Write one benchmark's section of a doc (docs/benchmarks.md by default), leaving the other sections as they are."""
 
 from __future__ import annotations
 
@@ -20,13 +20,13 @@ def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
-def write_section(name: str, body: str) -> Path:
-    """Replace (or append) the section between the markers for `name`."""
-    text = DOC.read_text() if DOC.exists() else HEADER
+def write_section(name: str, body: str, doc: Path = DOC, header: str = HEADER) -> Path:
+    """Replace (or append) the section between the markers for `name` in `doc` (made with `header` if new)."""
+    text = doc.read_text() if doc.exists() else header
     start, end = f"<!-- {name}: start -->", f"<!-- {name}: end -->"
     block = f"{start}\n{body.strip()}\n{end}"
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
-    DOC.parent.mkdir(exist_ok=True)
-    DOC.write_text(text)
-    return DOC
+    doc.parent.mkdir(exist_ok=True)
+    doc.write_text(text)
+    return doc

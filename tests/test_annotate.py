@@ -70,3 +70,21 @@ def test_annotate_command_and_export_round_trip(collection: Collection, tmp_path
     assert exported.exit_code == 0, exported.output
     rows = json.loads(out.read_text())
     assert len(rows) == 242 and all("pred.genre" in r and "conf.genre" in r for r in rows)
+
+
+def test_test_time_augmentation_reads_six_views_and_marks_the_predictions(collection: Collection) -> None:
+    from PIL import Image
+
+    from artlens.embed import tta_views
+
+    views = tta_views(Image.new("RGB", (200, 100)))
+    assert [v.size for v in views] == [(200, 100)] + [(160, 80)] * 5  # whole, centre, 4 corners
+    # Describe a few artworks with six views each, the rest from stored features when a file is gone.
+    with collection.engine.begin() as conn:  # the collection is a copy: point one artwork at a missing file
+        conn.exec_driver_sql("UPDATE artworks SET path = '/nowhere/gone.jpg' WHERE id = (SELECT min(id) FROM artworks)")
+    summary = collection.annotate(models=["depiction"], tta=True)
+    assert sum(summary["depiction"].values()) == 242
+    assert summary["depiction"].get("painting", 0) > 0.8 * 242
+    with collection.engine.connect() as conn:
+        versions = {v for (v,) in conn.exec_driver_sql("SELECT DISTINCT version FROM predictions WHERE model = 'depiction'")}
+    assert len(versions) == 1 and next(iter(versions)).endswith("+tta")

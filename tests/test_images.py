@@ -230,11 +230,27 @@ def test_thumbnail() -> None:
     with Image.open(io.BytesIO(data)) as thumb:
         assert thumb.format == "JPEG" and max(thumb.size) == 256
         assert abs(thumb.size[0] / thumb.size[1] - img.width / img.height) < 0.02
-    small = load_image(PAINTING)  # 224 px: never enlarged
-    with Image.open(io.BytesIO(thumbnail(small, 256))) as thumb:
-        assert thumb.size == (224, 224)
+    small = load_image(PAINTING)  # 224 px: never enlarged; a small plain JPEG is its own thumbnail
+    assert thumbnail(small, 256) == PAINTING.read_bytes()
     with Image.open(io.BytesIO(thumbnail(small, 64))) as thumb:
         assert thumb.size == (64, 64)
+
+
+def test_only_a_plain_upright_jpeg_is_kept_as_its_own_thumbnail(tmp_path: Path) -> None:
+    art = Image.open(PAINTING).convert("RGB")
+    rotated = tmp_path / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # EXIF orientation: rotate 90 degrees to show
+    art.save(rotated, exif=exif)
+    cmyk = tmp_path / "cmyk.jpg"
+    art.convert("CMYK").save(cmyk)
+    png = tmp_path / "art.png"
+    art.save(png)
+    for path in (rotated, cmyk, png):
+        data = thumbnail(load_image(path), 256)
+        assert data != path.read_bytes()
+        with Image.open(io.BytesIO(data)) as thumb:
+            assert thumb.format == "JPEG" and thumb.mode == "RGB"
 
 
 # --- hashes -----------------------------------------------------------------------------------------

@@ -150,8 +150,16 @@ class LabelHead:
                 out[:, j] = learned[:, learned_names.index(c)]
         return out
 
+    def scores_of_views(self, views: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Calibrated scores averaged over test-time views: `views` holds {facet: (N, V, d)}."""
+        n_views = next(iter(views.values())).shape[1]
+        return np.mean([self.scores({f: views[f][:, v] for f in self.input_dims}) for v in range(n_views)], axis=0)
+
     def decide(self, raw: Mapping[str, np.ndarray]) -> list[Decision]:
-        s = self.scores(raw)
+        return self.decisions(self.scores(raw))
+
+    def decisions(self, s: np.ndarray) -> list[Decision]:
+        """Decisions from calibrated scores (as `scores` gives them, or averaged over views)."""
         out: list[Decision] = []
         if self.kind == "binary":
             yes, no = self.thresholds["yes"], self.thresholds["no"]

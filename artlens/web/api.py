@@ -20,7 +20,7 @@ from fastapi.responses import FileResponse, Response
 
 from artlens import catalog
 from artlens import search as ranking
-from artlens.collection import SEARCH_FACETS, parse_where
+from artlens.collection import parse_where
 from artlens.facets import FACETS, parse_weights
 from artlens.web.errors import ApiError
 from artlens.web.state import AppState, get_state
@@ -63,7 +63,7 @@ async def search(
     id: Annotated[list[int], Form(description="artwork id(s) to use as query images")] = [],  # noqa: B006,A002
     not_image: Annotated[list[UploadFile], File(description="image(s) to move away from")] = [],  # noqa: B006
     not_id: Annotated[list[int], Form(description="artwork id(s) to move away from")] = [],  # noqa: B006
-    facet: Annotated[str, Form(description="joint|content|style|color")] = "joint",
+    facet: Annotated[str, Form(description="joint|content|style|color, or a learned facet such as style_learned")] = "joint",
     weights: Annotated[str | None, Form(description="e.g. style=0.6,content=0.3,color=0.1 (joint facet)")] = None,
     where: Annotated[list[str], Form(description="COLUMN=VALUE or COLUMN!=VALUE; pred.MODEL=VALUE")] = [],  # noqa: B006
     k: Annotated[int, Form(ge=1, le=MAX_K)] = 10,
@@ -75,14 +75,10 @@ async def search(
         raise ApiError(400, "give at least one query: an 'image' file or an artwork 'id'")
     if len(image) + len(id) + len(not_image) + len(not_id) > MAX_QUERY_IMAGES:
         raise ApiError(400, f"at most {MAX_QUERY_IMAGES} query images and ids in one search")
-    if facet not in SEARCH_FACETS:
-        raise ApiError(400, f"unknown facet {facet!r}: choose one of {', '.join(SEARCH_FACETS)}")
     try:
         parsed_weights = parse_weights(weights)
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
-    if parsed_weights is not None and facet != "joint":
-        raise ApiError(400, "weights apply to the joint facet only")
     conditions = parse_where(where)
     if conditions:
         state.check_columns(conditions)
@@ -134,11 +130,11 @@ def _more_like_this(state: AppState, artwork_id: int) -> dict[str, list[dict[str
     except Exception:  # noqa: BLE001 - no index yet: nothing to suggest
         return {f: [] for f in FACETS}
     if not vecs.has(artwork_id):
-        return {f: [] for f in FACETS}
+        return {f: [] for f in vecs.facets}
     row = int(vecs.rows(np.array([artwork_id]))[0])
-    query = {f: np.asarray(vecs.matrices[f][row], np.float32) for f in FACETS}
+    query = {f: np.asarray(vecs.matrices[f][row], np.float32) for f in vecs.facets}
     out: dict[str, list[dict[str, Any]]] = {}
-    hits_by_facet = {f: ranking.rank(vecs, query, {f: 1.0}, MORE_LIKE_THIS, None, {artwork_id}) for f in FACETS}
+    hits_by_facet = {f: ranking.rank(vecs, query, {f: 1.0}, MORE_LIKE_THIS, None, {artwork_id}) for f in vecs.facets}
     with state.engine.connect() as conn:
         rows = catalog.artworks_by_id(conn, {h.id for hits in hits_by_facet.values() for h in hits})
     for f, hits in hits_by_facet.items():

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from artlens import catalog
-from artlens.facets import FACETS
+from artlens.facets import DEFAULT_WEIGHTS, FACETS
 from artlens.web import api
 from artlens.web.errors import ApiError
 from artlens.web.state import AppState, get_state
@@ -30,7 +30,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 router = APIRouter(include_in_schema=False)
 State = Annotated[AppState, Depends(get_state)]
 
-FACET_LABELS = {"style": "Style", "content": "Content", "color": "Colour"}
+FACET_LABELS = {"style": "Style", "content": "Content", "color": "Colour", "style_learned": "Learned style"}
 BROWSE_PAGE = 48
 MAX_VALUES_PER_COLUMN = 200
 
@@ -87,7 +87,18 @@ def not_found(request: Request, message: str) -> HTMLResponse:
 def search_page(request: Request, state: State) -> HTMLResponse:
     columns, models = _columns(state)
     return _page(request, "search.html", columns=columns, models=models, values=filter_values(state),
-                 total=_count(state))
+                 total=_count(state), sliders=_sliders(state))
+
+
+def _sliders(state: AppState) -> list[tuple[str, str, float]]:
+    """(facet, label, default weight) for every facet of the collection, in the default mix's order."""
+    try:
+        vecs = state.collection.vectors
+        facets, weights = vecs.facets, vecs.weights
+    except Exception:  # noqa: BLE001 - no index yet: the default facets
+        facets, weights = FACETS, DEFAULT_WEIGHTS
+    ordered = [*(f for f in weights if f in facets), *(f for f in facets if f not in weights)]
+    return [(f, FACET_LABELS.get(f, f), float(weights.get(f, 0.0))) for f in ordered]
 
 
 def _count(state: AppState) -> int:
@@ -106,7 +117,8 @@ def artwork_page(artwork_id: str, request: Request, state: State) -> HTMLRespons
             return not_found(request, f"There is no artwork with id {int(artwork_id)} in this collection.")
         raise
     mlt = detail["more_like_this"]
-    rows = [(f, FACET_LABELS.get(f, f), mlt.get(f, [])) for f in ("style", "content", "color") if f in FACETS]
+    order = ("style_learned", "style", "content", "color")
+    rows = [(f, FACET_LABELS.get(f, f), mlt[f]) for f in sorted(mlt, key=lambda f: order.index(f) if f in order else len(order))]
     return _page(request, "artwork.html", a=detail, rows=rows,
                  file_missing=not os.path.isfile(detail["path"]))
 

@@ -3,8 +3,11 @@
 (function () {
   "use strict";
   var K = 24;
-  var DEFAULTS = { style: 0.55, content: 0.35, color: 0.1 };
-  var LABELS = { style: "Style", content: "Content", color: "Colour" };
+  // The collection's facets and default mix come from the sliders the page rendered.
+  var SLIDERS = Array.prototype.slice.call(document.querySelectorAll("input[data-facet]"));
+  var FACETS = SLIDERS.map(function (s) { return s.dataset.facet; });
+  var DEFAULTS = {}, LABELS = {};
+  SLIDERS.forEach(function (s) { DEFAULTS[s.dataset.facet] = Number(s.dataset.default); LABELS[s.dataset.facet] = s.dataset.label; });
   var board = [];        // {kind: "file"|"id", file, url, id, label, avoid}
   var filters = [];      // "COLUMN=VALUE"
   var offset = 0;
@@ -71,7 +74,7 @@
 
   // ---- weights ----
   function weights() {
-    return ["style", "content", "color"].map(function (f) { return f + "=" + $("w-" + f).value; }).join(",");
+    return FACETS.map(function (f) { return f + "=" + $("w-" + f).value; }).join(",");
   }
   document.querySelectorAll("input[data-facet]").forEach(function (input) {
     var out = $(input.id + "-out");
@@ -177,7 +180,7 @@
       var use = el("button", { type: "button", class: "button secondary small use", text: "Use as query" });
       use.addEventListener("click", function () { addId(h.id, name); });
       var bars = el("div", { class: "fbars" });
-      ["style", "content", "color"].forEach(function (f) { if (h.scores && f in h.scores) bars.appendChild(bar(f, h.scores[f])); });
+      FACETS.forEach(function (f) { if (h.scores && f in h.scores) bars.appendChild(bar(f, h.scores[f])); });
       var card = el("li", { class: "card result", "data-id": String(h.id) }, [
         el("a", { class: "thumb", href: href }, [el("img", { src: "/api/artworks/" + h.id + "/thumbnail", alt: name, loading: "lazy" })]),
         el("div", { class: "card-body" }, [

@@ -1,0 +1,451 @@
+"""Learned style space: a small projection trained so that works of one group lie close together.
+
+After ALADIN (Ruta et al., 2021: supervised contrastive learning of fine-grained style groups)
+and DeepArt (Mao et al., 2017: triplets ranked by shared labels, then hard examples). The space
+reads PRECOMPUTED raw features (by default the AdaIN style statistics), so any collection can
+train its own from a group column (artist, series, project) without touching the images again.
+
+Runtime (`StyleSpace.apply`) is numpy only:
+
+    x (raw facets, concatenated) -> h = (x - shift) @ basis   z-score, PCA and mild whitening, folded
+                                 -> y = h + MLP(h)             residual head (Linear, ReLU, Linear)
+                                 -> y / |y|                    unit rows: inner product = cosine
+
+The head starts as the identity (its last layer is zero), so an untrained space is exactly the
+whitened style statistics the collection already uses, and learning only moves away from it as
+far as validation P@1 on unseen groups rewards. On 2,848 WikiArt paintings this residual form beat
+a plain MLP on z-scored inputs by 8 points of artist P@1 on held-out artists (the plain MLP fell
+below the untrained features): with a few hundred groups, the prior is worth more than capacity.
+torch is imported only inside `train_style_space`.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from artlens import metrics
+from artlens.facets import TransformSpec, fit_transform
+
+__all__ = [
+    "LOSSES",
+    "STYLE_SPACE_INPUTS",
+    "StyleSpace",
+    "default_style_space",
+    "evaluate_groups",
+    "split_groups",
+    "train_style_space",
+]
+
+FORMAT_VERSION = 1
+LOSSES: tuple[str, ...] = ("contrastive", "triplet")
+# Style statistics alone: adding content (or colour / logits) lowered held-out artist P@1 (see
+# training/train_style_space.py for the numbers).
+STYLE_SPACE_INPUTS: tuple[str, ...] = ("style",)
+DEFAULT_PATH = Path(__file__).resolve().parent / "models" / "style_learned.npz"
+
+# The input transform of the style facet (artlens.facets): z-score, 128 PCA axes, whitening regulariser 10.
+INPUT_SPEC = TransformSpec(pre="zscore", dim=128, whiten=10.0)
+HIDDEN = 1024
+DROPOUT = 0.2
+TEMPERATURE = 0.1       # SupCon; 0.05 was as good, 0.2 worse
+MARGIN = 0.2            # triplet, on cosine similarities
+LABEL_WEIGHT = 0.3      # triplet: weight of the label-overlap triplets next to the group triplets
+LEARNING_RATE = 1e-3
+WEIGHT_DECAY = 1e-4
+PER_GROUP = 8           # K images per group in a batch (P x K sampling)
+BATCH = 1024
+MAX_EPOCHS = 200
+PATIENCE = 30           # epochs without a better validation P@1 before stopping
+MIN_VAL_GROUPS = 2
+
+
+@dataclass
+class StyleSpace:
+    """A trained projection from raw facet features to unit vectors of `dim` dimensions."""
+
+    inputs: tuple[str, ...]
+    input_dims: dict[str, int]                  # raw length of each input facet
+    shift: np.ndarray                           # (D,) subtracted from the concatenated inputs
+    basis: np.ndarray                           # (D, dim) z-score + PCA + whitening, folded into one matrix
+    layers: list[tuple[np.ndarray, np.ndarray]]  # residual head [(W (in, out), b (out,)), ...], ReLU between
+    meta: dict[str, Any] = field(default_factory=dict)  # model card
+
+    def __post_init__(self) -> None:
+        self.inputs = tuple(self.inputs)
+        if set(self.input_dims) != set(self.inputs):
+            raise ValueError(f"input_dims {sorted(self.input_dims)} do not match inputs {self.inputs}")
+
+    @property
+    def dim(self) -> int:
+        return int(self.basis.shape[1])
+
+    def fits(self, raw_dims: Mapping[str, int]) -> bool:
+        """Whether a collection whose raw facets have these lengths can be projected by this space."""
+        return all(raw_dims.get(f) == d for f, d in self.input_dims.items())
+
+    def apply(self, raw: Mapping[str, np.ndarray]) -> np.ndarray:
+        """(N, dim) float32 unit rows from raw facet features (float16 or float32; extra facets are ignored)."""
+        parts = []
+        for f in self.inputs:
+            if f not in raw:
+                raise ValueError(f"the style space needs the raw {f!r} features")
+            x = np.asarray(raw[f])
+            if x.ndim != 2 or x.shape[1] != self.input_dims[f]:
+                raise ValueError(f"raw {f!r} features must be (N, {self.input_dims[f]}), got {x.shape}")
+            parts.append(x.astype(np.float32, copy=False))
+        if len({len(p) for p in parts}) > 1:
+            raise ValueError("raw facets have different numbers of rows")
+        h = (np.concatenate(parts, axis=1) - self.shift) @ self.basis
+        y = h
+        for i, (w, b) in enumerate(self.layers):
+            y = y @ w + b
+            if i < len(self.layers) - 1:
+                y = np.maximum(y, 0.0)
+        return _unit(h + y if self.layers else h)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the space to one .npz (float32 arrays, the card as a JSON string), atomically."""
+        path = Path(path)
+        header = {"format": FORMAT_VERSION, "inputs": list(self.inputs), "input_dims": self.input_dims,
+                  "n_layers": len(self.layers), "meta": self.meta}
+        arrays = {"header": np.array(json.dumps(header, sort_keys=True, default=_json_default)),
+                  "shift": self.shift.astype(np.float32), "basis": self.basis.astype(np.float32)}
+        for i, (w, b) in enumerate(self.layers):
+            arrays[f"w{i}"], arrays[f"b{i}"] = w.astype(np.float32), b.astype(np.float32)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez_compressed(tmp, **arrays)
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> StyleSpace:
+        with np.load(Path(path), allow_pickle=False) as z:
+            header = json.loads(str(z["header"]))
+            if header.get("format") != FORMAT_VERSION:
+                raise ValueError(f"{path}: unsupported style-space format {header.get('format')!r}")
+            layers = [(z[f"w{i}"], z[f"b{i}"]) for i in range(header["n_layers"])]
+            return cls(inputs=tuple(header["inputs"]), input_dims={k: int(v) for k, v in header["input_dims"].items()},
+                       shift=z["shift"], basis=z["basis"], layers=layers, meta=header["meta"])
+
+
+def default_style_space(backbone: str, style_variant: str) -> StyleSpace | None:
+    """The shipped space (trained on WikiArt artists) when it was made for this backbone and style variant."""
+    if not DEFAULT_PATH.exists():
+        return None
+    space = StyleSpace.load(DEFAULT_PATH)
+    if space.meta.get("backbone") != backbone or space.meta.get("style_variant") != style_variant:
+        return None
+    return space
+
+
+def evaluate_groups(vectors: np.ndarray, groups: Sequence[str | None], ks: Sequence[int] = (1, 5, 10)) -> dict[str, float]:
+    """ALADIN group retrieval among `vectors` (unit rows): every work with another member of its group
+    queries all the others (never itself); mean P@k of finding members of its group."""
+    from artlens.evaluate import ranked_neighbours
+
+    codes = _codes(groups)
+    depth = min(max(ks), len(codes) - 1)
+    ranked = ranked_neighbours(np.asarray(vectors, np.float32), np.arange(len(codes)), depth)
+    return metrics.group_precision(codes, codes[ranked], ks=[k for k in ks if k <= depth],
+                                   query_mask=metrics.group_query_mask(codes))
+
+
+# --------------------------------------------------------------------------------------------------
+# Training (torch, imported lazily)
+# --------------------------------------------------------------------------------------------------
+
+
+def train_style_space(
+    raw: Mapping[str, np.ndarray],
+    groups: Sequence[str | None],
+    *,
+    loss: str = "contrastive",
+    epochs: int = MAX_EPOCHS,
+    inputs: Sequence[str] = STYLE_SPACE_INPUTS,
+    val_fraction: float = 0.15,
+    labels: Sequence[Sequence[str | None]] | None = None,
+    seed: int = 0,
+    refit: bool = False,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> tuple[StyleSpace, dict[str, Any]]:
+    """Learn a space in which works of one group are near each other.
+
+    raw: facet -> (N, d) raw features; groups: (N,) group of each work. A missing group (None or "")
+    or a group with a single work cannot give a positive pair: such works are kept in training as
+    negatives only. The groups with 2+ works are split into training and validation groups
+    (`val_fraction` of them, never one group on both sides); training stops when validation P@1
+    (each validation work queries the other validation works) has not improved for PATIENCE
+    epochs, at most `epochs`, and the best epoch's weights are kept. With `refit`, the head is then
+    trained again on every group for that many epochs. Off by default: on WikiArt (5 folds by
+    artist, 3 seeds) refitting moved held-out artist P@1 by -0.007 and style P@10 by +0.010, no
+    clear gain, and without it the shipped weights are exactly the ones validated.
+
+    loss: "contrastive" (SupCon over P groups x K works per batch) or "triplet" (relevance by
+    shared group, and by shared `labels` when given, then semi-hard negatives under the current
+    model). labels: extra label columns for the triplet loss, e.g. [styles, genres], each (N,).
+    Returns the space and a report (per-epoch validation P@1, best epoch, counts, seconds).
+    """
+    import torch
+
+    started = time.time()
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    if labels is not None and loss != "triplet":
+        raise ValueError("labels are used by the triplet loss only")
+    if epochs < 1:
+        raise ValueError("epochs must be at least 1")
+    inputs = tuple(inputs)
+    x = _concat(raw, inputs)
+    codes = _codes(groups)
+    if len(codes) != len(x):
+        raise ValueError(f"{len(codes)} groups for {len(x)} works")
+    missing = codes < 0
+    codes[missing] = codes.max() + 1 + np.arange(np.count_nonzero(missing))  # a group of one each: negatives only
+    label_codes = None if labels is None else np.stack([_codes(col) for col in labels], axis=1)
+    if label_codes is not None and len(label_codes) != len(x):
+        raise ValueError("every label column must have one value per work")
+
+    train, val = split_groups(groups, val_fraction, seed)
+    multi = metrics.group_query_mask(codes)
+    basis_fit = fit_transform(x, INPUT_SPEC, seed=seed)  # unsupervised: fitted on every work
+    shift = basis_fit.mean_in + basis_fit.scale_in * basis_fit.center
+    basis = (basis_fit.components / basis_fit.scale_in).T * basis_fit.scale_out
+    h = ((x - shift) @ basis).astype(np.float32)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(min(2, threads))  # 2 threads: reproducible and as fast as more on this size
+    try:
+        sub = label_codes[train] if label_codes is not None else None
+        layers, history = _fit(h[train], codes[train], sub, loss, epochs, seed, progress, h[val], codes[val])
+        best = int(np.argmax(history)) + 1
+        if refit:
+            layers, _ = _fit(h, codes, label_codes, loss, best, seed, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+    n_groups = lambda idx: int(np.unique(codes[idx][multi[idx]]).size)  # noqa: E731
+    report = {
+        "loss": loss,
+        "inputs": list(inputs),
+        "epochs_run": len(history),
+        "best_epoch": best,
+        "val_p1": history[best - 1],
+        "val_p1_by_epoch": [round(p, 4) for p in history],
+        "refit": refit,
+        "train_groups": n_groups(train),
+        "val_groups": n_groups(val),
+        "train_works": int(len(train)),
+        "val_works": int(len(val)),
+        "negatives_only": int(np.count_nonzero(~multi)),
+        "seconds": round(time.time() - started, 1),
+    }
+    meta = {**{k: v for k, v in report.items() if k != "val_p1_by_epoch"},
+            "version": f"{time.strftime('%Y-%m-%d')}-{_digest(layers)}", "dim": int(basis.shape[1])}
+    space = StyleSpace(inputs=inputs, input_dims={f: int(np.shape(raw[f])[1]) for f in inputs},
+                       shift=shift.astype(np.float32), basis=basis.astype(np.float32), layers=layers, meta=meta)
+    return space, report
+
+
+def split_groups(groups: Sequence[str | None], val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train rows, validation rows): a seeded share of the groups with 2+ works goes to validation;
+    works without a partner (no group, or alone in it) stay in training as negatives."""
+    codes = _codes(groups)
+    multi = metrics.group_query_mask(codes)
+    candidates = np.unique(codes[multi])
+    n_val = max(MIN_VAL_GROUPS, int(round(val_fraction * len(candidates))))
+    if len(candidates) - n_val < 2:
+        raise ValueError(f"need at least {MIN_VAL_GROUPS + 2} groups with 2 or more works, got {len(candidates)}")
+    val_groups = np.random.default_rng(seed).permutation(candidates)[:n_val]
+    is_val = multi & np.isin(codes, val_groups)
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+def _fit(h, codes, label_codes, loss, epochs, seed, progress, h_val=None, codes_val=None):
+    """Train the residual head on whitened inputs h. With validation data: early stopping on
+    validation P@1, returning the best epoch's layers and the P@1 of every epoch run."""
+    import torch
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    d = h.shape[1]
+    head = torch.nn.Sequential(torch.nn.Linear(d, HIDDEN), torch.nn.ReLU(), torch.nn.Dropout(DROPOUT), torch.nn.Linear(HIDDEN, d))
+    torch.nn.init.zeros_(head[-1].weight)  # start as the identity: the untrained whitened features
+    torch.nn.init.zeros_(head[-1].bias)
+    opt = torch.optim.AdamW(head.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
+    ht = torch.from_numpy(h)
+    history: list[float] = []
+    best_state, best_p1 = None, -1.0
+    for epoch in range(1, epochs + 1):
+        head.train()
+        losses = []
+        for rows in _batches(codes, rng):
+            b = torch.from_numpy(rows)
+            z = torch.nn.functional.normalize(ht[b] + head(ht[b]), dim=1)
+            g = torch.from_numpy(codes[rows])
+            if loss == "contrastive":
+                value = _supcon(z, g)
+            else:
+                value = _triplet(z, g, None if label_codes is None else torch.from_numpy(label_codes[rows]))
+            opt.zero_grad()
+            value.backward()
+            opt.step()
+            losses.append(float(value.detach()))
+        report: dict[str, Any] = {"epoch": epoch, "loss": float(np.mean(losses))}
+        if h_val is not None:
+            p1 = evaluate_groups(_embed(head, h_val), codes_val, ks=(1,))["P@1"]
+            history.append(p1)
+            if p1 > best_p1:
+                best_p1, best_state = p1, copy.deepcopy(head.state_dict())
+            report.update(val_p1=p1, best_val_p1=best_p1)
+        else:
+            report["phase"] = "refit"
+        if progress is not None:
+            progress(report)
+        if h_val is not None and epoch - (int(np.argmax(history)) + 1) >= PATIENCE:
+            break
+    if best_state is not None:
+        head.load_state_dict(best_state)
+    linears = [m for m in head if isinstance(m, torch.nn.Linear)]
+    layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in linears]
+    return layers, history
+
+
+def _embed(head, h: np.ndarray) -> np.ndarray:
+    import torch
+
+    head.eval()
+    with torch.no_grad():
+        t = torch.from_numpy(h)
+        return torch.nn.functional.normalize(t + head(t), dim=1).numpy()
+
+
+def _batches(codes: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    """One epoch of P x K batches: every group with 2+ works once, up to PER_GROUP random works of
+    it, packed into batches of about BATCH; works without a partner are spread over the batches."""
+    multi = metrics.group_query_mask(codes)
+    order = np.argsort(codes[multi], kind="stable")
+    rows = np.flatnonzero(multi)[order]
+    starts = np.flatnonzero(np.r_[True, np.diff(codes[rows]) != 0])
+    members = np.split(rows, starts[1:])
+    batches, current, size = [], [], 0
+    for i in rng.permutation(len(members)):
+        pick = rng.permutation(members[i])[:PER_GROUP]
+        current.append(pick)
+        size += len(pick)
+        if size >= BATCH:
+            batches.append(np.concatenate(current))
+            current, size = [], 0
+    if current:  # a short tail joins the last batch rather than making a weak batch of its own
+        tail = np.concatenate(current)
+        if batches and size < BATCH // 2:
+            batches[-1] = np.concatenate([batches[-1], tail])
+        else:
+            batches.append(tail)
+    loners = rng.permutation(np.flatnonzero(~multi))
+    return [np.concatenate([b, extra]) for b, extra in zip(batches, np.array_split(loners, len(batches)))]
+
+
+def _supcon(z, g):
+    """Supervised contrastive loss (Khosla et al., 2020, L_out): every other member of the anchor's
+    group is a positive, everything else in the batch a negative; anchors without a positive only
+    serve as negatives."""
+    import torch
+
+    n = len(z)
+    eye = torch.eye(n, dtype=torch.bool)
+    logits = (z @ z.T / TEMPERATURE).masked_fill(eye, -1e9)
+    log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+    positive = (g[:, None] == g[None, :]) & ~eye
+    count = positive.sum(1)
+    has = count > 0
+    return (-(log_prob * positive).sum(1)[has] / count[has]).mean()
+
+
+def _triplet(z, g, labels=None):
+    """DeepArt-style margin loss. Relevance first: a member of the anchor's group outranks any other
+    work, and among other works (when labels are given) sharing more labels outranks sharing fewer.
+    Then hardness: for every (anchor, group member) pair, the most similar other-group work that is
+    still less similar than the member (semi-hard), else the most similar one."""
+    import torch
+
+    s = z @ z.T
+    n = len(z)
+    eye = torch.eye(n, dtype=torch.bool)
+    same = g[:, None] == g[None, :]
+    a, p = (same & ~eye).nonzero(as_tuple=True)
+    s_ap = s[a, p]
+    s_an = s[a].masked_fill(same[a], -2.0)  # -2 < any cosine: never picked
+    semi = torch.where(s_an < s_ap[:, None], s_an, torch.full_like(s_an, -2.0)).max(1).values
+    hardest = s_an.max(1).values
+    s_neg = torch.where(semi > -2.0, semi, hardest)
+    value = torch.relu(s_neg - s_ap + MARGIN).mean()
+    if labels is None:
+        return value
+    # Label levels: at each level l, the least similar other-group work sharing >= l labels should
+    # beat the most similar one sharing fewer, by a margin that grows with the level.
+    shared = ((labels[:, None, :] == labels[None, :, :]) & (labels[:, None, :] >= 0)).sum(2).masked_fill(same, -1)
+    extra = []
+    n_labels = labels.shape[1]
+    for level in range(1, n_labels + 1):
+        pos = shared >= level
+        neg = (shared >= 0) & (shared < level)
+        ok = pos.any(1) & neg.any(1)
+        if ok.any():
+            pick = torch.multinomial(pos[ok].float(), 1)[:, 0]  # a random more relevant work per anchor
+            s_ok = s[ok]
+            s_p = s_ok.gather(1, pick[:, None])[:, 0]
+            s_n = s_ok.masked_fill(~neg[ok], -2.0)
+            semi = torch.where(s_n < s_p[:, None], s_n, torch.full_like(s_n, -2.0)).max(1).values
+            s_n = torch.where(semi > -2.0, semi, s_n.max(1).values)
+            extra.append(torch.relu(s_n - s_p + MARGIN * level / (n_labels + 1)).mean())
+    return value + LABEL_WEIGHT * torch.stack(extra).mean() if extra else value
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def _concat(raw: Mapping[str, np.ndarray], inputs: Sequence[str]) -> np.ndarray:
+    missing = [f for f in inputs if f not in raw]
+    if missing:
+        raise ValueError(f"raw features lack {missing}")
+    parts = [np.asarray(raw[f], np.float32) for f in inputs]
+    if len({len(p) for p in parts}) > 1:
+        raise ValueError("raw facets have different numbers of rows")
+    return np.concatenate(parts, axis=1)
+
+
+def _codes(values: Sequence[str | None]) -> np.ndarray:
+    """Integer codes of labels, -1 for missing (None or "")."""
+    text = np.array(["" if v is None else str(v) for v in values], dtype=str)
+    names, codes = np.unique(text, return_inverse=True)
+    codes = codes.astype(np.int64).ravel()
+    if len(names) and names[0] == "":
+        codes -= 1
+    return codes
+
+
+def _digest(layers: list[tuple[np.ndarray, np.ndarray]]) -> str:
+    h = hashlib.sha256()
+    for w, b in layers:
+        h.update(np.ascontiguousarray(w, np.float32).tobytes() + np.ascontiguousarray(b, np.float32).tobytes())
+    return h.hexdigest()[:8]
+
+
+def _unit(y: np.ndarray) -> np.ndarray:
+    return (y / np.maximum(np.linalg.norm(y, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, np.generic):
+        return x.item()
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
