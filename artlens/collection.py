@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 DB_FILE = "artlens.db"
 VECTORS_DIR = "vectors"
 MODELS_DIR = "models"
-LEARNED_STYLE = "style_learned"
+LEARNED_STYLE = vectors.LEARNED_STYLE
 
 
 @dataclass(frozen=True)

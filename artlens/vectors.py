@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from artlens.style_space import StyleSpace
 
 QUANTILE_LEVELS = np.linspace(0.0, 1.0, 1001)
+LEARNED_STYLE = "style_learned"  # the facet name of a collection's learned style space
 STATE_FILE = "state.json"
 
 
@@ -89,8 +90,13 @@ class FacetVectors:
 
 
 def default_weights(facets: Sequence[str]) -> dict[str, float]:
-    """The default joint mix over the facets a collection has."""
-    return {f: w for f, w in DEFAULT_WEIGHTS.items() if f in facets}
+    """The default joint mix over the facets a collection has. A learned style space takes the style
+    share: on WikiArt artists it never saw, that mix finds the query's movement more often (P@10 0.522
+    against 0.493) and its artist too (P@1 0.571 against 0.556); see docs/evaluation.md."""
+    weights = {f: w for f, w in DEFAULT_WEIGHTS.items() if f in facets}
+    if LEARNED_STYLE in facets and "style" in weights:
+        weights[LEARNED_STYLE] = weights.pop("style")
+    return weights
 
 
 def joint_matrix(matrices: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:

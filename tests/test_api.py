@@ -62,7 +62,7 @@ def test_search_by_upload_has_the_documented_shape(client, outside):
     assert len(results) == 5
     for hit in results:
         assert set(hit) == {"id", "path", "score", "scores", "metadata", "why"}
-        assert set(hit["scores"]) == {"content", "style", "color"}
+        assert set(hit["scores"]) == {"content", "style", "color", "style_learned"}
         assert {"style", "artist", "genre"} <= set(hit["metadata"])
         assert hit["why"]
     scores = [h["score"] for h in results]
@@ -133,7 +133,7 @@ def test_artwork_detail(client, first):
     assert d["width"] > 0 and d["height"] > 0 and d["format"] == "JPEG"
     assert d["metadata"]["style"] and isinstance(d["predictions"], dict)
     assert set(d["duplicates"]) == {"exact", "near"}
-    assert set(d["more_like_this"]) == {"content", "style", "color"}
+    assert set(d["more_like_this"]) == {"content", "style", "color", "style_learned"}
     for hits in d["more_like_this"].values():
         assert 1 <= len(hits) <= 6 and first["id"] not in [h["id"] for h in hits]
 
@@ -169,7 +169,7 @@ def test_info(client):
     info = client.get("/api/info").json()
     assert info["artworks"] == 242
     assert {"style", "artist", "genre"} <= set(info["columns"])
-    assert {f["name"] for f in info["facets"]} == {"joint", "content", "style", "color"}
+    assert {f["name"] for f in info["facets"]} == {"joint", "content", "style", "color", "style_learned"}
 
 
 def test_bad_uploads_are_clean_json_errors(client, outside):

@@ -32,7 +32,7 @@ def test_search_json_has_the_documented_shape(small_collection: Collection) -> N
     assert list(data) == ["results"] and len(data["results"]) == 3
     hit = data["results"][0]
     assert {"id", "path", "score", "scores", "metadata"} <= set(hit)
-    assert set(hit["scores"]) == {"content", "style", "color"}
+    assert set(hit["scores"]) == {"content", "style", "color", "style_learned"}
     assert set(hit["metadata"]) >= {"style", "artist"}
 
 
@@ -48,7 +48,7 @@ def test_search_prints_a_block_per_result(small_collection: Collection) -> None:
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert len(lines) == 6
-    assert re.fullmatch(r" 1\. \d\.\d{3}  content -?\d\.\d\d  style -?\d\.\d\d  colour -?\d\.\d\d  \(style top [\d.]+%\)", lines[0])
+    assert re.fullmatch(r" 1\. \d\.\d{3}  content -?\d\.\d\d  style -?\d\.\d\d  colour -?\d\.\d\d  learned style -?\d\.\d\d  \(style top [\d.]+%\)", lines[0])
     assert lines[1].startswith("    /") and lines[1].endswith(".jpg")
     assert lines[2].startswith("    style=")
     assert lines[3].startswith(" 2. ")
@@ -61,7 +61,7 @@ def test_info_json(small_collection: Collection) -> None:
     assert data["artworks"] == 242
     assert data["failed"] == []
     assert set(data["duplicates"]) == {"exact", "near"}
-    assert [f["name"] for f in data["facets"]] == ["joint", "content", "style", "color"]
+    assert [f["name"] for f in data["facets"]] == ["joint", "content", "style", "color", "style_learned"]
     assert data["columns"] == ["artist", "genre", "style"]
     assert data["model"] == {"backbone": "lite0", "input_size": 224, "style": "adain"}
 

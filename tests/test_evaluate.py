@@ -39,7 +39,7 @@ def test_the_query_never_finds_itself() -> None:
 
 def test_eval_retrieval_on_wikiart_paintings(small_collection: Collection) -> None:
     result = small_collection.evaluate_retrieval(labels=["style", "genre"], group="artist")
-    assert set(result["facets"]) == {"joint", "content", "style", "color"}
+    assert set(result["facets"]) == {"joint", "content", "style", "color", "style_learned"}
     style = {f: result["facets"][f]["style"] for f in result["facets"]}
     assert set(style["joint"]) == {"P@1", "P@5", "P@10", "P@60", "mAP", "queries"}
     assert style["joint"]["P@10"] > 2 * (1 / 11)  # well above chance with 11 styles

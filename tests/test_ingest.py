@@ -42,7 +42,7 @@ def test_add_a_folder_with_metadata(tmp_path: Path) -> None:
     info = col.info()
     assert info["artworks"] == 12
     assert info["columns"] == ["style"]  # empty cells are not stored
-    assert {f["name"] for f in info["facets"]} == {"joint", "content", "style", "color"}
+    assert {f["name"] for f in info["facets"]} == {"joint", "content", "style", "color", "style_learned"}
 
 
 def test_adding_the_same_files_again_changes_nothing(tmp_path: Path) -> None:

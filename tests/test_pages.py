@@ -216,7 +216,7 @@ def test_browser_upload_gives_result_cards(page, outside_painting):
     assert len(ids) == 24 and len(set(ids)) == 24
     card = page.locator("#results .card").first
     assert card.locator("img").get_attribute("src") == f"/api/artworks/{ids[0]}/thumbnail"
-    assert card.locator(".fbar").count() == 3 and card.locator(".why").inner_text().strip()
+    assert card.locator(".fbar").count() == 4 and card.locator(".why").inner_text().strip()  # one bar per facet
     assert card.locator("a.card-title").get_attribute("href") == f"/artworks/{ids[0]}"
     assert page.locator("#board .board-item").count() == 1
     # "more results" pages on with offset
@@ -240,13 +240,13 @@ def _set_weights(pg, **weights: float) -> None:
 def test_browser_changing_a_facet_weight_reorders_results(page, outside_painting):
     before = _search_by_upload(page, outside_painting)
     page.evaluate("document.getElementById('status').textContent = ''")
-    _set_weights(page, style=0, content=0, color=1)
+    _set_weights(page, style_learned=0, style=0, content=0, color=1)
     page.wait_for_function("document.getElementById('status').textContent.includes('results')")
     after = _result_ids(page)
     assert page.locator("#w-color-out").inner_text() == "1.00"
     assert after != before
     # colour-only ranking: the colour bars are in descending order
-    colour = [float(x) for x in page.eval_on_selector_all(".card .fbar:nth-child(3) .fval", "els => els.map(e => e.textContent)")]
+    colour = [float(x) for x in page.eval_on_selector_all(".card .fbar:nth-child(4) .fval", "els => els.map(e => e.textContent)")]
     assert colour == sorted(colour, reverse=True)
 
 
@@ -256,7 +256,7 @@ def test_browser_opens_the_artwork_page_from_a_result(page, outside_painting):
     page.wait_for_url(f"**/artworks/{ids[0]}")
     assert page.locator("h1.artwork-title").inner_text().strip()
     page.wait_for_function("(() => { const i = document.querySelector('.hero img'); return i && i.complete && i.naturalWidth > 0; })()")
-    assert page.locator(".mlt-row").count() == 3
+    assert page.locator(".mlt-row").count() == 4  # learned style, style, content, colour
     assert page.locator(".mlt-row[data-facet=style] .strip li").count() > 0
     # "search with this artwork" starts the search page from it
     page.click("text=Search with this artwork")

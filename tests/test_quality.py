@@ -3,6 +3,10 @@
 The measure: for every painting, the share of its 10 nearest neighbours (joint facet, itself left
 out) that belong to the same movement. Plain frozen EfficientNet-Lite0 features reach about 0.45
 on paintings by unseen artists; the collection's fitted facets must not fall below that.
+
+The default learned style space was trained on these very artists, so here the joint is the mix of
+the frozen facets; the learned space's figures on artists it never saw are in its card and in
+docs/evaluation.md (checked by the last test).
 """
 
 from __future__ import annotations
@@ -11,6 +15,9 @@ import numpy as np
 import pytest
 
 from artlens import Collection, catalog
+from artlens.facets import DEFAULT_WEIGHTS
+from artlens.style_space import default_style_space
+from artlens.vectors import joint_matrix
 from conftest import WIKIART
 
 
@@ -20,7 +27,10 @@ def style_precision_at_10(col: Collection, facet: str, other_artists_only: bool 
         rows = catalog.artworks_by_id(conn, vecs.ids)
     style = np.array([rows[int(i)].meta["style"] for i in vecs.ids])
     artist = np.array([rows[int(i)].meta["artist"] for i in vecs.ids])
-    mat = np.asarray(vecs.matrices[facet])
+    if facet == "frozen joint":
+        mat = joint_matrix({f: np.asarray(vecs.matrices[f]) for f in DEFAULT_WEIGHTS}, DEFAULT_WEIGHTS)
+    else:
+        mat = np.asarray(vecs.matrices[facet])
     sims = mat @ mat.T
     np.fill_diagonal(sims, -np.inf)
     if other_artists_only:
@@ -40,10 +50,10 @@ def wikiart(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_joint_neighbours_share_the_movement(wikiart: Collection) -> None:
-    figures = {facet: style_precision_at_10(wikiart, facet) for facet in ("joint", "content", "style", "color")}
-    unseen = style_precision_at_10(wikiart, "joint", other_artists_only=True)
+    figures = {facet: style_precision_at_10(wikiart, facet) for facet in ("frozen joint", "content", "style", "color")}
+    unseen = style_precision_at_10(wikiart, "frozen joint", other_artists_only=True)
     print(f"\nWikiArt style P@10: {figures}; joint, other artists only: {unseen:.3f}")
-    assert figures["joint"] >= 0.45
+    assert figures["frozen joint"] >= 0.45
     # Not counting the query's own artist is much harder (measured 0.37); guard against regressions.
     assert unseen >= 0.33
     assert figures["color"] < figures["style"]  # colour alone is the weak baseline
@@ -58,3 +68,10 @@ def test_the_matrix_measure_is_what_search_returns(wikiart: Collection) -> None:
     sims[7] = -np.inf
     expected = [int(vecs.ids[i]) for i in np.argsort(-sims)[:10]]
     assert [r.id for r in wikiart.search(images=[art.path], k=10)] == expected
+
+
+def test_the_default_learned_style_space_helps_on_artists_it_never_saw() -> None:
+    held_out = default_style_space("lite0", "adain").meta["held_out"]["scores"]
+    learned, untrained = held_out["style_learned"], held_out["style (untrained)"]
+    assert learned["artist P@1"] > untrained["artist P@1"]
+    assert learned["style P@10"] > untrained["style P@10"]  # finer, without losing the movement

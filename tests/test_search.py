@@ -26,8 +26,8 @@ def test_a_collection_image_finds_others_not_itself(small_collection: Collection
     assert query not in [r.path for r in results]
     assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
     top = results[0]
-    assert set(top.scores) == {"content", "style", "color"}
-    assert top.why.startswith(("style", "content", "colour"))
+    assert set(top.scores) == {"content", "style", "color", "style_learned"}
+    assert top.why.startswith(("learned style", "style", "content", "colour"))
     # Asked for, the query comes first with a perfect score.
     with_self = small_collection.search(images=[query], k=1, include_self=True)
     assert with_self[0].path == query and with_self[0].score == pytest.approx(1.0, abs=1e-3)
@@ -63,7 +63,7 @@ def test_weights_change_the_mix(small_collection: Collection) -> None:
 
 def test_a_moodboard_finds_what_its_images_share(small_collection: Collection) -> None:
     everything = small_collection.search(images=[_any_path(small_collection)], k=1000, include_self=True)
-    ukiyo = [r.path for r in everything if r.metadata.get("style") == "Ukiyo_e"]
+    ukiyo = sorted(r.path for r in everything if r.metadata.get("style") == "Ukiyo_e")
 
     def share_ukiyo(results) -> float:
         return float(np.mean([r.metadata.get("style") == "Ukiyo_e" for r in results]))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from artlens.annotate.heads import LabelHead
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
@@ -30,6 +32,12 @@ def available(collection_models: Path, backbone: str) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for folder in (MODELS_DIR, collection_models):
         for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
-            if LabelHead.load(path).backbone == backbone:
+            if _is_label_head(path) and LabelHead.load(path).backbone == backbone:
                 found[path.stem] = path
     return found
+
+
+def _is_label_head(path: Path) -> bool:
+    """The models folders also hold other models (the learned style space): only heads carry 'meta'."""
+    with np.load(path, allow_pickle=False) as z:
+        return "meta" in z.files

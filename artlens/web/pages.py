@@ -30,7 +30,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 router = APIRouter(include_in_schema=False)
 State = Annotated[AppState, Depends(get_state)]
 
-FACET_LABELS = {"style": "Style", "content": "Content", "color": "Colour", "style_learned": "Learned style"}
+FACET_LABELS = {"style_learned": "Learned style", "style": "Style", "content": "Content", "color": "Colour"}  # display order
 BROWSE_PAGE = 48
 MAX_VALUES_PER_COLUMN = 200
 
@@ -97,7 +97,8 @@ def _sliders(state: AppState) -> list[tuple[str, str, float]]:
         facets, weights = vecs.facets, vecs.weights
     except Exception:  # noqa: BLE001 - no index yet: the default facets
         facets, weights = FACETS, DEFAULT_WEIGHTS
-    ordered = [*(f for f in weights if f in facets), *(f for f in facets if f not in weights)]
+    order = list(FACET_LABELS)
+    ordered = sorted(facets, key=lambda f: order.index(f) if f in order else len(order))
     return [(f, FACET_LABELS.get(f, f), float(weights.get(f, 0.0))) for f in ordered]
 
 
@@ -117,7 +118,7 @@ def artwork_page(artwork_id: str, request: Request, state: State) -> HTMLRespons
             return not_found(request, f"There is no artwork with id {int(artwork_id)} in this collection.")
         raise
     mlt = detail["more_like_this"]
-    order = ("style_learned", "style", "content", "color")
+    order = list(FACET_LABELS)
     rows = [(f, FACET_LABELS.get(f, f), mlt[f]) for f in sorted(mlt, key=lambda f: order.index(f) if f in order else len(order))]
     return _page(request, "artwork.html", a=detail, rows=rows,
                  file_missing=not os.path.isfile(detail["path"]))
