@@ -91,8 +91,8 @@ class FacetVectors:
 
 def default_weights(facets: Sequence[str]) -> dict[str, float]:
     """The default joint mix over the facets a collection has. A learned style space takes the style
-    share: on WikiArt artists it never saw, that mix finds the query's movement more often (P@10 0.522
-    against 0.493) and its artist too (P@1 0.571 against 0.556); see docs/evaluation.md."""
+    share: on WikiArt artists it never saw, that mix finds the query's movement more often (P@10 0.513
+    against 0.493) and its artist too (P@1 0.586 against 0.556); see docs/evaluation.md."""
     weights = {f: w for f, w in DEFAULT_WEIGHTS.items() if f in facets}
     if LEARNED_STYLE in facets and "style" in weights:
         weights[LEARNED_STYLE] = weights.pop("style")
