@@ -177,7 +177,8 @@ _FIND_EXACT = (
     .order_by(artworks.c.id)
     .limit(1)
 )
-_INSERT_ARTWORK = sa.insert(artworks)
+# One INSERT ... VALUES (...), (...) RETURNING id per batch, ids in the order of the rows.
+_INSERT_ARTWORKS = sa.insert(artworks).returning(artworks.c.id, sort_by_parameter_order=True)
 
 
 def find_exact(conn: Connection, sha256: str, pixel_hash: str) -> int | None:
@@ -202,32 +203,72 @@ def _forget(conn: Connection, path: str) -> None:
 def insert_artworks(conn: Connection, arts: Sequence[NewArtwork], replace: Iterable[str] = ()) -> list[int | None]:
     """Store a batch of artworks; returns, per artwork, the id of the artwork it exactly duplicates or None.
 
-    `replace`: paths that may already have rows (changed files), dropped first. Artwork rows go in one
-    by one so a copy later in the batch finds its original; features and thumbnails go in one
-    statement each.
+    `replace`: paths that may already have rows (changed files), dropped first. The whole batch takes
+    one lookup for copies of catalogued works and one multi-row insert per table: per-row statements
+    cost more in SQLAlchemy than SQLite spends running them. A copy of an earlier work of the same
+    batch points at that work.
     """
     for path in replace:
         _forget(conn, path)
     now = _now()
+    known = _originals_of(conn, [a.sha256 for a in arts], [a.pixel_hash for a in arts])
+    first_in_batch: dict[str, int] = {}  # hash -> position of the first new original carrying it
     originals: list[int | None] = []
-    feature_rows: list[dict[str, Any]] = []
-    thumbnail_rows: list[dict[str, Any]] = []
-    for art in arts:
-        original = find_exact(conn, art.sha256, art.pixel_hash)
-        new_id = conn.execute(_INSERT_ARTWORK, {
-            "path": art.path, "file_size": art.file_size, "mtime_ns": art.mtime_ns, "sha256": art.sha256,
-            "pixel_hash": art.pixel_hash, "phash": art.phash, "width": art.width, "height": art.height,
-            "format": art.format, "duplicate_of": original, "meta": art.meta, "added_at": now,
-        }).inserted_primary_key[0]
-        if original is None:
-            feature_rows += [{"artwork_id": new_id, "facet": name, "vector": np.asarray(vec, np.float16).tobytes()} for name, vec in art.features.items()]
-        thumbnail_rows.append({"artwork_id": new_id, "data": art.thumbnail})
-        originals.append(original)
+    pending: list[int | None] = []  # position of the in-batch original, per artwork
+    for i, art in enumerate(arts):
+        hit = min((known[h] for h in (art.sha256, art.pixel_hash) if h in known), default=None)
+        earlier = min((first_in_batch[h] for h in (art.sha256, art.pixel_hash) if h in first_in_batch), default=None)
+        if hit is None and earlier is None:
+            first_in_batch.setdefault(art.sha256, i)
+            first_in_batch.setdefault(art.pixel_hash, i)
+        originals.append(hit)
+        pending.append(None if hit is not None else earlier)
+    ids: list[int] = [0] * len(arts)
+
+    def insert(positions: list[int]) -> None:
+        if not positions:
+            return
+        rows = [{
+            "path": arts[i].path, "file_size": arts[i].file_size, "mtime_ns": arts[i].mtime_ns,
+            "sha256": arts[i].sha256, "pixel_hash": arts[i].pixel_hash, "phash": arts[i].phash,
+            "width": arts[i].width, "height": arts[i].height, "format": arts[i].format,
+            "duplicate_of": originals[i], "meta": arts[i].meta, "added_at": now,
+        } for i in positions]
+        new_ids = conn.execute(_INSERT_ARTWORKS, rows).scalars().all()
+        for i, new_id in zip(positions, new_ids):
+            ids[i] = int(new_id)
+
+    # Originals first, so that copies of them within the batch can point at their new ids.
+    insert([i for i in range(len(arts)) if originals[i] is None and pending[i] is None])
+    for i, earlier in enumerate(pending):
+        if earlier is not None:
+            originals[i] = ids[earlier]
+    insert([i for i in range(len(arts)) if originals[i] is not None])
+    feature_rows = [
+        {"artwork_id": ids[i], "facet": name, "vector": np.asarray(vec, np.float16).tobytes()}
+        for i, art in enumerate(arts) if originals[i] is None for name, vec in art.features.items()
+    ]
     if feature_rows:
         conn.execute(sa.insert(features), feature_rows)
-    if thumbnail_rows:
-        conn.execute(sa.insert(thumbnails), thumbnail_rows)
+    if arts:
+        conn.execute(sa.insert(thumbnails), [{"artwork_id": ids[i], "data": a.thumbnail} for i, a in enumerate(arts)])
     return originals
+
+
+def _originals_of(conn: Connection, sha256s: Sequence[str], pixel_hashes: Sequence[str]) -> dict[str, int]:
+    """hash (file or pixel) -> id of the first indexed artwork carrying it, for the hashes given."""
+    found: dict[str, int] = {}
+    for chunk_s, chunk_p in zip(_chunks(list(sha256s), 400), _chunks(list(pixel_hashes), 400)):
+        q = (
+            sa.select(artworks.c.id, artworks.c.sha256, artworks.c.pixel_hash)
+            .where(artworks.c.duplicate_of.is_(None))
+            .where(sa.or_(artworks.c.sha256.in_(chunk_s), artworks.c.pixel_hash.in_(chunk_p)))
+            .order_by(artworks.c.id)
+        )
+        for r in conn.execute(q):
+            found.setdefault(r.sha256, r.id)
+            found.setdefault(r.pixel_hash, r.id)
+    return found
 
 
 def record_failure(conn: Connection, path: str, file_size: int | None, mtime_ns: int | None, reason: str, message: str) -> None:
@@ -395,7 +436,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
-def _chunks(items: list[int], n: int) -> Iterator[list[int]]:
+def _chunks(items: list[Any], n: int) -> Iterator[list[Any]]:
     for i in range(0, len(items), n):
         yield items[i : i + n]
 

@@ -200,6 +200,8 @@ def square(img_rgb: np.ndarray | Image.Image, size: int) -> np.ndarray:
     """Resize (squash, no crop) the whole image to (size, size, 3) uint8: what the CNN gets."""
     if size < 1:
         raise ValueError(f"size must be >= 1, got {size}")
+    if isinstance(img_rgb, np.ndarray) and img_rgb.shape == (size, size, 3) and img_rgb.dtype == np.uint8:
+        return img_rgb  # already the CNN's size: resizing would only copy it
     im = as_pil(img_rgb)
     # PIL widens the filter support when shrinking, so BICUBIC is properly antialiased.
     return np.array(im.resize((size, size), Image.Resampling.BICUBIC), dtype=np.uint8)

@@ -160,7 +160,7 @@ def _prepare(path: Path, backbone: Backbone) -> _Prepared:
         pixel_hash=img.pixel_hash, phash=img.phash, width=img.width, height=img.height,
         format=img.format, thumbnail=thumbnail(img, THUMBNAIL_SIDE),
     )
-    out.model_input = model_input(img.image, backbone)
+    out.model_input = model_input(img.rgb, backbone)
     return out
 
 
@@ -187,6 +187,8 @@ def _embed_batch(paths: Sequence[Path], backbone: Backbone, style_variant: str) 
     good = [p for p in prepared if p.art is not None]
     if good:
         feats = raw_features(backbone, np.stack([p.model_input for p in good]), style_variant)
+        # The catalog stores float16: convert here, per batch, on the worker, not row by row at commit.
+        feats = {name: mat.astype(np.float16) for name, mat in feats.items()}
         for i, p in enumerate(good):
             p.art.features = {name: mat[i] for name, mat in feats.items()}
             p.model_input = None  # 150 kB an image: drop it before the batch waits for its commit

@@ -125,7 +125,7 @@ class StyleSpace:
             arrays[f"w{i}"], arrays[f"b{i}"] = w.astype(np.float32), b.astype(np.float32)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(tmp, **arrays)
+        np.savez(tmp, **arrays)  # float weights compress by 8%: not worth the time
         tmp.replace(path)
         return path
 

@@ -99,6 +99,20 @@ def test_exact_duplicates_are_not_indexed_twice(tmp_path: Path) -> None:
     }
 
 
+def test_copies_added_later_point_at_the_catalogued_original(tmp_path: Path) -> None:
+    files = copy_paintings(tmp_path / "art", 3)
+    col = Collection.create(tmp_path / "col")
+    col.add(files)
+    later = tmp_path / "later"
+    later.mkdir()
+    shutil.copy(files[2], later / "copy.jpg")
+    Image.open(files[2]).save(later / "copy.png")
+    report = col.add([later])
+    assert report.added == 0 and report.duplicates == 2
+    assert {Path(d["duplicate_of"]).name for d in col.duplicates()["exact"]} == {files[2].name}
+    assert col.info()["artworks"] == 3
+
+
 def _text_chunk(key: str, value: str):
     from PIL.PngImagePlugin import PngInfo
 
