@@ -7,7 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from artlens.annotate.calibration import abstention_threshold, binary_thresholds, fit_platt, fit_temperature, sigmoid, softmax
+from artlens.annotate.calibration import (
+    abstention_threshold,
+    binary_thresholds,
+    fit_platt,
+    fit_temperature,
+    precision_lower_bound,
+    sigmoid,
+    softmax,
+)
 
 # Ten held-out scores, best first, and whether each item is really positive.
 SCORES = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05])
@@ -33,6 +41,28 @@ def test_binary_thresholds_unreachable_target() -> None:
     assert th["yes"] == 0.7 and th["precision_target_met"] is False
     th = binary_thresholds(np.array([0.2, 0.1]), np.array([0, 0]))
     assert th["yes"] == math.inf and th["precision_target_met"] is False
+
+
+def test_precision_lower_bound_by_hand() -> None:
+    # n of n right: the one-sided Clopper-Pearson bound is (1 - confidence) ** (1 / n); 0.1 ** (1/22) = 0.9006
+    assert precision_lower_bound(22, 22, 0.9) == pytest.approx(0.1 ** (1 / 22))
+    assert precision_lower_bound(21, 21, 0.9) < 0.9 < precision_lower_bound(22, 22, 0.9)
+    assert precision_lower_bound(0, 5, 0.9) == 0.0
+    assert precision_lower_bound(9, 10, 0.0) == pytest.approx(0.9)  # confidence 0: the plain ratio
+
+
+def test_a_confident_threshold_asks_for_more_evidence() -> None:
+    # 30 right answers at the top, then alternating wrong and right: the plain 90% point is reached
+    # lower down than the point where 90% holds with 90% confidence
+    scores = np.linspace(1.0, 0.0, 60)
+    right = np.r_[np.ones(30, bool), np.arange(30) % 2 == 1]
+    probs = np.column_stack([scores, 1 - scores]) * 0.5 + 0.5 * np.column_stack([np.ones(60), np.zeros(60)])
+    y = np.where(right, 0, 1)
+    plain = abstention_threshold(probs, y, precision_target=0.9)
+    sure = abstention_threshold(probs, y, precision_target=0.9, confidence=0.9)
+    assert plain["precision"] >= 0.9 and sure["precision"] >= 0.9
+    assert sure["threshold"] > plain["threshold"] and sure["coverage"] < plain["coverage"]
+    assert precision_lower_bound(round(sure["precision"] * sure["coverage"] * 60), round(sure["coverage"] * 60), 0.9) >= 0.9
 
 
 def test_temperature_scaling_recovers_a_known_temperature() -> None:

@@ -87,6 +87,10 @@ def test_train_from_a_metadata_column(small_raw, style_head) -> None:
         assert key in card["held_out"]
     assert card["held_out"]["top3_accuracy"] >= card["held_out"]["top1_accuracy"]
     assert card["calibration"]["temperature"] > 0
+    # calibrated on every labelled item, each scored by a model that never saw its artist: the held-out
+    # part plus out-of-fold scores of the training part; the honest figure uses the training folds only
+    assert card["data"]["calibration"] == 242 and "out-of-fold" in card["calibration_set"]
+    assert "confident_precision_unseen" in card["held_out"] and 0 <= card["held_out"]["confident_coverage_unseen"] <= 1
     # split by artist: no held-out artist was trained on (checked through a re-split with the same seed)
     assert h.card["split"].startswith("held out 1/11 of the labelled items by group")
     decisions = h.decide(raw)

@@ -18,6 +18,7 @@ from scipy.optimize import minimize, minimize_scalar
 
 __all__ = [
     "abstention_threshold",
+    "precision_lower_bound",
     "binary_thresholds",
     "fit_platt",
     "fit_temperature",
@@ -87,10 +88,26 @@ def fit_platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(math.exp(res.x[0])), float(res.x[1])
 
 
-def _lowest_threshold_meeting(scores: np.ndarray, correct: np.ndarray, target: float) -> tuple[float, bool]:
+def precision_lower_bound(correct: np.ndarray, total: np.ndarray, confidence: float) -> np.ndarray:
+    """One-sided Clopper-Pearson lower bound on a precision from `correct` of `total` decisions:
+    the true precision is above it with probability `confidence`. confidence 0 = the plain ratio."""
+    k = np.asarray(correct, dtype=np.float64)
+    n = np.asarray(total, dtype=np.float64)
+    if confidence <= 0:
+        return k / n
+    from scipy.stats import beta
+
+    return np.where(k > 0, beta.ppf(1 - confidence, np.maximum(k, 1e-9), n - k + 1), 0.0)
+
+
+def _lowest_threshold_meeting(scores: np.ndarray, correct: np.ndarray, target: float, confidence: float = 0.0) -> tuple[float, bool]:
     """Lowest candidate t (a distinct score) with precision of {score >= t} >= target.
 
-    If no t reaches the target: the t with the highest precision (the lowest such t on ties), and False.
+    confidence > 0: the Clopper-Pearson lower bound of that precision must reach the target
+    (selective classification with guaranteed risk, Geifman & El-Yaniv 2017): a threshold set on a
+    finite calibration set then holds on new items of the same kind with that probability, instead
+    of about half the time. If no t reaches the target: the t with the highest (bounded) precision
+    (the lowest such t on ties), and False.
     """
     s = np.asarray(scores, dtype=np.float64)
     c = np.asarray(correct, dtype=bool)
@@ -99,7 +116,7 @@ def _lowest_threshold_meeting(scores: np.ndarray, correct: np.ndarray, target: f
     last_of_tie = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]  # the set {s >= s[i]} ends at i
     tp = np.cumsum(c)[last_of_tie]
     n = last_of_tie + 1
-    precision = tp / n
+    precision = precision_lower_bound(tp, n, confidence)
     ok = np.flatnonzero(precision >= target - 1e-12)
     if ok.size:
         return float(s[last_of_tie[ok[-1]]]), True
@@ -108,7 +125,7 @@ def _lowest_threshold_meeting(scores: np.ndarray, correct: np.ndarray, target: f
 
 
 def binary_thresholds(
-    scores: np.ndarray, y: np.ndarray, precision_target: float = 0.90, positive_recall: float = 0.95
+    scores: np.ndarray, y: np.ndarray, precision_target: float = 0.90, positive_recall: float = 0.95, confidence: float = 0.0
 ) -> dict[str, float | bool]:
     """BAM thresholds from held-out scores of a binary label.
 
@@ -117,6 +134,8 @@ def binary_thresholds(
     is False). no: the highest t such that at least `positive_recall` of the held-out positives
     score >= t (so at most 1 - positive_recall of the positives fall under "no"); scores below it
     say "no". If the no threshold would exceed the yes threshold it is lowered to it (no unsure band).
+    confidence > 0: the precision's lower confidence bound must reach the target (see
+    `_lowest_threshold_meeting`).
     Without held-out positives: yes = +inf (never yes), no = the highest score seen.
     """
     s = np.asarray(scores, dtype=np.float64).ravel()
@@ -125,7 +144,7 @@ def binary_thresholds(
         raise ValueError(f"scores and y must be 1-D of one non-zero length, got {s.shape} and {t.shape}")
     if not t.any():
         return {"yes": math.inf, "no": float(s.max()), "precision_target_met": False}
-    yes, met = _lowest_threshold_meeting(s, t, precision_target)
+    yes, met = _lowest_threshold_meeting(s, t, precision_target, confidence)
     pos = np.sort(s[t])[::-1]
     m = max(1, math.ceil(positive_recall * pos.size - 1e-9))  # positives that must stay at or above "no"
     no = float(pos[m - 1])
@@ -133,12 +152,13 @@ def binary_thresholds(
     return {"yes": yes, "no": no, "precision_target_met": bool(met)}
 
 
-def abstention_threshold(probs: np.ndarray, y: np.ndarray, precision_target: float = 0.90) -> dict[str, float | bool]:
+def abstention_threshold(probs: np.ndarray, y: np.ndarray, precision_target: float = 0.90, confidence: float = 0.0) -> dict[str, float | bool]:
     """Threshold on the top probability of a one-of-many head (decide when max prob >= threshold).
 
     The lowest held-out max-probability t such that the held-out top-1 precision of the items with
     max prob >= t is at least `precision_target`; if none reaches it, the t of highest precision
     ("precision_target_met" False). Also returns the held-out precision and coverage at t.
+    confidence > 0: the precision's lower confidence bound must reach the target instead.
     """
     p = np.asarray(probs, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
@@ -146,7 +166,7 @@ def abstention_threshold(probs: np.ndarray, y: np.ndarray, precision_target: flo
         raise ValueError(f"expected probs (N, C) and y (N,), got {p.shape} and {y.shape}")
     conf = p.max(axis=1)
     correct = p.argmax(axis=1) == y
-    t, met = _lowest_threshold_meeting(conf, correct, precision_target)
+    t, met = _lowest_threshold_meeting(conf, correct, precision_target, confidence)
     keep = conf >= t
     return {
         "threshold": t,
