@@ -82,6 +82,17 @@ predictions = sa.Table(
     sa.Column("at", sa.DateTime, nullable=False),
 )
 
+# Labels people gave (in the web app or through the API), one value per (artwork, label name):
+# kept apart from the file's metadata so they can be told apart, exported and trained on.
+labels = sa.Table(
+    "labels",
+    metadata_obj,
+    sa.Column("artwork_id", sa.Integer, sa.ForeignKey("artworks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+)
+
 settings = sa.Table(
     "settings",
     metadata_obj,
@@ -186,11 +197,15 @@ def find_exact(conn: Connection, sha256: str, pixel_hash: str) -> int | None:
     return conn.execute(_FIND_EXACT, {"sha256": sha256, "pixel_hash": pixel_hash}).scalar()
 
 
-def _forget(conn: Connection, path: str) -> None:
-    """Drop what is stored for `path` (a changed file is re-added from scratch)."""
+def _forget(conn: Connection, path: str) -> dict[str, str]:
+    """Drop what is stored for `path` (a changed file is re-added from scratch), except the labels
+    people gave it: those are returned, for the new row."""
     conn.execute(sa.delete(failures).where(failures.c.path == path))
     old = conn.execute(sa.select(artworks.c.id).where(artworks.c.path == path)).scalar()
+    kept: dict[str, str] = {}
     if old is not None:
+        kept = {r.name: r.value for r in conn.execute(sa.select(labels.c.name, labels.c.value).where(labels.c.artwork_id == old))}
+        conn.execute(sa.delete(labels).where(labels.c.artwork_id == old))
         # Copies that pointed at the old row become originals again on their own next add; here
         # they are simply re-pointed at nothing so no dangling reference remains.
         conn.execute(sa.update(artworks).where(artworks.c.duplicate_of == old).values(duplicate_of=None))
@@ -198,6 +213,7 @@ def _forget(conn: Connection, path: str) -> None:
         conn.execute(sa.delete(thumbnails).where(thumbnails.c.artwork_id == old))
         conn.execute(sa.delete(predictions).where(predictions.c.artwork_id == old))
         conn.execute(sa.delete(artworks).where(artworks.c.id == old))
+    return kept
 
 
 def insert_artworks(conn: Connection, arts: Sequence[NewArtwork], replace: Iterable[str] = ()) -> list[int | None]:
@@ -208,8 +224,7 @@ def insert_artworks(conn: Connection, arts: Sequence[NewArtwork], replace: Itera
     cost more in SQLAlchemy than SQLite spends running them. A copy of an earlier work of the same
     batch points at that work.
     """
-    for path in replace:
-        _forget(conn, path)
+    kept = {path: _forget(conn, path) for path in replace}
     now = _now()
     known = _originals_of(conn, [a.sha256 for a in arts], [a.pixel_hash for a in arts])
     first_in_batch: dict[str, int] = {}  # hash -> position of the first new original carrying it
@@ -252,6 +267,9 @@ def insert_artworks(conn: Connection, arts: Sequence[NewArtwork], replace: Itera
         conn.execute(sa.insert(features), feature_rows)
     if arts:
         conn.execute(sa.insert(thumbnails), [{"artwork_id": ids[i], "data": a.thumbnail} for i, a in enumerate(arts)])
+    for i, art in enumerate(arts):  # a changed file keeps the labels people gave it
+        for name, value in kept.get(art.path, {}).items():
+            set_label(conn, ids[i], name, value)
     return originals
 
 
@@ -404,6 +422,33 @@ def write_predictions(conn: Connection, model: str, version: str, rows: Iterable
             for i, label, conf, top3 in rows
         ])
     return len(rows)
+
+
+def set_label(conn: Connection, artwork_id: int, name: str, value: str | None) -> None:
+    """Record a person's label for an artwork (replacing an earlier one); value None removes it."""
+    conn.execute(sa.delete(labels).where(labels.c.artwork_id == artwork_id, labels.c.name == name))
+    if value is not None:
+        conn.execute(sa.insert(labels).values(artwork_id=artwork_id, name=name, value=value, at=_now()))
+
+
+def human_labels(conn: Connection, name: str | None = None) -> dict[int, dict[str, str]]:
+    """artwork id -> {label name: value} of the labels people gave (of one `name`, or all)."""
+    q = sa.select(labels.c.artwork_id, labels.c.name, labels.c.value)
+    if name is not None:
+        q = q.where(labels.c.name == name)
+    out: dict[int, dict[str, str]] = {}
+    for r in conn.execute(q):
+        out.setdefault(r.artwork_id, {})[r.name] = r.value
+    return out
+
+
+def label_counts(conn: Connection) -> dict[str, dict[str, int]]:
+    """label name -> {value: how many artworks have it} over the labels people gave."""
+    q = sa.select(labels.c.name, labels.c.value, sa.func.count()).group_by(labels.c.name, labels.c.value).order_by(labels.c.name, labels.c.value)
+    out: dict[str, dict[str, int]] = {}
+    for name, value, n in conn.execute(q):
+        out.setdefault(name, {})[value] = int(n)
+    return out
 
 
 def prediction_models(conn: Connection) -> list[str]:

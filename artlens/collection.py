@@ -396,7 +396,8 @@ class Collection:
             progress(f"{unreadable} artworks could not be read again: described from their stored features")
 
     def train_label(self, label: str, kind: str = "one-of-many", group: str | None = None, name: str | None = None) -> dict[str, Any]:
-        """Train a label head on this collection's `label` column (held-out split by `group`); returns its card."""
+        """Train a label head on the labels people gave under `label` (`set_label`) and the metadata column
+        of that name, a given label winning (held-out split by `group`); returns its card."""
         from artlens.annotate.heads import KINDS, train_head
 
         if kind not in KINDS:
@@ -405,11 +406,13 @@ class Collection:
         if not name.replace("_", "").replace("-", "").isalnum():
             raise InputError(f"model name {name!r}: use letters, digits, - and _ only")
         with self._engine.connect() as conn:
-            _require_columns(conn, [label, group])
+            given = catalog.human_labels(conn, label)
+            _require_columns(conn, [None if given else label, group])
         ids, raw = self._raw(("content", "style", "color"))
         with self._engine.connect() as conn:
             rows = catalog.artworks_by_id(conn, ids)
-        metas = [rows[int(i)].meta for i in ids]
+        # A label people gave wins over the file's metadata of the same name.
+        metas = [{**rows[int(i)].meta, **given.get(int(i), {})} for i in ids]
         if kind == "many":
             cells = [_many_value(m.get(label)) for m in metas]
             vocabulary = sorted({c for cell in cells if cell for c in cell})
@@ -426,9 +429,38 @@ class Collection:
         head.save(self.directory / MODELS_DIR / f"{name}.npz")
         return head.card
 
-    def export(self) -> list[dict[str, Any]]:
-        """One row per artwork: id, path, metadata, and per label model `pred.<model>` and `conf.<model>`."""
+    def set_label(self, artwork_id: int, name: str, value: str | None) -> None:
+        """Record a person's label for an artwork (e.g. name "watercolour", value "yes"); None removes it."""
+        if not name or len(name) > 64 or not name.replace("_", "").replace("-", "").isalnum():
+            raise InputError(f"label name {name!r}: use 1-64 letters, digits, - and _")
+        if value is not None and not value.strip():
+            raise InputError("a label value cannot be empty (give None to remove the label)")
+        with self._engine.begin() as conn:
+            if int(artwork_id) not in catalog.artworks_by_id(conn, [int(artwork_id)]):
+                raise InputError(f"no artwork with id {artwork_id}")
+            catalog.set_label(conn, int(artwork_id), name, None if value is None else value.strip())
+
+    def labels(self, name: str | None = None) -> dict[int, dict[str, str]]:
+        """artwork id -> {label name: value} of the labels people gave (of one `name`, or all)."""
         with self._engine.connect() as conn:
+            return catalog.human_labels(conn, name)
+
+    def label_suggestions(self, name: str, n: int = 12) -> list[dict[str, Any]]:
+        """The next artworks to ask about for the yes/no label `name` (active learning, see `labelling`)."""
+        from artlens import labelling
+
+        answered = labelling.answers({i: v[name] for i, v in self.labels(name).items()})
+        v = self.vectors
+        if not len(v):
+            return []
+        return [s.as_dict() for s in labelling.suggest(np.asarray(v.matrices["joint"]), v.ids, answered, n)]
+
+    def export(self) -> list[dict[str, Any]]:
+        """One row per artwork: id, path, metadata, labels people gave (`label.<name>`), and per label
+        model `pred.<model>` and `conf.<model>`."""
+        with self._engine.connect() as conn:
+            given = catalog.human_labels(conn)
+            label_names = sorted(catalog.label_counts(conn))
             preds = catalog.predictions_by_artwork(conn)
             models = catalog.prediction_models(conn)
             columns = catalog.metadata_columns(conn)
@@ -437,6 +469,7 @@ class Collection:
         for a in arts:
             row: dict[str, Any] = {"id": a.id, "path": a.path}
             row.update({c: a.meta.get(c, "") for c in columns})
+            row.update({f"label.{n}": given.get(a.id, {}).get(n, "") for n in label_names})
             for m in models:
                 pred = preds.get(a.id, {}).get(m)
                 row[f"pred.{m}"] = pred["label"] if pred else ""
@@ -521,6 +554,7 @@ class Collection:
             failed = catalog.list_failures(conn)
             exact = len(catalog.exact_duplicates(conn))
             columns = catalog.metadata_columns(conn)
+            given = catalog.label_counts(conn)
         built = vectors.built_version(self.directory / VECTORS_DIR) is not None
         facets: list[dict[str, Any]] = []
         if built and len(self.vectors):
@@ -537,6 +571,7 @@ class Collection:
             "facets": facets,
             "weights": self.vectors.weights if built else DEFAULT_WEIGHTS,
             "columns": columns,
+            "labels": given,
             "model": {"backbone": self.backbone_name, "input_size": BACKBONES[self.backbone_name].input_size, "style": self.style_variant},
             "stale": self.is_stale(),
         }
