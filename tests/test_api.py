@@ -281,3 +281,38 @@ def test_concurrent_searches(client, outside, first):
         results = list(pool.map(one, range(8)))
     assert all(len(r) == 5 for r in results)
     assert results[1] == results[3] == results[5] == results[7]
+
+
+def test_labelling_loop_through_the_api(small_collection, tmp_path):
+    """A person labels "ukiyo_e" yes/no on the suggested works, then trains a model from the answers."""
+    directory = tmp_path / "col"
+    shutil.copytree(small_collection.directory, directory)
+    closed = TestClient(create_app(directory))
+    assert "disabled" in _assert_error(closed.put("/api/artworks/1/labels/ukiyo_e", json={"value": "yes"}), 403)["error"]
+    app = TestClient(create_app(directory, token=TOKEN))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    _assert_error(app.put("/api/artworks/1/labels/ukiyo_e", json={"value": "yes"}), 401)
+    _assert_error(app.put("/api/artworks/999999/labels/ukiyo_e", json={"value": "yes"}, headers=auth), 404)
+    _assert_error(app.put("/api/artworks/1/labels/bad%20name", json={"value": "yes"}, headers=auth), 400)
+    style = {a["id"]: a["metadata"]["style"] for a in app.get("/api/artworks?limit=500").json()["artworks"]}
+    for _ in range(5):
+        page = app.get("/api/labels/ukiyo_e/suggestions?n=10").json()
+        assert len(page["suggestions"]) == 10 and {"id", "score", "reason", "path"} <= set(page["suggestions"][0])
+        for s in page["suggestions"]:
+            value = "yes" if style[s["id"]] == "Ukiyo_e" else "no"
+            r = app.put(f"/api/artworks/{s['id']}/labels/ukiyo_e", json={"value": value}, headers=auth)
+            assert r.status_code == 200 and r.json()["value"] == value
+    counts = app.get("/api/labels").json()["labels"]["ukiyo_e"]
+    assert counts["yes"] + counts["no"] == 50 and counts["yes"] >= 5
+    _assert_error(app.post("/api/labels/ukiyo_e/train"), 401)
+    r = app.post("/api/labels/ukiyo_e/train", headers=auth)
+    assert r.status_code == 200, r.text
+    trained = r.json()
+    assert trained["kind"] == "binary" and trained["data"]["labelled"] == 50
+    assert sum(trained["decisions"].values()) == len(style)
+    said = app.get("/api/artworks?where=pred.ukiyo_e%3Dyes&limit=500").json()["artworks"]
+    assert said and np_mean([style[a["id"]] == "Ukiyo_e" for a in said]) >= 0.5
+
+
+def np_mean(values: list[bool]) -> float:
+    return sum(values) / len(values)

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from artlens.collection import Collection
-from artlens.web import api, errors, pages
+from artlens.web import api, errors, labels_api, pages
 from artlens.web.state import AppState
 from artlens.web.uploads import BodyLimitMiddleware
 
@@ -48,6 +48,7 @@ def create_app(collection_dir: Path, token: str | None = None, max_upload_bytes:
     app.state.artlens = AppState(collection=collection, token=token or None, max_upload_bytes=max_upload_bytes)
     errors.install(app)
     app.include_router(api.router)
+    app.include_router(labels_api.router)
     # HTML pages (search, artwork, browse) and their CSS/JS, all served by the app itself.
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
