@@ -1,4 +1,5 @@
-"""The HTML pages of artlens.web (search `/`, artwork `/artworks/{id}`, browse `/browse`).
+"""The HTML pages of artlens.web (search `/`, artwork `/artworks/{id}`, browse `/browse`,
+label `/label`).
 
 (a) plain HTTP through FastAPI's TestClient; (b) a real browser (Playwright driving Debian's
 chromium at /usr/bin/chromium) against uvicorn serving a copy of the session's small collection.
@@ -29,6 +30,7 @@ CHROMIUM = Path(os.environ.get("ARTLENS_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 WAIT_MS = 15_000
+TOKEN = "page-test-token"
 
 
 # ---------------------------------------------------------------- (a) plain HTTP
@@ -127,8 +129,8 @@ def server(small_collection, tmp_path_factory: pytest.TempPathFactory):
     shutil.copytree(small_collection.directory, copy)
     port = _free_port()
     code = ("import sys, uvicorn; from pathlib import Path; from artlens.web import create_app; "
-            "uvicorn.run(create_app(Path(sys.argv[1])), host='127.0.0.1', port=int(sys.argv[2]), log_level='warning')")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(copy), str(port)], cwd=ROOT)
+            "uvicorn.run(create_app(Path(sys.argv[1]), token=sys.argv[3]), host='127.0.0.1', port=int(sys.argv[2]), log_level='warning')")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(copy), str(port), TOKEN], cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     try:
@@ -297,3 +299,50 @@ def test_browser_browse_page_filters_by_style(page):
     page.wait_for_url("**/browse?where=style%3DBaroque")
     assert page.locator("#total strong").inner_text() == "22"
     assert page.locator(".grid.browse .card").count() == 22
+
+
+def test_label_page_without_a_token_says_labelling_is_off(client):
+    page = _html(client.get("/label?name=ukiyo_e"))
+    assert "Labelling is off" in page and 'data-name="ukiyo_e"' in page and "/static/label.js" in page
+    _html(client.get("/label?name=bad%20name!"), 404)
+
+
+def test_browser_labelling_teaches_a_label_and_describes_the_collection(page, tmp_path):
+    """A person answers yes/no on suggested works, the suggestions adapt, and training describes every work."""
+    page.goto(f"/label?name=ukiyo_e&token={TOKEN}")
+    page.wait_for_selector("#suggestions .label-card")
+    assert "token" not in page.url  # kept in the tab, not left in the address bar
+    for _ in range(3):
+        cards = page.locator("#suggestions .label-card:not(.answered)")
+        n = cards.count()
+        assert n == 12
+        for artwork_id in [int(x) for x in cards.evaluate_all("els => els.map(e => e.dataset.id)")]:
+            card = page.locator(f'#suggestions .label-card[data-id="{artwork_id}"]')
+            card.locator("button.yes" if _style_of(page, artwork_id) == "Ukiyo_e" else "button.no").click()
+            # answered, or already gone with the whole answered batch (the next one replaces it)
+            page.wait_for_function("id => { const c = document.querySelector(`#suggestions [data-id='${id}']`); "
+                                   "return !c || c.classList.contains('answered'); }", arg=artwork_id)
+        page.wait_for_function("document.querySelectorAll('#suggestions .label-card:not(.answered)').length == 12")
+    counts = page.locator("#counts").inner_text()
+    yes = int(counts.split("yes")[0])
+    assert yes >= 4, counts  # chance alone gives about 3 of 36
+    reasons = page.eval_on_selector_all("#suggestions .reason", "els => els.map(e => e.textContent)")
+    assert any(r.startswith("likely yes") for r in reasons) and any(r.startswith("model unsure") for r in reasons)
+    page.screenshot(path=str(tmp_path / "label.png"), full_page=True)
+    if os.environ.get("ARTLENS_SCREENSHOTS"):
+        shutil.copy(tmp_path / "label.png", Path(os.environ["ARTLENS_SCREENSHOTS"]) / "label-laptop.png")
+    page.click("#train")
+    page.wait_for_selector("#trained a[href*='pred.ukiyo_e']", timeout=120_000)
+    assert "Trained on 36 answers" in page.locator("#trained").inner_text()
+    page.click("#trained a")
+    page.wait_for_url("**/browse?where=pred.ukiyo_e%3Dyes")
+    assert int(page.locator("#total strong").inner_text()) >= 1
+
+
+_STYLES: dict[int, str] = {}
+
+
+def _style_of(page, artwork_id: int) -> str:
+    if artwork_id not in _STYLES:
+        _STYLES[artwork_id] = page.request.get(f"/api/artworks/{artwork_id}").json()["metadata"]["style"]
+    return _STYLES[artwork_id]

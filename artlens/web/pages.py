@@ -124,6 +124,14 @@ def artwork_page(artwork_id: str, request: Request, state: State) -> HTMLRespons
                  file_missing=not os.path.isfile(detail["path"]))
 
 
+@router.get("/label", response_class=HTMLResponse)
+def label_page(request: Request, state: State, name: str = "") -> HTMLResponse:
+    name = name.strip()
+    if name and not (len(name) <= 64 and name.replace("_", "").replace("-", "").isalnum()):
+        return not_found(request, f"“{name[:40]}” is not a label name: use letters, digits, - and _.")
+    return _page(request, "label.html", label_name=name, labels=state.collection.info()["labels"], writes_enabled=state.token is not None)
+
+
 @router.get("/browse", response_class=HTMLResponse)
 def browse_page(
     request: Request,
