@@ -240,7 +240,7 @@ def annotate(
         out.print(f"{name}: {total} artworks, {total - unsure} decided, {unsure} unsure ({top})")
 
 
-labels_app = typer.Typer(help="Train label models from the collection's own labels.", no_args_is_help=True)
+labels_app = typer.Typer(help="Give labels, get the next works to label, train label models.", no_args_is_help=True)
 app.add_typer(labels_app, name="labels")
 
 
@@ -248,7 +248,7 @@ app.add_typer(labels_app, name="labels")
 @friendly_errors
 def labels_train(
     collection: CollectionArg,
-    label: Annotated[str, typer.Option("--label", "-l", help="Metadata column with the labels to learn (';'-separated for --kind many).", show_default=False)],
+    label: Annotated[str, typer.Option("--label", "-l", help="Label name (given with `labels set`) or metadata column to learn (';'-separated for --kind many).", show_default=False)],
     kind: Annotated[Kinds, typer.Option(help="binary (yes/no), one-of-many (one class per artwork) or many (several per artwork).")] = Kinds.one_of_many,
     group: Annotated[str | None, typer.Option(help="Column to split held-out data by (artist, series), so figures are for unseen groups.", show_default=False)] = None,
     name: Annotated[str | None, typer.Option(help="Model name (default: the label column).", show_default=False)] = None,
@@ -264,6 +264,47 @@ def labels_train(
         _print_json(card)
         return
     out.print(json.dumps(card, indent=2, ensure_ascii=False))
+
+
+@labels_app.command("set")
+@friendly_errors
+def labels_set(
+    collection: CollectionArg,
+    name: Annotated[str, typer.Option("--name", "-n", help="Label name, e.g. watercolour.", show_default=False)],
+    value: Annotated[str, typer.Option(help="The label: yes, no, or a class; 'none' removes it.", show_default=False)],
+    ids: Annotated[list[int], typer.Argument(help="Artwork ids (from search, export or the web app).", show_default=False)],
+) -> None:
+    """Give artworks a label, as a person would in the web app's /label page.
+
+    Example: artlens labels set my-collection --name watercolour --value yes 12 40 41
+    """
+    with Collection.open(collection) as col:
+        for artwork_id in ids:
+            col.set_label(artwork_id, name, None if value.strip().lower() == "none" else value)
+        counts = col.info()["labels"].get(name, {})
+    out.print(f"{name}: " + (", ".join(f"{v} {c}" for v, c in counts.items()) or "no labels"))
+
+
+@labels_app.command("suggest")
+@friendly_errors
+def labels_suggest(
+    collection: CollectionArg,
+    name: Annotated[str, typer.Option("--name", "-n", help="Yes/no label name.", show_default=False)],
+    n: Annotated[int, typer.Option("-k", help="How many artworks to suggest.", min=1)] = 12,
+    as_json: JsonOpt = False,
+) -> None:
+    """The artworks to label next for a yes/no label (active learning: likely yes, then least sure).
+
+    Example: artlens labels suggest my-collection --name watercolour -k 20
+    """
+    with Collection.open(collection) as col:
+        found = col.label_suggestions(name, n)
+        rows = {r["id"]: r["path"] for r in col.export()} if found else {}
+    if as_json:
+        _print_json({"name": name, "suggestions": [{**s, "path": rows.get(s["id"])} for s in found]})
+        return
+    for s in found:
+        out.print(f"{s['id']:>7}  {s['reason']:<26} {s['score']:.2f}  {rows.get(s['id'])}")
 
 
 learn_app = typer.Typer(help="Learn finer similarity spaces from the collection's own groups.", no_args_is_help=True)

@@ -109,3 +109,25 @@ def test_every_command_has_an_example_in_its_help() -> None:
         result = run(command, "--help")
         assert result.exit_code == 0
         assert "Example: artlens " + command in result.stdout
+
+
+def test_labels_set_suggest_and_train_from_the_command_line(small_collection: Collection, tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(small_collection.directory, tmp_path / "col")
+    col = tmp_path / "col"
+    with Collection.open(col) as opened:
+        styles = {r["id"]: r["style"] for r in opened.export()}
+    yes = [str(i) for i, s in styles.items() if s == "Ukiyo_e"][:3]
+    no = [str(i) for i, s in styles.items() if s != "Ukiyo_e"][:3]
+    assert run("labels", "set", col, "--name", "ukiyo_e", "--value", "yes", *yes).exit_code == 0
+    result = run("labels", "set", col, "--name", "ukiyo_e", "--value", "no", *no)
+    assert result.exit_code == 0 and "yes 3" in result.output and "no 3" in result.output
+    result = run("labels", "suggest", col, "--name", "ukiyo_e", "-k", "5", "--json")
+    suggestions = json.loads(result.output)["suggestions"]
+    assert len(suggestions) == 5 and not {str(s["id"]) for s in suggestions} & set(yes + no)
+    bad = run("labels", "set", col, "--name", "ukiyo_e", "--value", "yes", "999999")
+    assert bad.exit_code != 0 and "no artwork" in bad.output
+    assert run("labels", "set", col, "--name", "ukiyo_e", "--value", "none", yes[0]).exit_code == 0
+    with Collection.open(col) as opened:
+        assert opened.labels("ukiyo_e").get(int(yes[0])) is None
