@@ -254,7 +254,7 @@ def labels_train(
     name: Annotated[str | None, typer.Option(help="Model name (default: the label column).", show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Train a label head on the stored features; 1/11 is held out to calibrate and to measure it.
+    """Train a label head on the stored features: 1/11 held out to measure it, thresholds calibrated on unseen groups.
 
     Example: artlens labels train my-collection --label medium --group artist
     """
