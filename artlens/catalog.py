@@ -180,21 +180,8 @@ def file_states(conn: Connection) -> dict[str, tuple[int, int]]:
     return seen
 
 
-# Built once: a statement rebuilt per row costs more in SQLAlchemy than SQLite spends running it.
-_FIND_EXACT = (
-    sa.select(artworks.c.id)
-    .where(artworks.c.duplicate_of.is_(None))
-    .where(sa.or_(artworks.c.sha256 == sa.bindparam("sha256"), artworks.c.pixel_hash == sa.bindparam("pixel_hash")))
-    .order_by(artworks.c.id)
-    .limit(1)
-)
 # One INSERT ... VALUES (...), (...) RETURNING id per batch, ids in the order of the rows.
 _INSERT_ARTWORKS = sa.insert(artworks).returning(artworks.c.id, sort_by_parameter_order=True)
-
-
-def find_exact(conn: Connection, sha256: str, pixel_hash: str) -> int | None:
-    """The id of an indexed artwork with the same bytes or the same pixels, if any."""
-    return conn.execute(_FIND_EXACT, {"sha256": sha256, "pixel_hash": pixel_hash}).scalar()
 
 
 def _forget(conn: Connection, path: str) -> dict[str, str]:
@@ -231,8 +218,8 @@ def insert_artworks(conn: Connection, arts: Sequence[NewArtwork], replace: Itera
     originals: list[int | None] = []
     pending: list[int | None] = []  # position of the in-batch original, per artwork
     for i, art in enumerate(arts):
-        hit = min((known[h] for h in (art.sha256, art.pixel_hash) if h in known), default=None)
-        earlier = min((first_in_batch[h] for h in (art.sha256, art.pixel_hash) if h in first_in_batch), default=None)
+        hit = _first_carrying(known, art.sha256, art.pixel_hash)
+        earlier = _first_carrying(first_in_batch, art.sha256, art.pixel_hash)
         if hit is None and earlier is None:
             first_in_batch.setdefault(art.sha256, i)
             first_in_batch.setdefault(art.pixel_hash, i)
@@ -289,6 +276,11 @@ def _originals_of(conn: Connection, sha256s: Sequence[str], pixel_hashes: Sequen
     return found
 
 
+def _first_carrying(by_hash: dict[str, int], sha256: str, pixel_hash: str) -> int | None:
+    """The lowest id (or position) carrying either hash: the same bytes or the same pixels."""
+    return min((by_hash[h] for h in (sha256, pixel_hash) if h in by_hash), default=None)
+
+
 def record_failure(conn: Connection, path: str, file_size: int | None, mtime_ns: int | None, reason: str, message: str) -> None:
     _forget(conn, path)
     conn.execute(sa.insert(failures).values(path=path, file_size=file_size, mtime_ns=mtime_ns, reason=reason, message=message, at=_now()))
@@ -324,7 +316,7 @@ def iter_artworks(conn: Connection, include_duplicates: bool = False) -> Iterato
 
 def artwork_by_hash(conn: Connection, sha256: str, pixel_hash: str) -> ArtworkRow | None:
     """The indexed artwork a query file is a copy of, if the collection holds one."""
-    found = find_exact(conn, sha256, pixel_hash)
+    found = _first_carrying(_originals_of(conn, [sha256], [pixel_hash]), sha256, pixel_hash)
     return None if found is None else artworks_by_id(conn, [found])[found]
 
 

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from artlens import evaluate
+from artlens import catalog, evaluate
 from artlens.collection import Collection
 from artlens.errors import ArtLensError
 from artlens.facets import parse_weights
@@ -281,7 +281,7 @@ def labels_set(
     with Collection.open(collection) as col:
         for artwork_id in ids:
             col.set_label(artwork_id, name, None if value.strip().lower() == "none" else value)
-        counts = col.info()["labels"].get(name, {})
+        counts = col.label_counts().get(name, {})
     out.print(f"{name}: " + (", ".join(f"{v} {c}" for v, c in counts.items()) or "no labels"))
 
 
@@ -299,7 +299,8 @@ def labels_suggest(
     """
     with Collection.open(collection) as col:
         found = col.label_suggestions(name, n)
-        rows = {r["id"]: r["path"] for r in col.export()} if found else {}
+        with col.engine.connect() as conn:
+            rows = {i: r.path for i, r in catalog.artworks_by_id(conn, [s["id"] for s in found]).items()}
     if as_json:
         _print_json({"name": name, "suggestions": [{**s, "path": rows.get(s["id"])} for s in found]})
         return

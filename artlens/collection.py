@@ -431,7 +431,7 @@ class Collection:
 
     def set_label(self, artwork_id: int, name: str, value: str | None) -> None:
         """Record a person's label for an artwork (e.g. name "watercolour", value "yes"); None removes it."""
-        if not name or len(name) > 64 or not name.replace("_", "").replace("-", "").isalnum():
+        if not is_label_name(name):
             raise InputError(f"label name {name!r}: use 1-64 letters, digits, - and _")
         if value is not None and not value.strip():
             raise InputError("a label value cannot be empty (give None to remove the label)")
@@ -444,6 +444,11 @@ class Collection:
         """artwork id -> {label name: value} of the labels people gave (of one `name`, or all)."""
         with self._engine.connect() as conn:
             return catalog.human_labels(conn, name)
+
+    def label_counts(self) -> dict[str, dict[str, int]]:
+        """label name -> {value: how many artworks have it}, over the labels people gave."""
+        with self._engine.connect() as conn:
+            return catalog.label_counts(conn)
 
     def label_suggestions(self, name: str, n: int = 12) -> list[dict[str, Any]]:
         """The next artworks to ask about for the yes/no label `name` (active learning, see `labelling`)."""
@@ -554,7 +559,6 @@ class Collection:
             failed = catalog.list_failures(conn)
             exact = len(catalog.exact_duplicates(conn))
             columns = catalog.metadata_columns(conn)
-            given = catalog.label_counts(conn)
         built = vectors.built_version(self.directory / VECTORS_DIR) is not None
         facets: list[dict[str, Any]] = []
         if built and len(self.vectors):
@@ -571,7 +575,7 @@ class Collection:
             "facets": facets,
             "weights": self.vectors.weights if built else DEFAULT_WEIGHTS,
             "columns": columns,
-            "labels": given,
+            "labels": self.label_counts(),
             "model": {"backbone": self.backbone_name, "input_size": BACKBONES[self.backbone_name].input_size, "style": self.style_variant},
             "stale": self.is_stale(),
         }
@@ -598,6 +602,11 @@ class Collection:
     def thumbnail(self, artwork_id: int) -> bytes | None:
         with self._engine.connect() as conn:
             return catalog.thumbnail(conn, artwork_id)
+
+
+def is_label_name(name: str) -> bool:
+    """1-64 letters, digits, - and _: safe in a URL, a file name and a `label.NAME` column."""
+    return 0 < len(name) <= 64 and name.replace("_", "").replace("-", "").isalnum()
 
 
 def _require_columns(conn: Any, names: Sequence[str | None], predictions: bool = False) -> None:

@@ -294,6 +294,18 @@ def _binary_figures(s: np.ndarray, t: np.ndarray, th: Mapping[str, Any], name: s
     }
 
 
+def _calibrate_single(z: np.ndarray, y: np.ndarray, precision_target: float) -> tuple[float, dict[str, Any]]:
+    """One-of-many calibration on scores of unseen items: (temperature, abstention threshold figures)."""
+    temperature = cal.fit_temperature(z, y)
+    return temperature, cal.abstention_threshold(cal.softmax(z, temperature), y, precision_target, PRECISION_CONFIDENCE)
+
+
+def _calibrate_binary(z: np.ndarray, t: np.ndarray, precision_target: float, positive_recall: float) -> tuple[tuple[float, float], dict[str, Any]]:
+    """Binary calibration of one column on scores of unseen items: (Platt (a, b), BAM yes/no thresholds)."""
+    a, b = cal.fit_platt(z, t)
+    return (a, b), cal.binary_thresholds(cal.sigmoid(a * z + b), t, precision_target, positive_recall, PRECISION_CONFIDENCE)
+
+
 # ----------------------------------------------------------------------------- train_head
 
 
@@ -508,17 +520,15 @@ def train_head(
         names = list(learned)
         card["data"]["per_class"] = {c: {"train": int(np.sum(T[tr] == i)), "held_out": int(np.sum(T[ho] == i))} for i, c in enumerate(names)}
         yh = T[ho]
-        temperature = cal.fit_temperature(z_cal, T_cal)
-        ab = cal.abstention_threshold(cal.softmax(z_cal, temperature), T_cal, precision_target, PRECISION_CONFIDENCE)
+        temperature, ab = _calibrate_single(z_cal, T_cal, precision_target)
         p = cal.softmax(z_ho, temperature)
         thresholds: dict[str, Any] = {"abstain": ab["threshold"]}
         rep = metrics.classification_report([names[i] for i in yh], [names[i] for i in p.argmax(1)], labels=names)
         kept = p.max(1) >= ab["threshold"]
         # the honest figure: temperature and threshold from the out-of-fold scores only
-        t_oof = cal.fit_temperature(z_oof, T[tr])
-        th_oof = cal.abstention_threshold(cal.softmax(z_oof, t_oof), T[tr], precision_target, PRECISION_CONFIDENCE)["threshold"]
+        t_oof, ab_oof = _calibrate_single(z_oof, T[tr], precision_target)
         p_unseen = cal.softmax(z_ho, t_oof)
-        k_unseen = p_unseen.max(1) >= th_oof
+        k_unseen = p_unseen.max(1) >= ab_oof["threshold"]
         p_raw = cal.softmax(z_ho)
         card["held_out"] = {
             "n": int(ho.size),
@@ -556,9 +566,8 @@ def train_head(
                 per[c] = {"yes": math.inf, "no": 0.0, "precision_target_met": False}
                 card["notes"].append(f"{c}: no labels to calibrate on, never says yes")
                 continue
-            a, b = cal.fit_platt(z_cal[m_cal, j], T_cal[m_cal, j])
+            (a, b), th = _calibrate_binary(z_cal[m_cal, j], T_cal[m_cal, j], precision_target, positive_recall)
             platt.append((a, b))
-            th = cal.binary_thresholds(cal.sigmoid(a * z_cal[m_cal, j] + b), T_cal[m_cal, j], precision_target, positive_recall, PRECISION_CONFIDENCE)
             per[c] = th
             if not th["precision_target_met"]:
                 card["notes"].append(f"{c}: no yes threshold reaches precision {precision_target} on the calibration set; the threshold of highest precision is used")
@@ -567,8 +576,7 @@ def train_head(
             t_ho = T[ho, j][m]
             figures[c] = _binary_figures(cal.sigmoid(a * z_ho[m, j] + b), t_ho, th, c)
             if m_oof.any():  # the honest figure: Platt scaling and thresholds from the out-of-fold scores only
-                a_o, b_o = cal.fit_platt(z_oof[m_oof, j], T[tr, j][m_oof])
-                th_o = cal.binary_thresholds(cal.sigmoid(a_o * z_oof[m_oof, j] + b_o), T[tr, j][m_oof], precision_target, positive_recall, PRECISION_CONFIDENCE)
+                (a_o, b_o), th_o = _calibrate_binary(z_oof[m_oof, j], T[tr, j][m_oof], precision_target, positive_recall)
                 unseen = _binary_figures(cal.sigmoid(a_o * z_ho[m, j] + b_o), t_ho, th_o, c)
                 figures[c]["confident_precision_unseen"] = unseen["confident_precision"]
                 figures[c]["confident_coverage_unseen"] = unseen["confident_coverage"]

@@ -28,7 +28,7 @@ class LabelValue(BaseModel):
 
 @router.get("/labels", summary="Labels people gave: per name, how many artworks have each value")
 def list_labels(state: State) -> dict[str, Any]:
-    return {"labels": state.collection.info()["labels"]}
+    return {"labels": state.collection.label_counts()}
 
 
 @router.put("/artworks/{artwork_id}/labels/{name}", summary="Give an artwork a label (needs Authorization: Bearer <token>)")
@@ -39,7 +39,7 @@ def put_label(artwork_id: int, name: str, body: LabelValue, request: Request, st
         state.collection.set_label(artwork_id, name, body.value)
     except InputError as exc:
         raise ApiError(400, str(exc)) from None
-    return {"id": artwork_id, "name": name, "value": body.value, "counts": state.collection.info()["labels"].get(name, {})}
+    return {"id": artwork_id, "name": name, "value": body.value, "counts": state.collection.label_counts().get(name, {})}
 
 
 @router.get("/labels/{name}/suggestions", summary="The artworks to ask about next for a yes/no label (active learning)")
@@ -49,7 +49,7 @@ def suggestions(name: str, state: State, n: Annotated[int, Query(ge=1, le=MAX_SU
         rows = catalog.artworks_by_id(conn, [s["id"] for s in found])
     return {
         "name": name,
-        "counts": state.collection.info()["labels"].get(name, {}),
+        "counts": state.collection.label_counts().get(name, {}),
         "suggestions": [{**s, "path": rows[s["id"]].path, "metadata": rows[s["id"]].meta} for s in found if s["id"] in rows],
     }
 

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from artlens import catalog
+from artlens.collection import is_label_name
 from artlens.facets import DEFAULT_WEIGHTS, FACETS
 from artlens.web import api
 from artlens.web.errors import ApiError
@@ -127,9 +128,9 @@ def artwork_page(artwork_id: str, request: Request, state: State) -> HTMLRespons
 @router.get("/label", response_class=HTMLResponse)
 def label_page(request: Request, state: State, name: str = "") -> HTMLResponse:
     name = name.strip()
-    if name and not (len(name) <= 64 and name.replace("_", "").replace("-", "").isalnum()):
+    if name and not is_label_name(name):
         return not_found(request, f"“{name[:40]}” is not a label name: use letters, digits, - and _.")
-    return _page(request, "label.html", label_name=name, labels=state.collection.info()["labels"], writes_enabled=state.token is not None)
+    return _page(request, "label.html", label_name=name, labels=state.collection.label_counts(), writes_enabled=state.token is not None)
 
 
 @router.get("/browse", response_class=HTMLResponse)
