@@ -8,6 +8,6 @@
 
 from artlens.collection import Collection, SearchResult
 from artlens.errors import ArtLensError, CollectionError, InputError
-from artlens.ingest import AddReport
+from artlens.pipeline.ingest import AddReport
 
 __all__ = ["AddReport", "ArtLensError", "Collection", "CollectionError", "InputError", "SearchResult"]

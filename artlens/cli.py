@@ -18,10 +18,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from artlens import catalog, evaluate
+from artlens.store import catalog
+from artlens.evaluation import evaluate
 from artlens.collection import Collection
 from artlens.errors import ArtLensError
-from artlens.facets import parse_weights
+from artlens.features.facets import parse_weights
 
 app = typer.Typer(
     help="Search and describe art collections by content, style and colour.",

@@ -21,15 +21,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from artlens import catalog, evaluate, ingest, search, vectors
-from artlens.backbone import BACKBONES, Backbone
-from artlens.embed import WORKING_SIDE, embed_rgb, embed_views, raw_dims
+from artlens.store import catalog
+from artlens.evaluation import evaluate
+from artlens.pipeline import ingest
+from artlens.retrieval import search
+from artlens.store import vectors
+from artlens.features.backbone import BACKBONES, Backbone
+from artlens.features.embed import WORKING_SIDE, embed_rgb, embed_views, raw_dims
 from artlens.errors import CollectionError, InputError
-from artlens.facets import DEFAULT_WEIGHTS, STYLE_VARIANTS
-from artlens.images import ImageError, load_image
+from artlens.features.facets import DEFAULT_WEIGHTS, STYLE_VARIANTS
+from artlens.features.images import ImageError, load_image
 
 if TYPE_CHECKING:
-    from artlens.style_space import StyleSpace
+    from artlens.learn.style_space import StyleSpace
 
 DB_FILE = "artlens.db"
 VECTORS_DIR = "vectors"
@@ -122,7 +126,7 @@ class Collection:
 
     @property
     def engine(self) -> Any:
-        """The catalog's SQLAlchemy engine, for queries with `artlens.catalog` (read-only use)."""
+        """The catalog's SQLAlchemy engine, for queries with `artlens.store.catalog` (read-only use)."""
         return self._engine
 
     def close(self) -> None:
@@ -183,7 +187,7 @@ class Collection:
     def style_space(self) -> StyleSpace | None:
         """The learned style space in use: the collection's own (`learn_style`), else the default one
         shipped for this backbone, else None."""
-        from artlens.style_space import StyleSpace, default_style_space
+        from artlens.learn.style_space import StyleSpace, default_style_space
 
         own = self.directory / MODELS_DIR / f"{LEARNED_STYLE}.npz"
         if own.exists():
@@ -199,7 +203,7 @@ class Collection:
     ) -> dict[str, Any]:
         """Train the collection's own `style_learned` facet so that works of one `group` (artist,
         series, project) lie close together; rebuilds the vectors with it and returns the training report."""
-        from artlens.style_space import LOSSES, STYLE_SPACE_INPUTS, train_style_space
+        from artlens.learn.style_space import LOSSES, STYLE_SPACE_INPUTS, train_style_space
 
         if loss not in LOSSES:
             raise InputError(f"unknown loss {loss!r}: choose one of {', '.join(LOSSES)}")
@@ -316,7 +320,7 @@ class Collection:
     def label_models(self) -> dict[str, Path]:
         """Label models that apply here: the defaults shipped for this backbone, then the collection's own
         (which win on a name clash)."""
-        from artlens.annotate.models import available
+        from artlens.learn.registry import available
 
         return available(self.directory / MODELS_DIR, self.backbone_name)
 
@@ -343,7 +347,7 @@ class Collection:
         read again from the files (about 6x the model time of `add`); an artwork whose file cannot be
         read any more is described from its stored features.
         """
-        from artlens.annotate.heads import LabelHead
+        from artlens.learn.heads import LabelHead
 
         available = self.label_models()
         names = list(models) if models else sorted(available)
@@ -398,7 +402,7 @@ class Collection:
     def train_label(self, label: str, kind: str = "one-of-many", group: str | None = None, name: str | None = None) -> dict[str, Any]:
         """Train a label head on the labels people gave under `label` (`set_label`) and the metadata column
         of that name, a given label winning (held-out split by `group`); returns its card."""
-        from artlens.annotate.heads import KINDS, train_head
+        from artlens.learn.heads import KINDS, train_head
 
         if kind not in KINDS:
             raise InputError(f"unknown kind {kind!r}: choose one of {', '.join(KINDS)}")
@@ -452,7 +456,7 @@ class Collection:
 
     def label_suggestions(self, name: str, n: int = 12) -> list[dict[str, Any]]:
         """The next artworks to ask about for the yes/no label `name` (active learning, see `labelling`)."""
-        from artlens import labelling
+        from artlens.learn import labelling
 
         answered = labelling.answers({i: v[name] for i, v in self.labels(name).items()})
         v = self.vectors
@@ -544,7 +548,7 @@ class Collection:
             raise InputError(str(exc)) from None
         if curve and "pr_curve" in report:
             pr = report["pr_curve"]
-            from artlens.plots import precision_recall_png
+            from artlens.evaluation.plots import precision_recall_png
 
             title = f"{predicted} vs {label} (positive: {report['positive']})"
             report["curve_png"] = str(precision_recall_png(pr["precision"], pr["recall"], report["average_precision"], title, Path(curve)))

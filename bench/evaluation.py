@@ -18,9 +18,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
-from artlens import Collection, catalog, evaluate  # noqa: E402
-from artlens.facets import DEFAULT_WEIGHTS  # noqa: E402
-from artlens.vectors import joint_matrix  # noqa: E402
+from artlens import Collection  # noqa: E402
+from artlens.store import catalog  # noqa: E402
+from artlens.evaluation import evaluate  # noqa: E402
+from artlens.features.facets import DEFAULT_WEIGHTS  # noqa: E402
+from artlens.store.vectors import joint_matrix  # noqa: E402
 from bench.report import DOC, machine, write_section  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

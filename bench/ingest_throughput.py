@@ -26,10 +26,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from artlens import Collection  # noqa: E402
-from artlens.backbone import Backbone  # noqa: E402
-from artlens.embed import WORKING_SIDE, model_input  # noqa: E402
-from artlens.images import load_image  # noqa: E402
-from artlens.ingest import BATCH_SIZE  # noqa: E402
+from artlens.features.backbone import Backbone  # noqa: E402
+from artlens.features.embed import WORKING_SIDE, model_input  # noqa: E402
+from artlens.features.images import load_image  # noqa: E402
+from artlens.pipeline.ingest import BATCH_SIZE  # noqa: E402
 from artlens.machine import usable_cores  # noqa: E402
 from bench.report import machine, write_section  # noqa: E402
 

@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from artlens.backbone import BACKBONES, Backbone, build_torch_wrapper  # noqa: E402
+from artlens.features.backbone import BACKBONES, Backbone, build_torch_wrapper  # noqa: E402
 
 DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "wikiart" / "images"
 

@@ -10,7 +10,7 @@ What it does:
 2. Builds one collection (`--workdir`/collection-SAMPLE) of every WikiArt painting plus all the copies,
    through `Collection.add`, exactly as a user would. Ingesting ~6k images takes a few minutes on
    2 cores; the collection is reused by later runs (delete `--workdir` to start over).
-3. Runs `artlens.duplicates.find_near_duplicates` (rule and thresholds of artlens/duplicates.py) on
+3. Runs `artlens.retrieval.duplicates.find_near_duplicates` (rule and thresholds of artlens/retrieval/duplicates.py) on
    the collection's own content vectors and perceptual hashes, and reports per kind of copy the
    recall of the (original, copy) pairs: by the hash-only branch, by the joint pHash + content
    branch, by the rule as shipped; also with the content transform fitted on the paintings alone
@@ -43,10 +43,12 @@ from PIL import Image, ImageEnhance
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from artlens import Collection, catalog, duplicates  # noqa: E402
+from artlens import Collection  # noqa: E402
+from artlens.store import catalog  # noqa: E402
+from artlens.retrieval import duplicates  # noqa: E402
 from artlens.collection import DB_FILE  # noqa: E402
-from artlens.embed import raw_dims  # noqa: E402
-from artlens.facets import TRANSFORM_SPECS, fit_transform  # noqa: E402
+from artlens.features.embed import raw_dims  # noqa: E402
+from artlens.features.facets import TRANSFORM_SPECS, fit_transform  # noqa: E402
 
 WIKIART = pathlib.Path(os.environ.get("ARTLENS_TEST_DATA", ROOT.parent / "shared" / "data")) / "wikiart"
 
@@ -254,7 +256,7 @@ def run(sample: int, workdir: pathlib.Path, subset: int, out: pathlib.Path | Non
         f"Collection: {int(is_orig.sum())} WikiArt paintings + {len(variants)} synthetic copies ({len(ids)} images), "
         f"backbone {col.backbone_name}, built with `Collection.add`.",
         "",
-        f"Rule (artlens/duplicates.py): {duplicates.describe_rule()}.",
+        f"Rule (artlens/retrieval/duplicates.py): {duplicates.describe_rule()}.",
         "",
         "Recall = share of the (painting, copy) pairs found. pHash alone: the hash-only branch "
         f"(distance <= {duplicates.PHASH_MAX_DISTANCE}); added by content: pairs only the joint branch finds "

@@ -1,4 +1,4 @@
-"""Search latency of the facet index chosen by `artlens.index.build_index`, on random unit vectors.
+"""Search latency of the facet index chosen by `artlens.store.index.build_index`, on random unit vectors.
 
     .venv/bin/python bench/search_latency.py [--sizes 100000 1000000] [--dim 256 128] [--json out.json]
 
@@ -27,7 +27,7 @@ import faiss
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from artlens.index import EXACT_BELOW, VectorIndex, build_index  # noqa: E402
+from artlens.store.index import EXACT_BELOW, VectorIndex, build_index  # noqa: E402
 
 K = 10
 

@@ -75,7 +75,7 @@ def test_annotate_command_and_export_round_trip(collection: Collection, tmp_path
 def test_test_time_augmentation_reads_six_views_and_marks_the_predictions(collection: Collection) -> None:
     from PIL import Image
 
-    from artlens.embed import tta_views
+    from artlens.features.embed import tta_views
 
     views = tta_views(Image.new("RGB", (200, 100)))
     assert [v.size for v in views] == [(200, 100)] + [(160, 80)] * 5  # whole, centre, 4 corners

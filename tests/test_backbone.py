@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from artlens import backbone as bb_mod
-from artlens.backbone import BACKBONES, Backbone, build_torch_wrapper, onnx_path
+from artlens.features import backbone as bb_mod
+from artlens.features.backbone import BACKBONES, Backbone, build_torch_wrapper, onnx_path
 
 DATA = Path(os.environ.get("ARTLENS_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 PACS = DATA / "pacs"

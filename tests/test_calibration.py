@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from artlens.annotate.calibration import (
+from artlens.learn.calibration import (
     abstention_threshold,
     binary_thresholds,
     fit_platt,

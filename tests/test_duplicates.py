@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from artlens import Collection
 from artlens.cli import app
-from artlens.duplicates import (
+from artlens.retrieval.duplicates import (
     CONTENT_MIN_SIMILARITY,
     CONTENT_MIN_SIMILARITY_FAR,
     JOINT_PHASH_MAX_DISTANCE,

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from artlens import Collection, InputError
 from artlens.cli import app
-from artlens.evaluate import RetrievalTask, evaluate_retrieval, ranked_neighbours
+from artlens.evaluation.evaluate import RetrievalTask, evaluate_retrieval, ranked_neighbours
 
 
 def test_a_perfect_facet_and_a_useless_one() -> None:
@@ -70,7 +70,7 @@ def test_eval_errors(small_collection: Collection) -> None:
 
 def knn_predictions(col: Collection, k: int = 10) -> list[dict[str, str]]:
     """A real classifier for the tests: the styles of each painting's 10 nearest neighbours, as scores."""
-    from artlens import catalog
+    from artlens.store import catalog
 
     vecs = col.vectors
     with col.engine.connect() as conn:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from artlens import catalog
-from artlens.annotate import DEFAULT_MODELS, KINDS, VOCABULARIES, Decision, LabelHead, load_default_model, train_head
-from artlens.annotate.models import default_model_path
-from artlens.annotate.training import masked_bce
-from artlens.embed import raw_dims
+from artlens.store import catalog
+from artlens.learn import DEFAULT_MODELS, KINDS, VOCABULARIES, Decision, LabelHead, load_default_model, train_head
+from artlens.learn.registry import default_model_path
+from artlens.learn.training import masked_bce
+from artlens.features.embed import raw_dims
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""artlens.images: safe decoding of real artworks, and every way a file can be bad.
+"""artlens.features.images: safe decoding of real artworks, and every way a file can be bad.
 
 Real artworks are read in place from ../shared/data (never copied into the repo); the broken,
 odd and exotic files are made in tmp_path.
@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageFile, JpegImagePlugin
 
-from artlens.images import (
+from artlens.features.images import (
     IMAGE_SUFFIXES,
     MAX_PIXELS,
     REASONS,

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import artlens.index
-from artlens.index import VectorIndex, build_index
+import artlens.store.index
+from artlens.store.index import VectorIndex, build_index
 
 
 def unit_vectors(n: int, d: int, seed: int) -> np.ndarray:
@@ -120,10 +120,10 @@ def test_allowed_ids_large_set(which, path, request, monkeypatch):
     # Large allowed sets are answered inside the approximate index, with a FAISS selector or (broad
     # filters, allowed ids sorted) by an unfiltered search for extra results. Lower the exact-scoring
     # threshold so that 20k vectors are enough to get there, and make the other paths fail loudly.
-    monkeypatch.setattr(artlens.index, "EXACT_FILTER_BELOW", 1_000)
+    monkeypatch.setattr(artlens.store.index, "EXACT_FILTER_BELOW", 1_000)
     monkeypatch.setattr(index, "_exact_subset", None)
     if path == "selector":
-        monkeypatch.setattr(artlens.index, "POSTFILTER_SHARE", 2.0)
+        monkeypatch.setattr(artlens.store.index, "POSTFILTER_SHARE", 2.0)
     else:
         monkeypatch.setattr(index, "_selector_search", None)
     q = unit_vectors(100, x.shape[1], seed=6)
@@ -137,7 +137,7 @@ def test_allowed_ids_large_set(which, path, request, monkeypatch):
 
 def test_broad_unsorted_filter_falls_back_to_selector(approx_pq, monkeypatch):
     index, x, ids = approx_pq
-    monkeypatch.setattr(artlens.index, "EXACT_FILTER_BELOW", 1_000)
+    monkeypatch.setattr(artlens.store.index, "EXACT_FILTER_BELOW", 1_000)
     allowed = np.random.default_rng(8).permutation(ids)[:12_000]
     mask = np.isin(ids, allowed)
     q = unit_vectors(20, 64, seed=14)
@@ -148,7 +148,7 @@ def test_broad_unsorted_filter_falls_back_to_selector(approx_pq, monkeypatch):
 
 def test_large_filter_on_sparse_ids_is_exact_for_exact_index(small, monkeypatch):
     x, ids, q = small  # ids spread over 1e9: no dense id -> row table, the np.isin path
-    monkeypatch.setattr(artlens.index, "EXACT_FILTER_BELOW", 100)
+    monkeypatch.setattr(artlens.store.index, "EXACT_FILTER_BELOW", 100)
     index = build_index(x, ids)
     allowed = ids[::2]
     mask = np.isin(ids, allowed)

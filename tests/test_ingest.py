@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from artlens import Collection, InputError
-from artlens.ingest import read_metadata
+from artlens.pipeline.ingest import read_metadata
 from conftest import WIKIART, read_labels, write_csv
 
 
@@ -212,7 +212,7 @@ def _count_rows(collection: Path) -> int:
 
 
 def test_batches_are_even_so_every_worker_finishes_together() -> None:
-    from artlens.ingest import _batches
+    from artlens.pipeline.ingest import _batches
 
     sizes = [len(b) for b in _batches(list(range(1000)), 32, workers=2)]
     assert sum(sizes) == 1000 and len(sizes) % 2 == 0 and max(sizes) <= 32 and max(sizes) - min(sizes) <= 1

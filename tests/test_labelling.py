@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from artlens import Collection, InputError
-from artlens.labelling import answers, suggest
+from artlens.learn.labelling import answers, suggest
 
 
 @pytest.fixture()

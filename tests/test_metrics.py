@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from artlens.metrics import (
+from artlens.evaluation.metrics import (
     average_precision,
     binary_average_precision,
     classification_report,

@@ -193,7 +193,7 @@ def outside_painting(small_collection, wikiart_labels) -> Path:
 
 
 def _rows(collection):
-    from artlens import catalog
+    from artlens.store import catalog
 
     with collection._engine.connect() as conn:
         return list(catalog.iter_artworks(conn))

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from artlens import Collection, InputError, catalog
+from artlens import Collection, InputError
+from artlens.store import catalog
 from artlens.cli import app
 
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from artlens import Collection, catalog
-from artlens.facets import DEFAULT_WEIGHTS
-from artlens.style_space import default_style_space
-from artlens.vectors import joint_matrix
+from artlens import Collection
+from artlens.store import catalog
+from artlens.features.facets import DEFAULT_WEIGHTS
+from artlens.learn.style_space import default_style_space
+from artlens.store.vectors import joint_matrix
 from conftest import WIKIART
 
 

@@ -13,7 +13,7 @@ from conftest import WIKIART
 
 
 def _any_path(collection: Collection) -> str:
-    from artlens import catalog
+    from artlens.store import catalog
 
     with collection.engine.connect() as conn:
         return next(catalog.iter_artworks(conn)).path
@@ -115,7 +115,7 @@ def test_bad_queries_say_what_is_wrong(small_collection: Collection, tmp_path: P
 
 def test_style_neighbours_share_the_style_on_wikiart(small_collection: Collection) -> None:
     """A light version of the quality test (the full one runs on all of WikiArt in test_quality.py)."""
-    from artlens import catalog
+    from artlens.store import catalog
 
     with small_collection.engine.connect() as conn:
         arts = list(catalog.iter_artworks(conn))

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from artlens import style_space
-from artlens.style_space import StyleSpace, evaluate_groups, split_groups, train_style_space
+from artlens.learn import style_space
+from artlens.learn.style_space import StyleSpace, evaluate_groups, split_groups, train_style_space
 
 DIM = 736
 _WORLD = np.random.default_rng(0)

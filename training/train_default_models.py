@@ -4,7 +4,7 @@
 
 Ingests ../shared/data/{wikiart,pacs,media,peopleart} into collections under --work (reused when
 present; adding unchanged files again is a no-op), reads their RAW features from the catalogs,
-trains each head with `artlens.annotate.train_head` (held-out 1/11 by artist or group, calibrated
+trains each head with `artlens.learn.train_head` (held-out 1/11 by artist or group, calibrated
 on it), saves `artlens/models/<name>.npz` and rewrites docs/models.md from the model cards.
 """
 
@@ -25,8 +25,8 @@ sys.path.insert(0, str(HERE))
 
 from collections_util import ensure_collection, load_raw  # noqa: E402
 
-from artlens.annotate import IMAGENET_CONTENT, LabelHead, train_head  # noqa: E402
-from artlens.annotate.calibration import softmax  # noqa: E402
+from artlens.learn import IMAGENET_CONTENT, LabelHead, train_head  # noqa: E402
+from artlens.learn.calibration import softmax  # noqa: E402
 
 ROOT = HERE.parent
 MODELS = ROOT / "artlens" / "models"
@@ -150,7 +150,7 @@ def cross_validate(raw, labels, kind, groups, folds: int = 5, **kwargs) -> dict:
     `folds` grouped folds, each head measured on the fold it never saw, figures pooled over all folds:
     a steadier estimate than one held-out part (every labelled item is scored once, by a head that
     never saw its artist or group). Not the shipped weights: those are trained on all folds."""
-    from artlens.annotate.training import _encode_many, _group_ids, _kfold
+    from artlens.learn.training import _encode_many, _group_ids, _kfold
 
     n = len(labels)
     g = _group_ids(groups, n)
@@ -333,7 +333,7 @@ def model_section(h: LabelHead, size: int) -> str:
 
 API_DOC = """## The model files and the API
 
-`artlens.annotate` (`heads.py`, `training.py`, `calibration.py`, `vocabularies.py`, `models.py`):
+`artlens.learn` (`heads.py`, `training.py`, `calibration.py`, `vocabularies.py`, `models.py`):
 
 - `LabelHead.load(path)` / `head.save(path)`: one `.npz` file, written atomically (temporary file + rename):
   `meta` (UTF-8 JSON: format version, name, version = training date + weight hash, kind, classes, backbone,
@@ -359,7 +359,7 @@ def write_doc(heads: list[LabelHead], mapping_check: dict | None) -> None:
     heads = sorted(heads, key=lambda h: order.get(h.name, 99))
     style = next((h for h in heads if h.name == "style"), None)
     parts = ["# Default label models", "",
-             "Trained by `training/train_default_models.py` on `../shared/data` with `artlens.annotate.train_head`. Every model reads the RAW "
+             "Trained by `training/train_default_models.py` on `../shared/data` with `artlens.learn.train_head`. Every model reads the RAW "
              "features of EfficientNet-Lite0 (`lite0`) stored in the catalog, so it works on any Lite0 collection (a collection made with "
              "another backbone is refused with a ValueError). Each held out 1/11 of its labelled data by artist or group, was fitted on the "
              "rest (linear softmax / logistic regression or a one-hidden-layer MLP, whichever was better on an inner split of the training "

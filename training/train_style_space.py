@@ -10,7 +10,7 @@ features, and:
    paintings (never itself, never a training artist): artist P@1/P@5/P@10 (ALADIN group retrieval)
    and style-movement P@10. Baselines on the same galleries: the untrained style, content and colour
    facets and the default joint mix, each through the transform a collection fits on itself
-   (`artlens.facets.fit_transform` on all its paintings; unsupervised, so that is what a user gets).
+   (`artlens.features.facets.fit_transform` on all its paintings; unsupervised, so that is what a user gets).
    Prints the fold means as a markdown table.
 2. the shipped space: trained on every artist with the same settings, timed, saved with its card
    (which includes the held-out numbers).
@@ -32,11 +32,11 @@ sys.path.insert(0, str(HERE))
 
 from collections_util import ensure_collection, load_raw  # noqa: E402
 
-from artlens import metrics  # noqa: E402
-from artlens.evaluate import ranked_neighbours  # noqa: E402
-from artlens.facets import DEFAULT_WEIGHTS, FACETS, TRANSFORM_SPECS, fit_transform  # noqa: E402
-from artlens.style_space import DEFAULT_PATH, LOSSES, STYLE_SPACE_INPUTS, evaluate_groups, train_style_space  # noqa: E402
-from artlens.vectors import joint_matrix  # noqa: E402
+from artlens.evaluation import metrics  # noqa: E402
+from artlens.evaluation.evaluate import ranked_neighbours  # noqa: E402
+from artlens.features.facets import DEFAULT_WEIGHTS, FACETS, TRANSFORM_SPECS, fit_transform  # noqa: E402
+from artlens.learn.style_space import DEFAULT_PATH, LOSSES, STYLE_SPACE_INPUTS, evaluate_groups, train_style_space  # noqa: E402
+from artlens.store.vectors import joint_matrix  # noqa: E402
 
 SEED = 0
 COLUMNS = ("artist P@1", "artist P@5", "artist P@10", "style P@10")

@@ -18,10 +18,10 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
-from artlens import catalog
-from artlens import search as ranking
+from artlens.store import catalog
+from artlens.retrieval import search as ranking
 from artlens.collection import parse_where
-from artlens.facets import FACETS, parse_weights
+from artlens.features.facets import FACETS, parse_weights
 from artlens.web.errors import ApiError
 from artlens.web.state import AppState, get_state
 from artlens.web.uploads import CheckedUpload, as_str_dict, remove_all, save_checked

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from artlens import catalog
+from artlens.store import catalog
 from artlens.errors import InputError
 from artlens.web.errors import ApiError
 from artlens.web.state import AppState, get_state

@@ -17,9 +17,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from artlens import catalog
+from artlens.store import catalog
 from artlens.collection import is_label_name
-from artlens.facets import DEFAULT_WEIGHTS, FACETS
+from artlens.features.facets import DEFAULT_WEIGHTS, FACETS
 from artlens.web import api
 from artlens.web.errors import ApiError
 from artlens.web.state import AppState, get_state

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import Request
 
-from artlens import catalog
+from artlens.store import catalog
 from artlens.collection import Collection
 from artlens.web.errors import ApiError
 

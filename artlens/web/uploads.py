@@ -16,7 +16,7 @@ from fastapi import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from artlens.images import ImageError, load_image
+from artlens.features.images import ImageError, load_image
 from artlens.web.errors import ApiError
 
 CHUNK = 1 << 16

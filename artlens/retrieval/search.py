@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from artlens.index import EXACT_BELOW
-from artlens.vectors import FacetVectors
+from artlens.store.index import EXACT_BELOW
+from artlens.store.vectors import FacetVectors
 
 NEGATIVE_WEIGHT = 0.5
 _FACET_WORDS = {"content": "content", "style": "style", "color": "colour", "style_learned": "learned style"}

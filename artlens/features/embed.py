@@ -11,9 +11,9 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from artlens.backbone import Backbone
-from artlens.facets import color_features
-from artlens.images import as_pil, square
+from artlens.features.backbone import Backbone
+from artlens.features.facets import color_features
+from artlens.features.images import as_pil, square
 
 # Decoded working size: enough for the largest backbone input (260 px) and a 256 px thumbnail,
 # small enough that JPEG draft mode (DCT scaling) skips most of the decoding work on big scans.
@@ -39,7 +39,7 @@ def raw_features(backbone: Backbone, inputs: np.ndarray, style_variant: str) -> 
 
 def raw_dims(backbone: Backbone, style_variant: str) -> dict[str, int]:
     """Length of each raw facet vector, as stored in the catalog."""
-    from artlens.facets import COLOR_DIM
+    from artlens.features.facets import COLOR_DIM
 
     return {
         "content": backbone.output_dims["content"],

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from artlens.annotate.heads import LabelHead
+from artlens.learn.heads import LabelHead
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 DEFAULT_MODELS = ("style", "genre", "depiction", "medium", "content")

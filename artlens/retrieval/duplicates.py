@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass
 import faiss
 import numpy as np
 
-from artlens.index import build_index
+from artlens.store.index import build_index
 
 # Chosen on the measurements above: the best recall at <= 0.5% of paintings in a false pair, on a
 # plateau (22 -> 24 bits or 0.75 -> 0.80 moves recall by < 1 point and false pairs by <= 2).

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from artlens.annotate import calibration as cal
+from artlens.learn import calibration as cal
 
 __all__ = ["KINDS", "Decision", "LabelHead", "train_head", "UNSURE", "FORMAT_VERSION"]
 
@@ -293,4 +293,4 @@ def _restore_inf(d: Any) -> None:
 
 # ----------------------------------------------------------------------------- training
 
-from artlens.annotate.training import train_head  # noqa: E402  (re-exported; needs the classes above)
+from artlens.learn.training import train_head  # noqa: E402  (re-exported; needs the classes above)

@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from artlens import metrics
-from artlens.facets import TransformSpec, fit_transform
+from artlens.evaluation import metrics
+from artlens.features.facets import TransformSpec, fit_transform
 
 __all__ = [
     "LOSSES",
@@ -50,9 +50,9 @@ LOSSES: tuple[str, ...] = ("contrastive", "triplet")
 # Style statistics alone: adding content, colour or logits never raised held-out artist P@1 on
 # WikiArt (z-scored together with style: -4 points; each through its own PCA: within noise).
 STYLE_SPACE_INPUTS: tuple[str, ...] = ("style",)
-DEFAULT_PATH = Path(__file__).resolve().parent / "models" / "style_learned.npz"
+DEFAULT_PATH = Path(__file__).resolve().parents[1] / "models" / "style_learned.npz"
 
-# The style facet's kind of transform (artlens.facets) with more axes and stronger whitening: held-out
+# The style facet's kind of transform (artlens.features.facets) with more axes and stronger whitening: held-out
 # artist P@1 0.569 -> 0.587 over the facet's (128 axes, regulariser 10); 384-512 axes or regulariser
 # 1-5 were no better.
 INPUT_SPEC = TransformSpec(pre="zscore", dim=256, whiten=3.0)
@@ -153,7 +153,7 @@ def default_style_space(backbone: str, style_variant: str) -> StyleSpace | None:
 def evaluate_groups(vectors: np.ndarray, groups: Sequence[str | None], ks: Sequence[int] = (1, 5, 10)) -> dict[str, float]:
     """ALADIN group retrieval among `vectors` (unit rows): every work with another member of its group
     queries all the others (never itself); mean P@k of finding members of its group."""
-    from artlens.evaluate import ranked_neighbours
+    from artlens.evaluation.evaluate import ranked_neighbours
 
     codes = _codes(groups)
     depth = min(max(ks), len(codes) - 1)

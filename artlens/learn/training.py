@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from artlens import metrics
-from artlens.annotate import calibration as cal
+from artlens.evaluation import metrics
+from artlens.learn import calibration as cal
 
 HOLDOUT = 1 / 11
 LINEAR_C = (0.001, 0.003, 0.01)
@@ -371,7 +371,7 @@ def train_head(
     mapped: kind "many" only, extra classes scored as sums of the ImageNet softmax of the "logits"
     facet over the given indices, with fixed `mapped_thresholds` (not calibrated).
     """
-    from artlens.annotate.heads import KINDS, LabelHead, _jsonable
+    from artlens.learn.heads import KINDS, LabelHead, _jsonable
 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")

@@ -1,7 +1,7 @@
 """Evaluation runs: how good is search on this collection, and which facet works best?
 
 Every artwork that has the label(s) queries the rest of the collection (never itself), facet by
-facet, and the rankings are scored with `artlens.metrics`: single-label P@k and mAP, DeepArt's
+facet, and the rankings are scored with `artlens.evaluation.metrics`: single-label P@k and mAP, DeepArt's
 graded multi-label protocol, and ALADIN's group retrieval.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from artlens import metrics
+from artlens.evaluation import metrics
 
 # Up to this size every query ranks the whole collection, so mAP is exact; above it, the top
 # TRUNCATED_K results are ranked and mAP is AP@TRUNCATED_K (relevant items further down count as missed).

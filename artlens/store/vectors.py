@@ -24,14 +24,14 @@ import numpy as np
 from sqlalchemy.engine import Engine
 from threadpoolctl import threadpool_limits
 
-from artlens import catalog
-from artlens.duplicates import NearDuplicate, find_near_duplicates
-from artlens.facets import DEFAULT_WEIGHTS, FACETS, TRANSFORM_SPECS, FacetTransform, fit_transform
-from artlens.index import VectorIndex, build_index
+from artlens.store import catalog
+from artlens.retrieval.duplicates import NearDuplicate, find_near_duplicates
+from artlens.features.facets import DEFAULT_WEIGHTS, FACETS, TRANSFORM_SPECS, FacetTransform, fit_transform
+from artlens.store.index import VectorIndex, build_index
 from artlens.machine import usable_cores
 
 if TYPE_CHECKING:
-    from artlens.style_space import StyleSpace
+    from artlens.learn.style_space import StyleSpace
 
 QUANTILE_LEVELS = np.linspace(0.0, 1.0, 1001)
 LEARNED_STYLE = "style_learned"  # the facet name of a collection's learned style space
@@ -203,7 +203,7 @@ def load(directory: Path) -> FacetVectors:
     quantiles: dict[str, np.ndarray] = {}
     spaces: dict[str, StyleSpace] = {}
     if len(ids):
-        from artlens.style_space import StyleSpace
+        from artlens.learn.style_space import StyleSpace
 
         spaces = {name: StyleSpace.load(directory / f"{name}.space.npz") for name in state.get("learned", {})}
         # Memory-mapped: a search touches only the rows it scores.

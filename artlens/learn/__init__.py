@@ -1,8 +1,8 @@
 """Annotation: calibrated label heads on raw backbone features, and the default models shipped with ArtLens."""
 
-from artlens.annotate.heads import FORMAT_VERSION, KINDS, UNSURE, Decision, LabelHead, train_head
-from artlens.annotate.models import DEFAULT_MODELS, default_model_path, load_default_model
-from artlens.annotate.vocabularies import IMAGENET_CONTENT, VOCABULARIES
+from artlens.learn.heads import FORMAT_VERSION, KINDS, UNSURE, Decision, LabelHead, train_head
+from artlens.learn.registry import DEFAULT_MODELS, default_model_path, load_default_model
+from artlens.learn.vocabularies import IMAGENET_CONTENT, VOCABULARIES
 
 __all__ = [
     "DEFAULT_MODELS",

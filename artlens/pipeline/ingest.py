@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.engine import Engine
 
-from artlens import catalog
-from artlens.backbone import Backbone
-from artlens.embed import WORKING_SIDE, model_input, raw_features
+from artlens.store import catalog
+from artlens.features.backbone import Backbone
+from artlens.features.embed import WORKING_SIDE, model_input, raw_features
 from artlens.errors import InputError
-from artlens.images import ImageError, is_image_path, load_image, thumbnail
+from artlens.features.images import ImageError, is_image_path, load_image, thumbnail
 from artlens.machine import usable_cores
 
 THUMBNAIL_SIDE = 256

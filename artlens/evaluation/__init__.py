@@ -1,0 +1,1 @@
+"""Evaluation: retrieval and label metrics, evaluation protocols, plots."""

@@ -1,0 +1,1 @@
+"""Jobs that move data between layers: ingest (files -> features -> catalog)."""

@@ -1,0 +1,1 @@
+"""Retrieval: ranking by facets (search) and near-duplicate detection."""

@@ -1,0 +1,1 @@
+"""Storage: the catalog (SQLAlchemy), the facet vectors on disk, and the vector indexes (FAISS)."""
