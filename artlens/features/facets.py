@@ -14,11 +14,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils.extmath import randomized_svd
 
-FACETS: tuple[str, ...] = ("content", "style", "color")
-STYLE_VARIANTS: tuple[str, ...] = ("adain", "gram")
-# Chosen on WikiArt (movement P@10 of the joint facet, see docs/benchmarks.md): style carries most
-# of what "looks alike" means for artworks; colour is a light touch (more colour lowers P@10).
-DEFAULT_WEIGHTS: dict[str, float] = {"content": 0.35, "style": 0.55, "color": 0.1}
+from artlens.vocabulary import DEFAULT_WEIGHTS, FACETS, STYLE_VARIANTS
+
+__all__ = ["DEFAULT_WEIGHTS", "FACETS", "STYLE_VARIANTS"]  # re-exported: defined in artlens.vocabulary
 
 _L_BINS, _AB_BINS, _AB_RANGE = 4, 6, 64.0
 COLOR_DIM = _L_BINS * _AB_BINS * _AB_BINS + 6

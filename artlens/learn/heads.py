@@ -39,13 +39,12 @@ from typing import Any
 import numpy as np
 
 from artlens.learn import calibration as cal
+from artlens.vocabulary import LABEL_KINDS, UNSURE
 
 __all__ = ["KINDS", "Decision", "LabelHead", "train_head", "UNSURE", "FORMAT_VERSION"]
 
-KINDS = ("binary", "one-of-many", "many")
-UNSURE = "unsure"
+KINDS = LABEL_KINDS
 FORMAT_VERSION = 1
-FACETS = ("content", "style", "color", "logits")
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-YES_VALUES = frozenset({"yes", "true", "1", "y"})
-NO_VALUES = frozenset({"no", "false", "0", "n"})
+from artlens.vocabulary import yes_no
+
 MIN_EACH = 2  # answers of each kind before a model is trained
 
 
@@ -36,9 +36,9 @@ def answers(values: Mapping[int, str]) -> dict[int, bool]:
     """Labels given for one name -> {artwork id: True (yes) / False (no)}; other values are left out."""
     out: dict[int, bool] = {}
     for artwork_id, value in values.items():
-        v = value.strip().lower()
-        if v in YES_VALUES or v in NO_VALUES:
-            out[int(artwork_id)] = v in YES_VALUES
+        answer = yes_no(value)
+        if answer is not None:
+            out[int(artwork_id)] = answer
     return out
 
 

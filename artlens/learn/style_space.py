@@ -34,6 +34,7 @@ import numpy as np
 
 from artlens.evaluation import metrics
 from artlens.features.facets import TransformSpec, fit_transform
+from artlens.vocabulary import STYLE_LOSSES
 
 __all__ = [
     "LOSSES",
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
-LOSSES: tuple[str, ...] = ("contrastive", "triplet")
+LOSSES: tuple[str, ...] = STYLE_LOSSES
 # Style statistics alone: adding content, colour or logits never raised held-out artist P@1 on
 # WikiArt (z-scored together with style: -4 points; each through its own PCA: within noise).
 STYLE_SPACE_INPUTS: tuple[str, ...] = ("style",)

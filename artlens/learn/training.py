@@ -11,6 +11,7 @@ import numpy as np
 
 from artlens.evaluation import metrics
 from artlens.learn import calibration as cal
+from artlens.vocabulary import NO_WORDS, YES_WORDS
 
 HOLDOUT = 1 / 11
 LINEAR_C = (0.001, 0.003, 0.01)
@@ -20,8 +21,6 @@ CALIBRATION_FOLDS = 5
 # half the time. Works of one artist err together, so the items are less independent than the bound
 # assumes: on WikiArt styles (5-fold CV by artist) 0.90 confidence gave 0.896 precision, 0.95 gave 0.906.
 PRECISION_CONFIDENCE = 0.95
-_TRUE = {"yes", "true", "1", "y", "t"}
-_FALSE = {"no", "false", "0", "-1", "n", "f"}
 
 
 # ----------------------------------------------------------------------------- labels
@@ -40,9 +39,9 @@ def _encode_single(labels: Sequence, kind: str, classes: Sequence[str] | None, p
         if positive is None and classes:
             positive = classes[0]
         if positive is None:
-            if not {v.lower() for v in known} <= (_TRUE | _FALSE):
+            if not {v.lower() for v in known} <= (YES_WORDS | NO_WORDS):
                 raise ValueError(f"binary labels {known[:5]} are not yes/no-like: say which value is positive (positive=...)")
-            y = np.array([-1 if v is None else int(v.lower() in _TRUE) for v in vals])
+            y = np.array([-1 if v is None else int(v.lower() in YES_WORDS) for v in vals])
             return y, ["yes"], notes
         y = np.array([-1 if v is None else int(v == positive) for v in vals])
         return y, [positive], notes

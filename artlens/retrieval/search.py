@@ -16,9 +16,9 @@ import numpy as np
 
 from artlens.store.index import EXACT_BELOW
 from artlens.store.vectors import FacetVectors
+from artlens.vocabulary import facet_word
 
 NEGATIVE_WEIGHT = 0.5
-_FACET_WORDS = {"content": "content", "style": "style", "color": "colour", "style_learned": "learned style"}
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Hit:
         """'style top 0.4% · content top 3%': how unusual each ranking facet's similarity is."""
         used = [f for f in self.percentiles if weights.get(f, 0) > 0]
         used.sort(key=lambda f: -self.percentiles[f])
-        return " · ".join(f"{_FACET_WORDS.get(f, f.replace('_', ' '))} {_top(self.percentiles[f])}" for f in used)
+        return " · ".join(f"{facet_word(f)} {_top(self.percentiles[f])}" for f in used)
 
 
 def _top(p: float) -> str:

@@ -17,6 +17,8 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from artlens.vocabulary import PREDICTION_PREFIX
+
 SCHEMA_VERSION = 1
 
 metadata_obj = sa.MetaData()
@@ -386,7 +388,6 @@ def filter_ids(conn: Connection, where: Sequence[tuple[str, str, str]]) -> np.nd
     return np.asarray([r[0] for r in conn.execute(q.order_by(artworks.c.id))], dtype=np.int64)
 
 
-PREDICTION_PREFIX = "pred."
 
 
 def _field(column: str) -> sa.ColumnElement:

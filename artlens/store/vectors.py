@@ -29,12 +29,12 @@ from artlens.retrieval.duplicates import NearDuplicate, find_near_duplicates
 from artlens.features.facets import DEFAULT_WEIGHTS, FACETS, TRANSFORM_SPECS, FacetTransform, fit_transform
 from artlens.store.index import VectorIndex, build_index
 from artlens.machine import usable_cores
+from artlens.vocabulary import LEARNED_STYLE
 
 if TYPE_CHECKING:
     from artlens.learn.style_space import StyleSpace
 
 QUANTILE_LEVELS = np.linspace(0.0, 1.0, 1001)
-LEARNED_STYLE = "style_learned"  # the facet name of a collection's learned style space
 STATE_FILE = "state.json"
 
 

@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from artlens.store import catalog
 from artlens.collection import is_label_name
 from artlens.features.facets import DEFAULT_WEIGHTS, FACETS
+from artlens.vocabulary import facet_title, in_display_order
 from artlens.web import api
 from artlens.web.errors import ApiError
 from artlens.web.state import AppState, get_state
@@ -31,7 +32,6 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 router = APIRouter(include_in_schema=False)
 State = Annotated[AppState, Depends(get_state)]
 
-FACET_LABELS = {"style_learned": "Learned style", "style": "Style", "content": "Content", "color": "Colour"}  # display order
 BROWSE_PAGE = 48
 MAX_VALUES_PER_COLUMN = 200
 
@@ -44,7 +44,6 @@ def _basename(path: str) -> str:
 
 
 templates.env.filters["basename"] = _basename
-templates.env.globals["facet_labels"] = FACET_LABELS
 
 
 def _columns(state: AppState) -> tuple[list[str], list[str]]:
@@ -98,9 +97,7 @@ def _sliders(state: AppState) -> list[tuple[str, str, float]]:
         facets, weights = vecs.facets, vecs.weights
     except Exception:  # noqa: BLE001 - no index yet: the default facets
         facets, weights = FACETS, DEFAULT_WEIGHTS
-    order = list(FACET_LABELS)
-    ordered = sorted(facets, key=lambda f: order.index(f) if f in order else len(order))
-    return [(f, FACET_LABELS.get(f, f), float(weights.get(f, 0.0))) for f in ordered]
+    return [(f, facet_title(f), float(weights.get(f, 0.0))) for f in in_display_order(list(facets))]
 
 
 def _count(state: AppState) -> int:
@@ -119,8 +116,7 @@ def artwork_page(artwork_id: str, request: Request, state: State) -> HTMLRespons
             return not_found(request, f"There is no artwork with id {int(artwork_id)} in this collection.")
         raise
     mlt = detail["more_like_this"]
-    order = list(FACET_LABELS)
-    rows = [(f, FACET_LABELS.get(f, f), mlt[f]) for f in sorted(mlt, key=lambda f: order.index(f) if f in order else len(order))]
+    rows = [(f, facet_title(f), mlt[f]) for f in in_display_order(list(mlt))]
     return _page(request, "artwork.html", a=detail, rows=rows,
                  file_missing=not os.path.isfile(detail["path"]))
 
