@@ -4,10 +4,54 @@
     col = Collection.create("my-collection")
     col.add(["scans/"], metadata="scans/labels.csv")
     results = col.search(images=["query.jpg"], facet="style", k=5)
+
+This package is the facade: `Collection`, its typed results, the errors, and a few functions that
+need no collection. The CLI and the web app import nothing else. Names load on first use, so that
+`artlens --help` does not pay for numpy, SQLAlchemy or ONNX Runtime.
 """
 
-from artlens.collection import Collection, SearchResult
-from artlens.errors import ArtLensError, CollectionError, InputError
-from artlens.pipeline.ingest import AddReport
+from __future__ import annotations
 
-__all__ = ["AddReport", "ArtLensError", "Collection", "CollectionError", "InputError", "SearchResult"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from artlens.errors import AccessError, ArtLensError, CollectionError, ImageError, InputError, NotFoundError, RequestError
+
+if TYPE_CHECKING:
+    from artlens.standalone import ImageFacts, evaluate_boxes, inspect_image, parse_weights, parse_where
+    from artlens.collection import Collection
+    from artlens.results import (
+        AddReport,
+        Annotation,
+        Artwork,
+        ArtworkPage,
+        BoxesReport,
+        Duplicates,
+        Info,
+        LabelsReport,
+        ModelCard,
+        Neighbour,
+        RetrievalReport,
+        SearchResult,
+        StyleSpaceReport,
+        Suggestion,
+    )
+
+_LAZY = {
+    "Collection": "artlens.collection",
+    **{name: "artlens.results" for name in (
+        "AddReport", "Annotation", "Artwork", "ArtworkPage", "BoxesReport", "Duplicates", "Info", "LabelsReport",
+        "ModelCard", "Neighbour", "RetrievalReport", "SearchResult", "StyleSpaceReport", "Suggestion")},
+    **{name: "artlens.standalone" for name in ("ImageFacts", "evaluate_boxes", "inspect_image", "parse_weights", "parse_where")},
+}
+
+__all__ = ["AccessError", "ArtLensError", "CollectionError", "ImageError", "InputError", "NotFoundError", "RequestError",
+           *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'artlens' has no attribute {name!r}")

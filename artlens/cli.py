@@ -1,85 +1,112 @@
-"""The `artlens` command. Each command opens a Collection, calls one method and prints the result.
+"""The `artlens` command. Each command opens a Collection, calls one method and prints its typed result.
 
-Library errors (ArtLensError) become a one-line message on stderr and exit code 1; usage
-errors are Typer's (exit code 2).
+It imports the facade (`artlens`) and the vocabulary only, so `artlens --help` starts fast. Errors:
+one handler (`_Group.invoke`) turns ArtLens errors into a one-line message and their exit code (1);
+usage errors are Typer's (2); anything else is a bug: a short "internal error" line and exit 70,
+with the traceback in the log, or on screen with `artlens --debug` (or ARTLENS_DEBUG=1).
 """
 
 from __future__ import annotations
 
-import functools
+import datetime
 import json
+import os
 import sys
-from collections.abc import Callable
+import traceback
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
-from artlens.store import catalog
-from artlens.evaluation import evaluate
-from artlens.collection import Collection
-from artlens.errors import ArtLensError
-from artlens.features.facets import parse_weights
+from artlens import ArtLensError, Collection, evaluate_boxes, parse_weights
+from artlens.errors import EXIT_INTERNAL
+from artlens.results import plain
+from artlens.vocabulary import BACKBONES, LABEL_KINDS, STYLE_LOSSES, STYLE_VARIANTS, facet_word
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+LOG = Path(os.environ.get("ARTLENS_LOG", Path.home() / ".cache" / "artlens" / "errors.log"))
+
+
+def _choices(name: str, values: tuple[str, ...]) -> Any:
+    """A str Enum of the vocabulary's words, so Typer shows and checks them as choices."""
+    return Enum(name, {v: v for v in values}, type=str)
+
+
+Backbones = _choices("Backbones", BACKBONES)
+StyleVariants = _choices("StyleVariants", STYLE_VARIANTS)
+Losses = _choices("Losses", STYLE_LOSSES)
+Kinds = _choices("Kinds", LABEL_KINDS)
+ExportFormats = _choices("ExportFormats", ("csv", "json"))
+
+
+class _Group(TyperGroup):
+    """The one error handler of the CLI, around every command (subcommands included)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, TyperException):
+            raise
+        except ArtLensError as exc:
+            err.print(f"Error: {exc}")
+            raise typer.Exit(exc.exit_code) from None
+        except Exception as exc:
+            if ctx.meta.get("artlens_debug") or os.environ.get("ARTLENS_DEBUG"):
+                raise
+            where = _log_internal_error(exc)
+            err.print(f"Internal error ({type(exc).__name__}): this is a bug in ArtLens, not something you did. "
+                      f"The traceback is in {where}; run with --debug to see it here.")
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _log_internal_error(exc: BaseException) -> Path | str:
+    text = "".join(traceback.format_exception(exc))
+    try:
+        LOG.parent.mkdir(parents=True, exist_ok=True)
+        with open(LOG, "a", encoding="utf-8") as f:
+            f.write(f"--- {datetime.datetime.now().isoformat(timespec='seconds')} artlens {' '.join(sys.argv[1:])}\n{text}")
+        return LOG
+    except OSError:
+        return "(the log could not be written: " + str(LOG) + ")"
+
 
 app = typer.Typer(
+    cls=_Group,
     help="Search and describe art collections by content, style and colour.",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 CollectionArg = Annotated[Path, typer.Argument(help="The collection directory.", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-class Backbones(str, Enum):
-    lite0 = "lite0"
-    lite2 = "lite2"
-
-
-class StyleVariants(str, Enum):
-    adain = "adain"
-    gram = "gram"
-
-
-class Losses(str, Enum):
-    contrastive = "contrastive"
-    triplet = "triplet"
-
-
-def friendly_errors(fn: F) -> F:
-    """Turn the library's typed errors into a clear message and exit code 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except ArtLensError as exc:
-            err.print(f"Error: {exc}")
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
+@app.callback()
+def main(
+    ctx: typer.Context,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback of an internal error (also ARTLENS_DEBUG=1).")] = False,
+) -> None:
+    """Search and describe art collections by content, style and colour."""
+    ctx.meta["artlens_debug"] = debug
 
 
 def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(json.dumps(plain(data), indent=2, ensure_ascii=False) + "\n")
 
 
 @app.command()
-@friendly_errors
 def add(
     collection: CollectionArg,
     paths: Annotated[list[Path], typer.Argument(help="Image files or folders (searched recursively).", show_default=False)],
     metadata: Annotated[Path | None, typer.Option("--metadata", "-m", help="CSV with an 'image' column (paths relative to the CSV) and any other columns as metadata.")] = None,
-    backbone: Annotated[Backbones, typer.Option(help="Backbone for a new collection: EfficientNet-Lite0 (224 px) or Lite2 (260 px).")] = Backbones.lite0,
-    style: Annotated[StyleVariants, typer.Option(help="Style statistics for a new collection: adain (channel mean/std, ALADIN) or gram (DeepArt).")] = StyleVariants.adain,
+    backbone: Annotated[Backbones, typer.Option(help="Backbone for a new collection: EfficientNet-Lite0 (224 px) or Lite2 (260 px).")] = Backbones["lite0"],
+    style: Annotated[StyleVariants, typer.Option(help="Style statistics for a new collection: adain (channel mean/std, ALADIN) or gram (DeepArt).")] = StyleVariants["adain"],
     as_json: JsonOpt = False,
 ) -> None:
     """Add images to a collection (created if needed) and rebuild its search index.
@@ -89,6 +116,8 @@ def add(
     Example: artlens add my-collection scans/ --metadata scans/labels.csv
     """
     col = Collection.create(collection, backbone=backbone.value, style=style.value)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
     with Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=err, transient=True, disable=as_json) as bar:
         task = bar.add_task("embed", total=None)
@@ -120,7 +149,6 @@ def add(
 
 
 @app.command()
-@friendly_errors
 def search(
     collection: CollectionArg,
     image: Annotated[list[Path], typer.Option("--image", "-i", help="Query image; repeat for a moodboard (vectors averaged).", show_default=False)],
@@ -136,10 +164,7 @@ def search(
 
     Example: artlens search my-collection --image query.jpg --facet style -k 5
     """
-    try:
-        parsed = parse_weights(weights)
-    except ValueError as exc:
-        raise ArtLensError(str(exc)) from None
+    parsed = parse_weights(weights)
     with Collection.open(collection) as col:
         results = col.search(images=image, not_images=not_image or [], facet=facet, weights=parsed,
                              where=where or [], k=k, include_self=include_self)
@@ -151,7 +176,7 @@ def search(
         return
     # A block per result: scores and why, the path, the metadata. Readable at any terminal width.
     for n, r in enumerate(results, 1):
-        scores = "  ".join(f"{_FACET_NAMES.get(f, f)} {v:.2f}" for f, v in r.scores.items())
+        scores = "  ".join(f"{facet_word(f)} {v:.2f}" for f, v in r.scores.items())
         out.print(f"{n:>2}. {r.score:.3f}  {scores}  ({r.why})")
         out.print(f"    {_short(r.path)}")
         if r.metadata:
@@ -159,66 +184,52 @@ def search(
 
 
 @app.command()
-@friendly_errors
 def info(collection: CollectionArg, as_json: JsonOpt = False) -> None:
     """Counts, facets, model and metadata columns of a collection.
 
     Example: artlens info my-collection --json
     """
     with Collection.open(collection) as col:
-        data = col.info()
+        info = col.info()
     if as_json:
-        _print_json(data)
+        _print_json(info)
         return
-    model = data["model"]
-    out.print(f"Collection {data['directory']}")
-    out.print(f"  artworks:   {data['artworks']}")
-    out.print(f"  duplicates: {data['duplicates']['exact']} exact, {data['duplicates']['near']} near")
-    out.print(f"  failed:     {len(data['failed'])}")
-    out.print(f"  model:      EfficientNet-{model['backbone'].capitalize()} ({model['input_size']} px), style statistics: {model['style']}")
-    facets = ", ".join(f"{f['name']} ({f['dim']}-d, {f['index']})" for f in data["facets"]) or "none yet"
+    model = info.model
+    out.print(f"Collection {info.directory}")
+    out.print(f"  artworks:   {info.artworks}")
+    out.print(f"  duplicates: {info.exact_duplicates} exact, {info.near_duplicates} near")
+    out.print(f"  failed:     {len(info.failed)}")
+    out.print(f"  model:      EfficientNet-{model.backbone.capitalize()} ({model.input_size} px), style statistics: {model.style}")
+    facets = ", ".join(f"{f.name} ({f.dim}-d, {f.index})" for f in info.facets) or "none yet"
     out.print(f"  facets:     {facets}")
-    out.print(f"  weights:    " + ", ".join(f"{k}={v}" for k, v in data["weights"].items()))
-    out.print(f"  columns:    {', '.join(data['columns']) or 'none'}")
-    if data["stale"]:
+    out.print("  weights:    " + ", ".join(f"{k}={v}" for k, v in info.weights.items()))
+    out.print(f"  columns:    {', '.join(info.columns) or 'none'}")
+    if info.stale:
         out.print("  The index is older than the catalog (an add was interrupted): run `artlens add` again.")
-    for f in data["failed"]:
-        out.print(f"  failed: {f['reason']:<13} {f['path']}")
+    for f in info.failed:
+        out.print(f"  failed: {f.reason:<13} {f.path}")
 
 
 @app.command()
-@friendly_errors
 def duplicates(collection: CollectionArg, as_json: JsonOpt = False) -> None:
     """List exact duplicates (same bytes or pixels) and near-duplicates (perceptual hash or content).
 
     Example: artlens duplicates my-collection --json
     """
     with Collection.open(collection) as col:
-        data = col.duplicates()
+        found = col.duplicates()
     if as_json:
-        _print_json(data)
+        _print_json(found)
         return
-    out.print(f"{len(data['exact'])} exact duplicates, {len(data['near'])} near-duplicate pairs.")
-    for d in data["exact"]:
-        out.print(f"  exact ({d['same']}): {_short(d['path'])} = {_short(d['duplicate_of'])}")
-    for d in data["near"]:
-        out.print(f"  near (phash distance {d['phash_distance']}, content {d['content_similarity']:.2f}): "
-                  f"{_short(d['a']['path'])} ~ {_short(d['b']['path'])}")
-
-
-class Kinds(str, Enum):
-    binary = "binary"
-    one_of_many = "one-of-many"
-    many = "many"
-
-
-class ExportFormats(str, Enum):
-    csv = "csv"
-    json = "json"
+    out.print(f"{len(found.exact)} exact duplicates, {len(found.near)} near-duplicate pairs.")
+    for c in found.exact:
+        out.print(f"  exact ({c.same}): {_short(c.path)} = {_short(c.duplicate_of)}")
+    for pair in found.near:
+        out.print(f"  near (phash distance {pair.phash_distance}, content {pair.content_similarity:.2f}): "
+                  f"{_short(pair.a.path)} ~ {_short(pair.b.path)}")
 
 
 @app.command()
-@friendly_errors
 def annotate(
     collection: CollectionArg,
     model: Annotated[list[str] | None, typer.Option("--model", help="Label model to run; repeatable (default: every model that applies).", show_default=False)] = None,
@@ -234,11 +245,9 @@ def annotate(
     if as_json:
         _print_json(summary)
         return
-    for name, counts in summary.items():
-        total = sum(counts.values())
-        unsure = counts.get("unsure", 0)
-        top = ", ".join(f"{label or '(none)'} {n}" for label, n in list(counts.items())[:6])
-        out.print(f"{name}: {total} artworks, {total - unsure} decided, {unsure} unsure ({top})")
+    for name, a in summary.items():
+        top = ", ".join(f"{label or '(none)'} {n}" for label, n in list(a.counts.items())[:6])
+        out.print(f"{name}: {a.total} artworks, {a.decided} decided, {a.unsure} unsure ({top})")
 
 
 labels_app = typer.Typer(help="Give labels, get the next works to label, train label models.", no_args_is_help=True)
@@ -246,11 +255,10 @@ app.add_typer(labels_app, name="labels")
 
 
 @labels_app.command("train")
-@friendly_errors
 def labels_train(
     collection: CollectionArg,
     label: Annotated[str, typer.Option("--label", "-l", help="Label name (given with `labels set`) or metadata column to learn (';'-separated for --kind many).", show_default=False)],
-    kind: Annotated[Kinds, typer.Option(help="binary (yes/no), one-of-many (one class per artwork) or many (several per artwork).")] = Kinds.one_of_many,
+    kind: Annotated[Kinds, typer.Option(help="binary (yes/no), one-of-many (one class per artwork) or many (several per artwork).")] = Kinds["one-of-many"],
     group: Annotated[str | None, typer.Option(help="Column to split held-out data by (artist, series), so figures are for unseen groups.", show_default=False)] = None,
     name: Annotated[str | None, typer.Option(help="Model name (default: the label column).", show_default=False)] = None,
     as_json: JsonOpt = False,
@@ -264,11 +272,10 @@ def labels_train(
     if as_json:
         _print_json(card)
         return
-    out.print(json.dumps(card, indent=2, ensure_ascii=False))
+    out.print(json.dumps(card.as_dict(), indent=2, ensure_ascii=False))
 
 
 @labels_app.command("set")
-@friendly_errors
 def labels_set(
     collection: CollectionArg,
     name: Annotated[str, typer.Option("--name", "-n", help="Label name, e.g. watercolour.", show_default=False)],
@@ -287,7 +294,6 @@ def labels_set(
 
 
 @labels_app.command("suggest")
-@friendly_errors
 def labels_suggest(
     collection: CollectionArg,
     name: Annotated[str, typer.Option("--name", "-n", help="Yes/no label name.", show_default=False)],
@@ -300,13 +306,11 @@ def labels_suggest(
     """
     with Collection.open(collection) as col:
         found = col.label_suggestions(name, n)
-        with col.engine.connect() as conn:
-            rows = {i: r.path for i, r in catalog.artworks_by_id(conn, [s["id"] for s in found]).items()}
     if as_json:
-        _print_json({"name": name, "suggestions": [{**s, "path": rows.get(s["id"])} for s in found]})
+        _print_json({"name": name, "suggestions": found})
         return
     for s in found:
-        out.print(f"{s['id']:>7}  {s['reason']:<26} {s['score']:.2f}  {rows.get(s['id'])}")
+        out.print(f"{s.id:>7}  {s.reason:<26} {s.score:.2f}  {s.path}")
 
 
 learn_app = typer.Typer(help="Learn finer similarity spaces from the collection's own groups.", no_args_is_help=True)
@@ -314,11 +318,10 @@ app.add_typer(learn_app, name="learn")
 
 
 @learn_app.command("style")
-@friendly_errors
 def learn_style(
     collection: CollectionArg,
     group: Annotated[str, typer.Option("--group", "-g", help="Column naming each work's group (artist, series, project): works of one group should look alike.", show_default=False)],
-    loss: Annotated[Losses, typer.Option(help="contrastive (ALADIN: many groups per batch) or triplet (DeepArt: shared labels, then hard negatives).")] = Losses.contrastive,
+    loss: Annotated[Losses, typer.Option(help="contrastive (ALADIN: many groups per batch) or triplet (DeepArt: shared labels, then hard negatives).")] = Losses["contrastive"],
     epochs: Annotated[int | None, typer.Option(help="Most epochs to train (default: the trainer's; it stops early on validation P@1).", min=1, show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -338,14 +341,13 @@ def learn_style(
     if as_json:
         _print_json(report)
         return
-    out.print(json.dumps(report, indent=2, ensure_ascii=False))
+    out.print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
 
 
 @app.command()
-@friendly_errors
 def export(
     collection: CollectionArg,
-    format: Annotated[ExportFormats, typer.Option("--format", help="csv or json.")] = ExportFormats.csv,
+    format: Annotated[ExportFormats, typer.Option("--format", help="csv or json.")] = ExportFormats["csv"],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: standard output).", show_default=False)] = None,
 ) -> None:
     """One row per artwork: id, path, metadata, and per label model pred.<model> and conf.<model>.
@@ -357,7 +359,7 @@ def export(
 
     with Collection.open(collection) as col:
         rows = col.export()
-    if format is ExportFormats.json:
+    if format.value == "json":
         text = json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
     else:
         buf = io.StringIO()
@@ -374,7 +376,6 @@ def export(
 
 
 @app.command()
-@friendly_errors
 def serve(
     collection: CollectionArg,
     host: Annotated[str, typer.Option(help="Address to listen on; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
@@ -400,7 +401,6 @@ app.add_typer(eval_app, name="eval")
 
 
 @eval_app.command("retrieval")
-@friendly_errors
 def eval_retrieval(
     collection: CollectionArg,
     label: Annotated[list[str] | None, typer.Option("--label", "-l", help="Metadata column; a result is relevant when it shares the value. Repeat for the DeepArt graded protocol.", show_default=False)] = None,
@@ -436,12 +436,11 @@ def eval_retrieval(
             if task in scores:
                 out.print("  " + f"{name:<14}" + "".join(f"{scores[task][key]:>9.3f}" for key in keys))
     out.print()
-    for task, (name, best, margin) in evaluate.winners(result).items():
+    for task, (name, best, margin) in result.winners().items():
         out.print(f"best for {task}: {name} ({best:.3f}, +{margin:.3f} over the next facet)")
 
 
 @eval_app.command("labels")
-@friendly_errors
 def eval_labels(
     collection: CollectionArg,
     label: Annotated[str, typer.Option("--label", "-l", help="Column with the true labels.", show_default=False)],
@@ -480,7 +479,6 @@ def eval_labels(
 
 
 @eval_app.command("boxes")
-@friendly_errors
 def eval_boxes(
     truth: Annotated[Path, typer.Option(help="CSV: image, boxes_json = [[class, xmin, ymin, xmax, ymax, difficult], ...].", show_default=False)],
     predictions: Annotated[Path, typer.Option(help="CSV: image, class, score, xmin, ymin, xmax, ymax.", show_default=False)],
@@ -490,10 +488,7 @@ def eval_boxes(
 
     Example: artlens eval boxes --truth truth.csv --predictions detections.csv
     """
-    try:
-        r = evaluate.evaluate_boxes(truth, predictions)
-    except ValueError as exc:
-        raise ArtLensError(str(exc)) from None
+    r = evaluate_boxes(truth, predictions)
     if as_json:
         _print_json(r)
         return
@@ -506,8 +501,6 @@ def eval_boxes(
         per = ", ".join(f"{c} {v:.3f}" for c, v in sorted(res["per_class"].items()))
         out.print(f"{key}: mean {mean}" + (f" ({per})" if per else ""))
 
-
-_FACET_NAMES = {"color": "colour", "style_learned": "learned style"}
 
 
 def _short(path: str) -> str:

@@ -22,10 +22,10 @@ def collection(small_collection: Collection, tmp_path: Path) -> Collection:
 def test_annotate_with_the_default_models(collection: Collection) -> None:
     assert {"style", "genre", "depiction", "medium", "content"} <= set(collection.label_models())
     summary = collection.annotate(models=["style", "depiction"])
-    assert sum(summary["style"].values()) == 242 and sum(summary["depiction"].values()) == 242
-    assert set(summary["depiction"]) <= {"painting", "drawing", "cartoon", "photo", "unsure"}
+    assert summary["style"].total == 242 and summary["depiction"].total == 242
+    assert set(summary["depiction"].counts) <= {"painting", "drawing", "cartoon", "photo", "unsure"}
     # WikiArt paintings are paintings: the depiction model should say so for most of them.
-    assert summary["depiction"].get("painting", 0) > 0.8 * 242
+    assert summary["depiction"].counts.get("painting", 0) > 0.8 * 242
     rows = {r["path"]: r for r in collection.export()}
     some = next(iter(rows.values()))
     assert {"pred.style", "conf.style", "pred.depiction", "conf.depiction"} <= set(some)
@@ -42,8 +42,8 @@ def test_train_a_label_from_a_metadata_column_and_use_it(collection: Collection)
     assert (collection.directory / "models" / "my_style.npz").is_file()
     assert "my_style" in collection.label_models()
     summary = collection.annotate(models=["my_style"])
-    assert sum(summary["my_style"].values()) == 242
-    decided = {label: n for label, n in summary["my_style"].items() if label != "unsure"}
+    assert summary["my_style"].total == 242
+    decided = {label: n for label, n in summary["my_style"].counts.items() if label != "unsure"}
     assert decided and set(decided) <= {r["style"] for r in collection.export()}
     label = max(decided, key=decided.get)
     query = collection.export()[0]["path"]
@@ -80,11 +80,11 @@ def test_test_time_augmentation_reads_six_views_and_marks_the_predictions(collec
     views = tta_views(Image.new("RGB", (200, 100)))
     assert [v.size for v in views] == [(200, 100)] + [(160, 80)] * 5  # whole, centre, 4 corners
     # Describe a few artworks with six views each, the rest from stored features when a file is gone.
-    with collection.engine.begin() as conn:  # the collection is a copy: point one artwork at a missing file
+    with collection.catalog.engine.begin() as conn:  # the collection is a copy: point one artwork at a missing file
         conn.exec_driver_sql("UPDATE artworks SET path = '/nowhere/gone.jpg' WHERE id = (SELECT min(id) FROM artworks)")
     summary = collection.annotate(models=["depiction"], tta=True)
-    assert sum(summary["depiction"].values()) == 242
-    assert summary["depiction"].get("painting", 0) > 0.8 * 242
-    with collection.engine.connect() as conn:
+    assert summary["depiction"].total == 242
+    assert summary["depiction"].counts.get("painting", 0) > 0.8 * 242
+    with collection.catalog.engine.connect() as conn:
         versions = {v for (v,) in conn.exec_driver_sql("SELECT DISTINCT version FROM predictions WHERE model = 'depiction'")}
     assert len(versions) == 1 and next(iter(versions)).endswith("+tta")

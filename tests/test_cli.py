@@ -21,7 +21,7 @@ def run(*args: str | Path):
 def first_path(col: Collection) -> str:
     from artlens.store import catalog
 
-    with col.engine.connect() as conn:
+    with col.catalog.engine.connect() as conn:
         return next(catalog.iter_artworks(conn)).path
 
 

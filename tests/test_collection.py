@@ -22,8 +22,8 @@ def test_lite2_backbone_with_gram_style_statistics(tmp_path: Path) -> None:
     col = Collection.create(tmp_path / "col", backbone="lite2", style="gram")
     col.add([some_paintings(tmp_path / "art")])
     info = col.info()
-    assert info["model"] == {"backbone": "lite2", "input_size": 260, "style": "gram"}
-    assert info["artworks"] == 6
+    assert (info.model.backbone, info.model.input_size, info.model.style) == ("lite2", 260, "gram")
+    assert info.artworks == 6
     query = next((tmp_path / "art").iterdir())
     assert len(col.search(images=[query], facet="style", k=3)) == 3
 
@@ -52,7 +52,7 @@ def test_an_empty_collection_says_so(tmp_path: Path) -> None:
     col = Collection.create(tmp_path / "col")
     with pytest.raises(CollectionError, match="no search index yet"):
         col.search(images=[WIKIART / read_labels(WIKIART)[0]["image"]])
-    assert col.info()["artworks"] == 0
+    assert col.info().artworks == 0
 
 
 def test_a_copied_collection_directory_still_works(tmp_path: Path) -> None:
@@ -62,5 +62,5 @@ def test_a_copied_collection_directory_still_works(tmp_path: Path) -> None:
     col.close()
     shutil.copytree(tmp_path / "col", tmp_path / "copy")
     copy = Collection.open(tmp_path / "copy")
-    assert copy.info()["artworks"] == 4
+    assert copy.info().artworks == 4
     assert len(copy.search(images=[next(art.iterdir())], k=2)) == 2

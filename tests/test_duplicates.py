@@ -1,7 +1,8 @@
 """Near-duplicates: copies of a painting are reported, different paintings are not.
 
 A small collection of its own (30 real WikiArt paintings, four altered copies and one byte-for-byte
-copy, made in tmp_path), plus unit tests of `find_near_duplicates` on hand-made hashes and vectors.
+copy, made in tmp_path; the tests using it are marked `data`), plus unit tests of
+`find_near_duplicates` on hand-made hashes and vectors.
 The thresholds themselves are measured by bench/near_duplicates.py.
 """
 
@@ -66,9 +67,10 @@ def copies_collection(tmp_path_factory: pytest.TempPathFactory) -> tuple[Collect
 
 
 def _near_pairs(col: Collection) -> dict[frozenset[str], dict]:
-    return {frozenset((d["a"]["path"], d["b"]["path"])): d for d in col.duplicates()["near"]}
+    return {frozenset((d.a.path, d.b.path)): d for d in col.duplicates().near}
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("kind", list(COPIES))
 def test_an_altered_copy_is_a_near_duplicate_of_its_painting(copies_collection, kind: str) -> None:
     col, _, made = copies_collection
@@ -76,33 +78,36 @@ def test_an_altered_copy_is_a_near_duplicate_of_its_painting(copies_collection, 
     near = _near_pairs(col)
     pair = near.get(frozenset((str(original), str(copy))))
     assert pair is not None, f"{kind} copy not reported; near pairs: {list(near.values())}"
-    assert pair["content_similarity"] >= content_bar(pair["phash_distance"])
+    assert pair.content_similarity >= content_bar(pair.phash_distance)
     # and its only near-duplicate
     assert [p for p in near if str(copy) in p] == [frozenset((str(original), str(copy)))]
 
 
+@pytest.mark.data
 def test_different_paintings_are_not_near_duplicates(copies_collection) -> None:
     col, paintings, _ = copies_collection
     originals = {str(p) for p in paintings}
-    assert [d for d in col.duplicates()["near"] if {d["a"]["path"], d["b"]["path"]} <= originals] == []
+    assert [d for d in col.duplicates().near if {d.a.path, d.b.path} <= originals] == []
 
 
+@pytest.mark.data
 def test_a_byte_copy_is_an_exact_duplicate_not_a_near_one(copies_collection) -> None:
     col, _, made = copies_collection
     original, copy = made["exact"]
     data = col.duplicates()
     # whichever of the two files was ingested first is the one kept
-    assert [({d["path"], d["duplicate_of"]}, d["same"]) for d in data["exact"]] == [({str(copy), str(original)}, "bytes")]
-    assert all(str(copy) not in (d["a"]["path"], d["b"]["path"]) for d in data["near"])
+    assert [({d.path, d.duplicate_of}, d.same) for d in data.exact] == [({str(copy), str(original)}, "bytes")]
+    assert all(str(copy) not in (d.a.path, d.b.path) for d in data.near)
 
 
+@pytest.mark.data
 def test_cli_duplicates_json_has_the_documented_shape(copies_collection) -> None:
     col, _, made = copies_collection
     result = CliRunner().invoke(app, ["duplicates", str(col.directory), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert list(data) == ["exact", "near"]
-    assert data == col.duplicates()
+    assert data == col.duplicates().as_dict()
     assert set(data["exact"][0]) == {"path", "id", "duplicate_of", "original_id", "same"}
     assert len(data["near"]) == len(COPIES)
     for d in data["near"]:
@@ -116,6 +121,7 @@ def test_cli_duplicates_json_has_the_documented_shape(copies_collection) -> None
     }
 
 
+@pytest.mark.data
 def test_cli_duplicates_text_lists_both_kinds(copies_collection) -> None:
     col, _, _ = copies_collection
     result = CliRunner().invoke(app, ["duplicates", str(col.directory)])
@@ -193,12 +199,13 @@ def test_pairs_are_ordered_by_id_and_found_among_many() -> None:
     assert [(d.a, d.b, d.phash_distance, d.content_similarity) for d in found] == [(int(ids[30]), int(ids[5]), 14, 1.0)]
 
 
+@pytest.mark.data
 def test_duplicates_of_one_artwork(copies_collection) -> None:
     col, _, _ = copies_collection
     everything = col.duplicates()
-    pair = everything["near"][0]
-    mine = col.duplicates(pair["a"]["id"])
-    assert pair in mine["near"]
-    assert all(pair["a"]["id"] in (d["a"]["id"], d["b"]["id"]) for d in mine["near"])
-    assert [d for d in everything["near"] if pair["a"]["id"] in (d["a"]["id"], d["b"]["id"])] == mine["near"]
-    assert all(pair["a"]["id"] in (d["id"], d["original_id"]) for d in mine["exact"])
+    pair = everything.near[0]
+    mine = col.duplicates(pair.a.id)
+    assert pair in mine.near
+    assert all(pair.a.id in (d.a.id, d.b.id) for d in mine.near)
+    assert [d for d in everything.near if pair.a.id in (d.a.id, d.b.id)] == mine.near
+    assert all(pair.a.id in (d.id, d.original_id) for d in mine.exact)

@@ -73,7 +73,7 @@ def knn_predictions(col: Collection, k: int = 10) -> list[dict[str, str]]:
     from artlens.store import catalog
 
     vecs = col.vectors
-    with col.engine.connect() as conn:
+    with col.catalog.engine.connect() as conn:
         rows = catalog.artworks_by_id(conn, vecs.ids)
     mat = np.asarray(vecs.matrices["joint"])
     ranked = ranked_neighbours(mat, np.arange(len(mat)), depth=k)

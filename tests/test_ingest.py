@@ -40,9 +40,9 @@ def test_add_a_folder_with_metadata(tmp_path: Path) -> None:
     assert report.ignored == 1  # labels.csv itself, passed over while walking the folder
     assert report.metadata_rows == 12
     info = col.info()
-    assert info["artworks"] == 12
-    assert info["columns"] == ["style"]  # empty cells are not stored
-    assert {f["name"] for f in info["facets"]} == {"joint", "content", "style", "color", "style_learned"}
+    assert info.artworks == 12
+    assert info.columns == ["style"]  # empty cells are not stored
+    assert {f.name for f in info.facets} == {"joint", "content", "style", "color", "style_learned"}
 
 
 def test_adding_the_same_files_again_changes_nothing(tmp_path: Path) -> None:
@@ -53,7 +53,7 @@ def test_adding_the_same_files_again_changes_nothing(tmp_path: Path) -> None:
     again = col.add([tmp_path / "art"])
     assert (again.added, again.unchanged, again.duplicates, again.failed) == (0, 8, 0, [])
     assert (tmp_path / "col" / "vectors" / "state.json").read_text() == before  # no rebuild either
-    assert col.info()["artworks"] == 8
+    assert col.info().artworks == 8
 
 
 def test_bad_files_are_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
@@ -69,13 +69,13 @@ def test_bad_files_are_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
     assert report.added == 5
     assert report.failure_reasons() == {"empty": 1, "not-an-image": 1, "truncated": 1}
     assert report.ignored == 1
-    failed = {Path(f["path"]).name: f["reason"] for f in col.info()["failed"]}
+    failed = {Path(f.path).name: f.reason for f in col.info().failed}
     assert failed == {"empty.jpg": "empty", "notes.jpg": "not-an-image", "cut.jpg": "truncated"}
     # A failed file that has not changed is not retried; once fixed, it is added.
     assert col.add([art]).failed == []
     shutil.copy(WIKIART / read_labels(WIKIART)[100]["image"], art / "cut.jpg")
     fixed = col.add([art])
-    assert fixed.added == 1 and col.info()["failed"] == [f for f in col.info()["failed"] if "cut.jpg" not in f["path"]]
+    assert fixed.added == 1 and col.info().failed == [f for f in col.info().failed if "cut.jpg" not in f.path]
 
 
 def test_exact_duplicates_are_not_indexed_twice(tmp_path: Path) -> None:
@@ -89,9 +89,9 @@ def test_exact_duplicates_are_not_indexed_twice(tmp_path: Path) -> None:
     report = col.add([art])
     assert report.added == 4 and report.duplicates == 3
     info = col.info()
-    assert info["artworks"] == 4 and info["duplicates"]["exact"] == 3
+    assert info.artworks == 4 and info.exact_duplicates == 3
     # Files are added in path order; whichever comes first is the original.
-    found = {(frozenset({Path(d["path"]).name, Path(d["duplicate_of"]).name}), d["same"]) for d in col.duplicates()["exact"]}
+    found = {(frozenset({Path(d.path).name, Path(d.duplicate_of).name}), d.same) for d in col.duplicates().exact}
     assert found == {
         (frozenset({"a.png", files[1].name}), "pixels"),
         (frozenset({"b.png", "a.png"}), "pixels"),
@@ -109,8 +109,8 @@ def test_copies_added_later_point_at_the_catalogued_original(tmp_path: Path) -> 
     Image.open(files[2]).save(later / "copy.png")
     report = col.add([later])
     assert report.added == 0 and report.duplicates == 2
-    assert {Path(d["duplicate_of"]).name for d in col.duplicates()["exact"]} == {files[2].name}
-    assert col.info()["artworks"] == 3
+    assert {Path(d.duplicate_of).name for d in col.duplicates().exact} == {files[2].name}
+    assert col.info().artworks == 3
 
 
 def _text_chunk(key: str, value: str):
@@ -175,7 +175,7 @@ def test_ctrl_c_keeps_finished_batches_and_a_rerun_completes(tmp_path: Path) -> 
     assert 0 < kept == calls[-1] < 40  # exactly the batches reported done
     report = col.add([tmp_path / "art"], batch_size=8)
     assert (report.unchanged, report.added) == (kept, 40 - kept)
-    assert _count_rows(tmp_path / "col") == 40 and col.info()["artworks"] == 40
+    assert _count_rows(tmp_path / "col") == 40 and col.info().artworks == 40
 
 
 def test_a_killed_add_continues_without_losing_or_duplicating(tmp_path: Path) -> None:

@@ -59,8 +59,8 @@ def test_active_learning_finds_rare_positives_faster_than_chance(collection: Col
     shown = []
     for _ in range(4):
         for s in collection.label_suggestions("ukiyo_e", n=8):
-            shown.append(s["id"])
-            collection.set_label(s["id"], "ukiyo_e", "yes" if styles[s["id"]] == "Ukiyo_e" else "no")
+            shown.append(s.id)
+            collection.set_label(s.id, "ukiyo_e", "yes" if styles[s.id] == "Ukiyo_e" else "no")
     found = sum(styles[i] == "Ukiyo_e" for i in shown)
     assert len(set(shown)) == 32
     assert found >= 12, f"{found} of 32 suggestions were Ukiyo-e (chance: about 3)"
@@ -77,7 +77,7 @@ def test_labels_are_validated_exported_and_trained_on(collection: Collection) ->
     first = next(iter(styles))
     collection.set_label(first, "baroque", None)  # taking a label back
     assert first not in collection.labels("baroque") and len(collection.labels("baroque")) == len(styles) - 1
-    assert collection.info()["labels"]["baroque"]["yes"] == sum(s == "Baroque" for s in styles.values())
+    assert collection.info().labels["baroque"]["yes"] == sum(s == "Baroque" for s in styles.values())
     rows = {r["id"]: r for r in collection.export()}
     assert rows[first]["label.baroque"] == "" and {r["label.baroque"] for r in rows.values()} == {"", "yes", "no"}
     card = collection.train_label("baroque", kind="binary", group="artist")

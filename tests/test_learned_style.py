@@ -29,11 +29,11 @@ def _paintings(col: Collection, n: int) -> list[str]:
 
 
 def test_a_new_collection_gets_the_default_learned_style_facet(small_collection: Collection) -> None:
-    facets = {f["name"]: f for f in small_collection.info()["facets"]}
+    facets = {f.name: f for f in small_collection.info().facets}
     assert "style_learned" in facets
-    card = facets["style_learned"]["learned"]
+    card = facets["style_learned"].learned
     assert card["group"] == "artist" and "WikiArt" in card["trained_on"]
-    assert facets["style_learned"]["dim"] == small_collection.vectors.matrices["style_learned"].shape[1]
+    assert facets["style_learned"].dim == small_collection.vectors.matrices["style_learned"].shape[1]
 
 
 def test_search_by_learned_style_with_a_moodboard_and_an_image_to_avoid(small_collection: Collection) -> None:
@@ -56,7 +56,7 @@ def test_learn_a_collection_style_space_from_its_artists(collection: Collection)
     report = collection.learn_style("artist", epochs=3, progress=epochs.append)
     assert report["epochs_run"] <= 3 and report["val_groups"] >= 2 and epochs
     assert (collection.directory / "models" / "style_learned.npz").exists()
-    card = next(f for f in collection.info()["facets"] if f["name"] == "style_learned")["learned"]
+    card = next(f for f in collection.info().facets if f.name == "style_learned").learned
     assert card["group"] == "artist" and "this collection" in card["trained_on"]
     # Evaluation covers the learned facet like the others.
     result = collection.evaluate_retrieval(labels=["style"], group="artist", facets=["style", "style_learned"])

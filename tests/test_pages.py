@@ -195,7 +195,7 @@ def outside_painting(small_collection, wikiart_labels) -> Path:
 def _rows(collection):
     from artlens.store import catalog
 
-    with collection._engine.connect() as conn:
+    with collection.catalog.engine.connect() as conn:
         return list(catalog.iter_artworks(conn))
 
 

@@ -21,7 +21,7 @@ def predicted(small_collection: Collection, tmp_path: Path) -> Collection:
     """A copy of the small collection where a stand-in model called 'baroque' said yes to Baroque works."""
     shutil.copytree(small_collection.directory, tmp_path / "col")
     col = Collection.open(tmp_path / "col")
-    with col.engine.begin() as conn:
+    with col.catalog.engine.begin() as conn:
         arts = list(catalog.iter_artworks(conn))
         catalog.write_predictions(conn, "baroque", "test-1", [
             (a.id, "yes" if a.meta["style"] == "Baroque" else "no", 0.9, []) for a in arts
@@ -53,7 +53,7 @@ def test_export_has_a_prediction_and_confidence_column_per_model(predicted: Coll
 
 
 def test_predictions_of_a_changed_file_are_dropped(predicted: Collection) -> None:
-    with predicted.engine.begin() as conn:
+    with predicted.catalog.engine.begin() as conn:
         art = next(catalog.iter_artworks(conn))
         catalog.record_failure(conn, art.path, 0, 0, "truncated", "stand-in for a file that changed and broke")
         assert art.id not in catalog.predictions_by_artwork(conn)

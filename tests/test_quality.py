@@ -24,7 +24,7 @@ from conftest import WIKIART
 
 def style_precision_at_10(col: Collection, facet: str, other_artists_only: bool = False) -> float:
     vecs = col.vectors
-    with col.engine.connect() as conn:
+    with col.catalog.engine.connect() as conn:
         rows = catalog.artworks_by_id(conn, vecs.ids)
     style = np.array([rows[int(i)].meta["style"] for i in vecs.ids])
     artist = np.array([rows[int(i)].meta["artist"] for i in vecs.ids])
@@ -62,7 +62,7 @@ def test_joint_neighbours_share_the_movement(wikiart: Collection) -> None:
 
 def test_the_matrix_measure_is_what_search_returns(wikiart: Collection) -> None:
     vecs = wikiart.vectors
-    with wikiart.engine.connect() as conn:
+    with wikiart.catalog.engine.connect() as conn:
         art = catalog.artworks_by_id(conn, [int(vecs.ids[7])])[int(vecs.ids[7])]
     mat = np.asarray(vecs.matrices["joint"])
     sims = mat @ mat[7]

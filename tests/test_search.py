@@ -15,7 +15,7 @@ from conftest import WIKIART
 def _any_path(collection: Collection) -> str:
     from artlens.store import catalog
 
-    with collection.engine.connect() as conn:
+    with collection.catalog.engine.connect() as conn:
         return next(catalog.iter_artworks(conn)).path
 
 
@@ -117,7 +117,7 @@ def test_style_neighbours_share_the_style_on_wikiart(small_collection: Collectio
     """A light version of the quality test (the full one runs on all of WikiArt in test_quality.py)."""
     from artlens.store import catalog
 
-    with small_collection.engine.connect() as conn:
+    with small_collection.catalog.engine.connect() as conn:
         arts = list(catalog.iter_artworks(conn))
     hits = []
     for art in arts[::6]:

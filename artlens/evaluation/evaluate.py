@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from artlens.errors import InputError
 from artlens.evaluation import metrics
 
 # Up to this size every query ranks the whole collection, so mAP is exact; above it, the top
@@ -70,7 +71,7 @@ def evaluate_retrieval(
     """Score every facet's rankings. `matrices`: facet -> (N, d) L2-normalised vectors, row-aligned with `meta`."""
     n = len(meta)
     if n < 2:
-        raise ValueError("an evaluation needs at least two artworks")
+        raise InputError("an evaluation needs at least two artworks")
     full = n <= FULL_RANKING_BELOW
     depth = n - 1 if full else min(n - 1, max(TRUNCATED_K, task.k))
     label_values = {name: _column(meta, name) for name in task.labels}
@@ -82,7 +83,7 @@ def evaluate_retrieval(
         has_any |= ~metrics.missing_mask(group_values)
     queries = np.flatnonzero(has_any)
     if len(queries) == 0:
-        raise ValueError(f"no artwork has a value for {', '.join(task.labels + ((task.group,) if task.group else ()))}")
+        raise InputError(f"no artwork has a value for {', '.join(task.labels + ((task.group,) if task.group else ()))}")
     ks = tuple(k for k in (*SINGLE_KS, task.k) if k <= depth)
     ks = tuple(sorted(set(ks)))
     results: dict[str, object] = {}
@@ -135,7 +136,7 @@ def winners(result: Mapping[str, object], measure: str = "mAP") -> dict[str, tup
     tasks = sorted({t for f in facets.values() for t in f})
     out = {}
     for t in tasks:
-        key = "P@1" if t.startswith("group:") else ("nDCG@%d" % result["k"] if t == "graded" else _map_key(facets, t, measure))
+        key = "P@1" if t.startswith("group:") else (f"nDCG@{result['k']}" if t == "graded" else _map_key(facets, t, measure))
         scored = sorted(((f[t][key], name) for name, f in facets.items() if t in f), reverse=True)
         if scored:
             best, name = scored[0]
@@ -169,7 +170,7 @@ def evaluate_labels(
     """
     keep = [i for i, (t, p) in enumerate(zip(truth, predicted)) if t not in (None, "") and p not in (None, "")]
     if not keep:
-        raise ValueError("no item has both a true and a predicted label")
+        raise InputError("no item has both a true and a predicted label")
     y_true = np.array([truth[i] for i in keep], dtype=object)
     y_pred = np.array([predicted[i] for i in keep], dtype=object)
     classes = sorted(set(y_true) | set(y_pred))
@@ -186,7 +187,7 @@ def evaluate_labels(
     if len(classes) == 2:
         pos = positive or next((c for c in classes if str(c).lower() in POSITIVE_NAMES), classes[1])
         if pos not in classes:
-            raise ValueError(f"positive class {pos!r} is not one of {classes}")
+            raise InputError(f"positive class {pos!r} is not one of {classes}")
         report["positive"] = pos
         if have_scores:
             y01 = (y_true == pos).astype(int)
@@ -195,6 +196,27 @@ def evaluate_labels(
             report["average_precision"] = metrics.binary_average_precision(y01, s)
             report["pr_curve"] = {"precision": precision.tolist(), "recall": recall.tolist(), "thresholds": thresholds.tolist()}
     return report
+
+
+def parse_scores_column(rows: Sequence[tuple[str, Mapping[str, str]]], column: str) -> list[dict[str, float] | None]:
+    """Per (path, metadata) row, the JSON {class: score} of `column` (None where empty); InputError naming the file otherwise."""
+    parsed: list[dict[str, float] | None] = []
+    for path, meta in rows:
+        try:
+            value = json.loads(meta[column]) if meta.get(column) else None
+            parsed.append({str(c): float(v) for c, v in value.items()} if isinstance(value, dict) else None)
+        except (ValueError, TypeError, AttributeError):
+            raise InputError(f"{path}: column {column} must hold JSON like {{\"oil\": 0.8, \"watercolor\": 0.2}}") from None
+    return parsed
+
+
+def save_pr_curve(report: dict[str, object], label: str, predicted: str, curve: Path) -> str:
+    """Draw the precision-recall curve of a binary `evaluate_labels` report to `curve` (PNG); returns its path."""
+    from artlens.evaluation.plots import precision_recall_png
+
+    pr: Mapping[str, list[float]] = report["pr_curve"]  # type: ignore[assignment]
+    title = f"{predicted} vs {label} (positive: {report['positive']})"
+    return str(precision_recall_png(pr["precision"], pr["recall"], float(report["average_precision"]), title, Path(curve)))  # type: ignore[arg-type]
 
 
 # -- boxes -------------------------------------------------------------------------------------
@@ -245,11 +267,10 @@ def _csv_rows(path: Path, required: Sequence[str]):
 
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{path}: file not found")
+        raise InputError(f"{path}: file not found")
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         missing = [c for c in required if c not in (reader.fieldnames or [])]
         if missing:
-            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
-        for line, row in enumerate(reader, start=2):
-            yield line, row
+            raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
+        yield from enumerate(reader, start=2)

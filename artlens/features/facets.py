@@ -138,7 +138,7 @@ class FacetTransform:
         tmp.replace(path)
 
     @classmethod
-    def load(cls, path: Path) -> "FacetTransform":
+    def load(cls, path: Path) -> FacetTransform:
         with np.load(path) as z:
             return cls(pre=str(z["pre"]), mean_in=z["mean_in"], scale_in=z["scale_in"], center=z["center"],
                        components=z["components"], scale_out=z["scale_out"])
@@ -170,25 +170,3 @@ def fit_transform(raw: np.ndarray, spec: TransformSpec, max_fit: int = 100_000, 
         pre=spec.pre, mean_in=mean_in.astype(np.float32), scale_in=scale_in.astype(np.float32),
         center=center.astype(np.float32), components=vt.astype(np.float32), scale_out=scale_out.astype(np.float32),
     )
-
-
-def parse_weights(text: str | None) -> dict[str, float] | None:
-    """'style=0.6,content=0.3,color=0.1' -> {'style': 0.6, ...}; None stays None (use the defaults)."""
-    if text is None or not text.strip():
-        return None
-    weights: dict[str, float] = {}
-    for part in text.split(","):
-        name, sep, value = part.partition("=")
-        name = name.strip()
-        # Which facets exist depends on the collection (learned ones): the search checks the names.
-        if not sep or not name.replace("_", "").isalpha():
-            raise ValueError(f"bad weight {part.strip()!r}: expected FACET=NUMBER, e.g. style=0.6")
-        try:
-            weights[name] = float(value)
-        except ValueError:
-            raise ValueError(f"bad weight {part.strip()!r}: {value.strip()!r} is not a number") from None
-        if weights[name] < 0:
-            raise ValueError(f"bad weight {part.strip()!r}: weights must be >= 0")
-    if sum(weights.values()) <= 0:
-        raise ValueError("at least one weight must be positive")
-    return weights

@@ -29,11 +29,12 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, get_args
 
 import imagehash
 import numpy as np
 from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
+
+from artlens.errors import IMAGE_FAILURES, ImageError, ImageFailure
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -58,8 +59,8 @@ IMAGE_SUFFIXES: frozenset[str] = frozenset(
 MAX_PIXELS: int = 178_956_970
 MAX_THUMBNAIL_BYTES = 96 * 1024  # a small JPEG up to this size is kept as its own thumbnail
 
-Reason = Literal["empty", "not-an-image", "truncated", "corrupt", "too-large", "unreadable", "unsupported"]
-REASONS: frozenset[str] = frozenset(get_args(Reason))
+Reason = ImageFailure  # why a file cannot be used (defined with ImageError in artlens.errors)
+REASONS = IMAGE_FAILURES
 
 # PIL format names we decode. Camera JPEGs carrying several pictures come back as "MPO" (PIL's
 # JPEG opener makes them), so "MPO" is not listed but treated as JPEG below.
@@ -80,25 +81,6 @@ _ORIENTATION_FIX: dict[int, Image.Transpose] = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-
-
-class ImageError(Exception):
-    """A file that cannot be used as an image; `reason` says why, `str(err)` says it to a human."""
-
-    reason: Reason
-    path: Path | None
-
-    def __init__(self, reason: Reason, message: str, path: Path | None = None) -> None:
-        if reason not in REASONS:
-            raise ValueError(f"unknown ImageError reason {reason!r}")
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.path = path
-
-    def __reduce__(self):  # type: ignore[override]
-        # Keep the error picklable, so it survives a multiprocessing worker boundary.
-        return (type(self), (self.reason, self.message, self.path))
 
 
 @dataclass(frozen=True)
@@ -307,7 +289,7 @@ def _refusal(data: bytes, kind: str) -> Exception | None:
             factory = Image.OPEN[kind][0]
             with factory(io.BytesIO(data), ""):  # header parse only, then dropped
                 return None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - returned to the caller, which reports it
         return exc
 
 
@@ -318,7 +300,7 @@ def _identify_any(data: bytes) -> str | None:
             warnings.simplefilter("ignore")  # only a name is wanted here, quietly
             with Image.open(io.BytesIO(data)) as im:
                 return im.format
-    except Exception:
+    except Exception:  # noqa: BLE001 - best effort: whatever a broken file raises means no answer
         return None
 
 
@@ -338,7 +320,7 @@ def _orientation(im: Image.Image) -> int:
     try:
         value = im.getexif().get(ExifTags.Base.Orientation, 1)
         return value if isinstance(value, int) and 1 <= value <= 8 else 1
-    except Exception:
+    except Exception:  # noqa: BLE001 - best effort: whatever a broken file raises means no answer
         return 1
 
 
@@ -447,7 +429,7 @@ def _icc_transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
             renderingIntent=ImageCms.Intent.PERCEPTUAL,
             flags=ImageCms.Flags.NOCACHE,
         )
-    except Exception:  # a broken profile must not cost us the image: fall back to plain conversion
+    except Exception:  # noqa: BLE001 - a broken profile must not cost us the image: fall back to plain conversion
         return None
 
 
@@ -509,9 +491,9 @@ def _looks_truncated(data: bytes, kind: str) -> bool:
     if kind == "TIFF":
         if n < 8:
             return True
-        order = "little" if data[:2] == b"II" else "big"
+        little_endian = data[:2] == b"II"
         bigtiff = data[2:4] in (b"+\x00", b"\x00+")
-        offset = int.from_bytes(data[8:16] if bigtiff else data[4:8], order)
+        offset = int.from_bytes(data[8:16] if bigtiff else data[4:8], "little" if little_endian else "big")
         return offset >= n
     if kind == "BMP":
         return n < 18 or int.from_bytes(data[2:6], "little") > n

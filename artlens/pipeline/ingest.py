@@ -16,49 +16,23 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy.engine import Engine
 
-from artlens.store import catalog
+from artlens.errors import ImageError, InputError
 from artlens.features.backbone import Backbone
 from artlens.features.embed import WORKING_SIDE, model_input, raw_features
-from artlens.errors import InputError
-from artlens.features.images import ImageError, is_image_path, load_image, thumbnail
+from artlens.features.images import is_image_path, load_image, thumbnail
 from artlens.machine import usable_cores
+from artlens.results import AddReport
+from artlens.store.database import Catalog, NewArtwork
 
 THUMBNAIL_SIDE = 256
 BATCH_SIZE = 32
 
 ProgressFn = Callable[[int, int], None]
-
-
-@dataclass
-class AddReport:
-    """What one `add` did. Counts are of files; `failed` lists every file that could not be added."""
-
-    added: int = 0
-    duplicates: int = 0
-    unchanged: int = 0
-    ignored: int = 0          # files without an image suffix found while walking folders
-    failed: list[dict[str, str]] = field(default_factory=list)
-    metadata_rows: int = 0    # CSV rows applied to a catalogued file
-    metadata_problems: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    interrupted: bool = False
-
-    def failure_reasons(self) -> dict[str, int]:
-        return dict(Counter(f["reason"] for f in self.failed))
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "added": self.added, "duplicates": self.duplicates, "unchanged": self.unchanged,
-            "ignored": self.ignored, "failed": self.failed, "failure_reasons": self.failure_reasons(),
-            "metadata_rows": self.metadata_rows, "metadata_problems": self.metadata_problems,
-            "seconds": round(self.seconds, 2), "interrupted": self.interrupted,
-        }
 
 
 def scan(paths: Sequence[Path]) -> tuple[list[Path], int]:
@@ -136,7 +110,7 @@ class _Prepared:
     path: Path
     size: int | None = None
     mtime_ns: int | None = None
-    art: catalog.NewArtwork | None = None
+    art: NewArtwork | None = None
     model_input: np.ndarray | None = None
     reason: str = ""
     message: str = ""
@@ -155,7 +129,7 @@ def _prepare(path: Path, backbone: Backbone) -> _Prepared:
     except OSError as exc:
         out.reason, out.message = "unreadable", f"{path}: cannot be read ({exc.strerror or exc})"
         return out
-    out.art = catalog.NewArtwork(
+    out.art = NewArtwork(
         path=str(path), file_size=st.st_size, mtime_ns=st.st_mtime_ns, sha256=img.sha256,
         pixel_hash=img.pixel_hash, phash=img.phash, width=img.width, height=img.height,
         format=img.format, thumbnail=thumbnail(img, THUMBNAIL_SIDE),
@@ -207,7 +181,7 @@ def _in_order(pool: ThreadPoolExecutor, batches: Iterable[Sequence[Path]], backb
 
 
 def add_files(
-    engine: Engine,
+    store: Catalog,
     backbone: Backbone,
     style_variant: str,
     files: Sequence[Path],
@@ -224,8 +198,7 @@ def add_files(
     report = report or AddReport()
     metadata = metadata or {}
     start = time.perf_counter()
-    with engine.connect() as conn:
-        seen = catalog.file_states(conn)
+    seen = store.file_states()
     todo: list[Path] = []
     for f in files:
         try:
@@ -244,26 +217,19 @@ def add_files(
     inserted: set[str] = set()  # got their metadata with their row
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="artlens-ingest") as pool:
         for prepared in _in_order(pool, _batches(todo, batch_size, workers), backbone, style_variant, ahead=workers + 1):
-            with engine.begin() as conn:
-                failed = [p for p in prepared if p.art is None]
-                for p in failed:
-                    catalog.record_failure(conn, str(p.path), p.size, p.mtime_ns, p.reason, p.message)
-                    report.failed.append({"path": str(p.path), "reason": p.reason, "message": p.message})
-                arts = [p.art for p in prepared if p.art is not None]
-                for art in arts:
-                    art.meta = metadata.get(art.path, {})
-                originals = catalog.insert_artworks(conn, arts, replace={a.path for a in arts if a.path in seen})
-                inserted.update(a.path for a in arts)
-                report.added += sum(o is None for o in originals)
-                report.duplicates += sum(o is not None for o in originals)
-                catalog.bump_version(conn)
+            failed = [(str(p.path), p.size, p.mtime_ns, p.reason, p.message) for p in prepared if p.art is None]
+            arts = [p.art for p in prepared if p.art is not None]
+            for art in arts:
+                art.meta = metadata.get(art.path, {})
+            originals = store.commit_batch(arts, failed, replace={a.path for a in arts if a.path in seen})
+            report.failed.extend({"path": path, "reason": reason, "message": message} for path, _, _, reason, message in failed)
+            inserted.update(a.path for a in arts)
+            report.added += sum(o is None for o in originals)
+            report.duplicates += sum(o is not None for o in originals)
             done += len(prepared)
             if progress:
                 progress(done, len(todo))
     # Metadata for files that were already in the catalog (or that a CSV describes later).
-    with engine.begin() as conn:
-        for path, meta in metadata.items():
-            if path in inserted or catalog.set_metadata(conn, path, meta):
-                report.metadata_rows += 1
+    report.metadata_rows += store.merge_metadata(metadata, skip=inserted)
     report.seconds += time.perf_counter() - start
     return report

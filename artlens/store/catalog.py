@@ -308,6 +308,14 @@ def artworks_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, ArtworkRow
     return out
 
 
+def artworks_by_path(conn: Connection, paths: Iterable[str]) -> dict[str, ArtworkRow]:
+    out: dict[str, ArtworkRow] = {}
+    for chunk in _chunks([str(p) for p in paths], 500):
+        for r in conn.execute(sa.select(artworks).where(artworks.c.path.in_(chunk))):
+            out[r.path] = _row(r)
+    return out
+
+
 def iter_artworks(conn: Connection, include_duplicates: bool = False) -> Iterator[ArtworkRow]:
     q = sa.select(artworks).order_by(artworks.c.id)
     if not include_duplicates:
@@ -442,6 +450,10 @@ def label_counts(conn: Connection) -> dict[str, dict[str, int]]:
     for name, value, n in conn.execute(q):
         out.setdefault(name, {})[value] = int(n)
     return out
+
+
+def prediction_count(conn: Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(predictions)).scalar_one())
 
 
 def prediction_models(conn: Connection) -> list[str]:

@@ -25,10 +25,14 @@ import os
 import pathlib
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from typing import Literal
+from typing import Any, Literal
 
 import faiss
 import numpy as np
+
+# For the search-parameter classes, untyped: FAISS's generated stubs miss their keyword constructors
+# (added at runtime by its Python wrappers) and SearchParametersHNSW.
+_faiss: Any = faiss
 
 # Below this many vectors search is exact (brute force). Measured single-query flat scans cost ~0.3 ns
 # per (vector x dim) here: 30k vectors take ~2.3 ms at d=256 and ~5 ms (p99 ~7 ms) for a ~600-d joint
@@ -48,9 +52,13 @@ EXACT_FILTER_BELOW: int = 10_000
 HNSW_MIN_FILTER_FRACTION: float = 0.2
 
 # Approximate indexes answer filters allowing at least this share of the collection by searching
-# unfiltered for ~2 k / share results and dropping the others (see VectorIndex._post_filtered).
+# unfiltered for ~2 k / share results and dropping the others (strategy "post_filter" of VectorIndex.search).
 POSTFILTER_SHARE: float = 0.25
 SMALL_BATCH: int = 16  # fewer queries than this run on one FAISS thread (see VectorIndex.search)
+
+# How a filtered search (`allowed_ids`) is answered: see VectorIndex.search.
+Strategy = Literal["auto", "exact", "selector", "post_filter"]
+STRATEGIES: tuple[str, ...] = ("auto", "exact", "selector", "post_filter")
 
 HNSW_M: int = 32
 HNSW_EF_CONSTRUCTION: int = 100
@@ -71,7 +79,9 @@ class VectorIndex:
 
     def __init__(self, index: faiss.IndexIDMap2) -> None:
         self._index = index
-        self._inner = faiss.downcast_index(index.index)
+        # Typed Any: FAISS's generated stubs lack the attributes of each downcast index kind.
+        self._inner: Any = faiss.downcast_index(index.index)
+        storage: Any
         if isinstance(self._inner, faiss.IndexFlat):
             self.kind, storage = "exact", self._inner
         elif isinstance(self._inner, faiss.IndexHNSWFlat):
@@ -80,7 +90,7 @@ class VectorIndex:
             self.kind, storage = "pq", self._inner.refine_index
         else:
             raise ValueError(f"unsupported FAISS index type {type(self._inner).__name__}")
-        self._storage: faiss.IndexFlat = faiss.downcast_index(storage)
+        self._storage: Any = faiss.downcast_index(storage)  # an IndexFlat
         if self._storage.metric_type != faiss.METRIC_INNER_PRODUCT:
             raise ValueError("index does not use inner-product similarity")
         self.dim = int(index.d)
@@ -108,7 +118,7 @@ class VectorIndex:
             return {"M": int(h.nb_neighbors(0) // 2), "efConstruction": int(h.efConstruction),
                     "efSearch": int(h.efSearch)}
         if self.kind == "pq":
-            base = faiss.downcast_index(self._inner.base_index)
+            base: Any = faiss.downcast_index(self._inner.base_index)
             return {"pq": f"PQ{base.pq.M}x{base.pq.nbits}fs", "k_factor": float(self._inner.k_factor)}
         return {}
 
@@ -121,42 +131,65 @@ class VectorIndex:
         view.flags.writeable = False
         return view
 
-    def search(self, queries: np.ndarray, k: int,
-               allowed_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None, *,
+               strategy: Strategy = "auto") -> tuple[np.ndarray, np.ndarray]:
         """Top-k by cosine: (scores (Q, k) float32, ids (Q, k) int64); missing results are id -1, score -inf.
 
         `allowed_ids` restricts results to those catalog ids (ids not in the index are ignored).
-        Small allowed sets are scored exactly; large ones use a FAISS selector inside the index.
+        `strategy` says how such a filtered search is answered (it does not matter without a filter):
+
+        - ``"auto"`` (the default): an approximate index answers filters allowing at least
+          `POSTFILTER_SHARE` of it, given as sorted ids, by ``"post_filter"`` when that finds k
+          results; otherwise sets of at most `EXACT_FILTER_BELOW` ids (and, for HNSW, below
+          `HNSW_MIN_FILTER_FRACTION` of the index) are scored ``"exact"``, larger ones by ``"selector"``.
+          An exact index always scores the allowed rows exactly.
+        - ``"exact"``: brute-force scores of the allowed rows only.
+        - ``"selector"``: the approximate index searched with a FAISS bitmap selector (approximate indexes only).
+        - ``"post_filter"``: an unfiltered search for about 2 k / share results, keeping the allowed
+          ones; may return fewer than k results.
+
+        Forcing a strategy is for benchmarks and tests; "auto" is what callers want.
         """
         q = _as_queries(queries, self.dim)
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
+        if strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+        if strategy == "selector" and self.kind == "exact":
+            raise ValueError("the 'selector' strategy needs an approximate index; this one is exact")
         k = int(k)
         # A user search is one query: FAISS with 2 OpenMP threads gave the same median and a p99 of
         # 20-28 ms instead of 1-6 ms on the 2-vCPU reference machine (barrier waits). Batches keep them.
         with _faiss_threads(1) if len(q) < SMALL_BATCH else nullcontext():
-            scores, ids = self._search(q, k, allowed_ids)
+            scores, ids = self._search(q, k, allowed_ids, strategy)
         scores = np.ascontiguousarray(scores, np.float32)
         ids = np.ascontiguousarray(ids, np.int64)
         scores[ids < 0] = -np.inf  # FAISS pads with -FLT_MAX
         return scores, ids
 
-    def _search(self, q: np.ndarray, k: int, allowed_ids: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def _search(self, q: np.ndarray, k: int, allowed_ids: np.ndarray | None,
+                strategy: Strategy) -> tuple[np.ndarray, np.ndarray]:
         if allowed_ids is None:
             scores, ids = self._index.search(q, k)
         else:
             allowed = np.asarray(allowed_ids, dtype=np.int64).ravel()
-            if self.kind != "exact" and len(allowed) >= POSTFILTER_SHARE * len(self):
-                found = self._post_filtered(q, k, allowed)
-                if found is not None:
-                    return found
+            if strategy == "post_filter":
+                return self._post_filtered(q, k, np.sort(allowed))[:2]
+            # "auto" post-filters broad filters given sorted (as catalog queries return them), unless a
+            # query then keeps fewer than k results.
+            if (strategy == "auto" and self.kind != "exact" and len(allowed) >= POSTFILTER_SHARE * len(self)
+                    and bool(np.all(allowed[1:] >= allowed[:-1]))):
+                scores, ids, complete = self._post_filtered(q, k, allowed)
+                if complete:
+                    return scores, ids
             rows, mask = self._allowed_rows(allowed)
             n = len(self)
             count = len(rows) if mask is None else int(np.count_nonzero(mask))
             if count == 0:
                 scores, ids = np.full((len(q), k), -np.inf, np.float32), np.full((len(q), k), -1, np.int64)
-            elif (self.kind == "exact" or count <= EXACT_FILTER_BELOW
-                  or (self.kind == "hnsw" and count < HNSW_MIN_FILTER_FRACTION * n)):
+            elif strategy == "exact" or (strategy == "auto" and (
+                    self.kind == "exact" or count <= EXACT_FILTER_BELOW
+                    or (self.kind == "hnsw" and count < HNSW_MIN_FILTER_FRACTION * n))):
                 scores, ids = self._exact_subset(q, k, rows if mask is None else np.flatnonzero(mask))
             else:
                 if mask is None:
@@ -165,26 +198,25 @@ class VectorIndex:
                 scores, ids = self._selector_search(q, k, mask)
         return scores, ids
 
-    def _post_filtered(self, q: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    def _post_filtered(self, q: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
         """Broad filters: search unfiltered for enough extra results, keep the allowed ones.
 
         Cheaper than a selector (no O(N) mask per call: 11 ms -> ~5 ms with half of 1M allowed) and at
-        least as accurate, since the index ranks more candidates. Needs `allowed` sorted (as catalog
-        queries return it); returns None when it is not, or when a query kept fewer than k results.
+        least as accurate, since the index ranks more candidates. `allowed` must be sorted. Returns
+        scores, ids (padded with id -1) and whether every query kept min(k, len(allowed)) results.
         """
-        if len(allowed) > 1 and not bool(np.all(allowed[1:] >= allowed[:-1])):
-            return None
+        if len(allowed) == 0:
+            return np.full((len(q), k), -np.inf, np.float32), np.full((len(q), k), -1, np.int64), True
         share = min(1.0, len(allowed) / len(self))
         wide = min(len(self), int(np.ceil(2 * k / share)) + 10)  # 2x the expected need, plus slack
         scores, ids = self._index.search(q, wide)
         at = np.minimum(np.searchsorted(allowed, ids), len(allowed) - 1)
         keep = (allowed[at] == ids) & (ids >= 0)
-        if (keep.sum(axis=1) < min(k, len(allowed))).any():
-            return None
+        complete = bool((keep.sum(axis=1) >= min(k, len(allowed))).all())
         order = np.argsort(~keep, axis=1, kind="stable")[:, :k]  # allowed results first, rank kept
         kept = np.take_along_axis(keep, order, axis=1)
         return (np.where(kept, np.take_along_axis(scores, order, axis=1), -np.inf).astype(np.float32),
-                np.where(kept, np.take_along_axis(ids, order, axis=1), -1))
+                np.where(kept, np.take_along_axis(ids, order, axis=1), -1), complete)
 
     def _allowed_rows(self, allowed_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Rows of the allowed catalog ids that are in the index: (sorted rows, None) or (empty, row mask)."""
@@ -251,11 +283,11 @@ class VectorIndex:
         if self.kind == "hnsw":
             ef = self._inner.hnsw.efSearch
             ef = int(min(ef / allowed_share, 4 * ef))  # rejected nodes still cost hops: widen the beam
-            params = faiss.SearchParametersHNSW(efSearch=ef, sel=sel)
+            params = _faiss.SearchParametersHNSW(efSearch=ef, sel=sel)
         else:
-            base = faiss.downcast_index(self._inner.base_index)
-            base_params = faiss.SearchParametersIVF(nprobe=int(base.nprobe), sel=sel)
-            params = faiss.IndexRefineSearchParameters(k_factor=float(self._inner.k_factor),
+            base: Any = faiss.downcast_index(self._inner.base_index)
+            base_params = _faiss.SearchParametersIVF(nprobe=int(base.nprobe), sel=sel)
+            params = _faiss.IndexRefineSearchParameters(k_factor=float(self._inner.k_factor),
                                                        base_index_params=base_params)
         scores, labels = self._inner.search(q, k, params=params)
         ids = np.where(labels >= 0, self._ids[np.maximum(labels, 0)], -1)
@@ -378,14 +410,14 @@ def _tune(index: VectorIndex, x: np.ndarray, held: np.ndarray, target_recall: fl
         values: tuple[float, ...] = _EF_SEARCH
 
         def run(v: float) -> np.ndarray:
-            return inner.search(q, kq, params=faiss.SearchParametersHNSW(efSearch=int(v)))[1]
+            return inner.search(q, kq, params=_faiss.SearchParametersHNSW(efSearch=int(v)))[1]
     else:
         values = _K_FACTORS
 
         def run(v: float) -> np.ndarray:
             # Same candidate count (k * k_factor) as a real top-10 search, despite asking for kq results.
             kf = float(v) * TUNE_K / kq + 1e-6
-            return inner.search(q, kq, params=faiss.IndexRefineSearchParameters(k_factor=kf))[1]
+            return inner.search(q, kq, params=_faiss.IndexRefineSearchParameters(k_factor=kf))[1]
 
     chosen = values[-1]
     for v in values:

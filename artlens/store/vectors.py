@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy.engine import Engine
 from threadpoolctl import threadpool_limits
 
-from artlens.store import catalog
 from artlens.retrieval.duplicates import NearDuplicate, find_near_duplicates
 from artlens.features.facets import DEFAULT_WEIGHTS, FACETS, TRANSFORM_SPECS, FacetTransform, fit_transform
+from artlens.store.database import Catalog
 from artlens.store.index import VectorIndex, build_index
 from artlens.machine import usable_cores
 from artlens.vocabulary import LEARNED_STYLE
@@ -49,6 +48,7 @@ class FacetVectors:
     quantiles: dict[str, np.ndarray]
     weights: dict[str, float]
     catalog_version: int
+    index_kinds: dict[str, tuple[int, str]] = field(default_factory=dict)  # facet -> (dim, kind), from state.json
     spaces: dict[str, StyleSpace] = field(default_factory=dict)  # learned facets
     _indexes: dict[str, VectorIndex] = field(default_factory=dict)
 
@@ -79,6 +79,13 @@ class FacetVectors:
         if facet not in self._indexes:
             self._indexes[facet] = VectorIndex.load(self.directory / f"{facet}.faiss")
         return self._indexes[facet]
+
+    def index_facts(self, facet: str) -> tuple[int, str]:
+        """(dimension, index kind) of a facet's index, without loading it when the build recorded them."""
+        if facet not in self.index_kinds:
+            index = self.index(facet)
+            self.index_kinds[facet] = (index.dim, index.kind)
+        return self.index_kinds[facet]
 
     def percentile(self, facet: str, scores: np.ndarray) -> np.ndarray:
         """Share of random artwork pairs whose `facet` similarity is below each score (0..1)."""
@@ -120,7 +127,7 @@ def _score_quantiles(mat: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return ranked[np.round(QUANTILE_LEVELS * (len(ranked) - 1)).astype(np.int64)].astype(np.float32)
 
 
-def build(engine: Engine, directory: Path, raw_dims: dict[str, int], spaces: dict[str, StyleSpace] | None = None) -> FacetVectors:
+def build(store: Catalog, directory: Path, raw_dims: dict[str, int], spaces: dict[str, StyleSpace] | None = None) -> FacetVectors:
     """Fit transforms and write vectors, indexes, quantiles and near-duplicates to `directory`.
 
     spaces: learned facets to add, by name (each must `fit` the collection's raw features).
@@ -131,10 +138,7 @@ def build(engine: Engine, directory: Path, raw_dims: dict[str, int], spaces: dic
         if name in (*FACETS, "joint") or not space.fits(raw_dims):
             raise ValueError(f"learned facet {name!r} does not fit this collection's features")
     needed = sorted({*FACETS, *(f for space in spaces.values() for f in space.inputs)})
-    with engine.connect() as conn:
-        version = catalog.catalog_version(conn)
-        raw = {f: catalog.load_features(conn, f, raw_dims[f]) for f in needed}
-        arts = list(catalog.iter_artworks(conn))
+    version, raw, arts = store.snapshot(needed, raw_dims)
     ids = raw["content"][0]
     for f in needed:
         if not np.array_equal(raw[f][0], ids):
@@ -145,6 +149,7 @@ def build(engine: Engine, directory: Path, raw_dims: dict[str, int], spaces: dic
     transforms: dict[str, FacetTransform] = {}
     matrices: dict[str, np.ndarray] = {}
     quantiles: dict[str, np.ndarray] = {}
+    index_kinds: dict[str, tuple[int, str]] = {}
     if len(ids):
         # Facets are independent and numpy/FAISS release the GIL: one thread per core, each with a
         # single-threaded BLAS (OpenBLAS threads on top of these made the build 3x slower).
@@ -155,12 +160,15 @@ def build(engine: Engine, directory: Path, raw_dims: dict[str, int], spaces: dic
                 matrices[name] = space.apply({f: raw[f][1] for f in space.inputs})
             matrices["joint"] = joint_matrix(matrices, weights)
 
-            def write(f: str) -> np.ndarray:
+            def write(f: str) -> tuple[np.ndarray, tuple[int, str]]:
                 np.save(tmp / f"{f}.npy", matrices[f])
-                build_index(matrices[f], ids).save(tmp / f"{f}.faiss")
-                return _score_quantiles(matrices[f], np.random.default_rng(0))
+                index = build_index(matrices[f], ids)
+                index.save(tmp / f"{f}.faiss")
+                return _score_quantiles(matrices[f], np.random.default_rng(0)), (index.dim, index.kind)
 
-            quantiles = dict(zip(matrices, pool.map(write, list(matrices))))
+            written = dict(zip(matrices, pool.map(write, list(matrices))))
+            quantiles = {f: q for f, (q, _) in written.items()}
+            index_kinds = {f: facts for f, (_, facts) in written.items()}
         for f, t in transforms.items():
             t.save(tmp / f"{f}.transform.npz")
         for name, space in spaces.items():
@@ -173,6 +181,7 @@ def build(engine: Engine, directory: Path, raw_dims: dict[str, int], spaces: dic
     (tmp / STATE_FILE).write_text(json.dumps({
         "catalog_version": version, "weights": weights, "artworks": int(len(ids)),
         "learned": {name: space.meta for name, space in spaces.items()},
+        "indexes": {f: {"dim": dim, "kind": kind} for f, (dim, kind) in index_kinds.items()},
     }))
     _swap(tmp, directory)
     return load(directory)
@@ -212,7 +221,8 @@ def load(directory: Path) -> FacetVectors:
         with np.load(directory / "quantiles.npz") as z:
             quantiles = {f: z[f] for f in z.files}
     return FacetVectors(directory=directory, ids=ids, matrices=matrices, transforms=transforms, quantiles=quantiles,
-                        weights=dict(state["weights"]), catalog_version=int(state["catalog_version"]), spaces=spaces)
+                        weights=dict(state["weights"]), catalog_version=int(state["catalog_version"]), spaces=spaces,
+                        index_kinds={f: (int(d["dim"]), str(d["kind"])) for f, d in state.get("indexes", {}).items()})
 
 
 def load_near_duplicates(directory: Path) -> list[NearDuplicate]:

@@ -13,16 +13,11 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
-from artlens.store import catalog
-from artlens.retrieval import search as ranking
-from artlens.collection import parse_where
-from artlens.features.facets import FACETS, parse_weights
-from artlens.web.errors import ApiError
+from artlens import Artwork, RequestError, parse_weights, parse_where
 from artlens.web.state import AppState, get_state
 from artlens.web.uploads import CheckedUpload, as_str_dict, remove_all, save_checked
 
@@ -37,22 +32,14 @@ MEDIA_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "T
                "WEBP": "image/webp", "GIF": "image/gif", "BMP": "image/bmp"}
 
 
-def _artwork_summary(row: catalog.ArtworkRow) -> dict[str, Any]:
-    return {"id": row.id, "path": row.path, "width": row.width, "height": row.height, "format": row.format,
-            "duplicate_of": row.duplicate_of, "metadata": row.meta}
-
-
 def _stored_paths(state: AppState, ids: list[int]) -> list[str]:
     """Catalog paths of artworks named by id (404 for unknown ids, 409 when the file is gone)."""
-    with state.engine.connect() as conn:
-        rows = catalog.artworks_by_id(conn, ids)
     out = []
     for i in ids:
-        if i not in rows:
-            raise ApiError(404, f"no artwork with id {i}", {"id": i})
-        if not os.path.isfile(rows[i].path):
-            raise ApiError(409, f"the file of artwork {i} is no longer at its recorded path", {"id": i})
-        out.append(rows[i].path)
+        path = state.collection.artwork(i, predictions=False).path
+        if not os.path.isfile(path):
+            raise RequestError(409, f"the file of artwork {i} is no longer at its recorded path", {"id": i})
+        out.append(path)
     return out
 
 
@@ -72,16 +59,13 @@ async def search(
 ) -> dict[str, Any]:
     """The same JSON as `artlens search --json`, plus `offset`, `k` and `has_more` for paging."""
     if not image and not id:
-        raise ApiError(400, "give at least one query: an 'image' file or an artwork 'id'")
+        raise RequestError(400, "give at least one query: an 'image' file or an artwork 'id'")
     if len(image) + len(id) + len(not_image) + len(not_id) > MAX_QUERY_IMAGES:
-        raise ApiError(400, f"at most {MAX_QUERY_IMAGES} query images and ids in one search")
-    try:
-        parsed_weights = parse_weights(weights)
-    except ValueError as exc:
-        raise ApiError(400, str(exc)) from None
+        raise RequestError(400, f"at most {MAX_QUERY_IMAGES} query images and ids in one search")
+    parsed_weights = parse_weights(weights)
     conditions = parse_where(where)
     if conditions:
-        state.check_columns(conditions)
+        state.collection.check_filters(conditions)
     positives = _stored_paths(state, id)
     negatives = _stored_paths(state, not_id)
     saved: list[CheckedUpload] = []
@@ -111,74 +95,43 @@ def list_artworks(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     where: Annotated[list[str], Query(description="COLUMN=VALUE or COLUMN!=VALUE; pred.MODEL=VALUE")] = [],  # noqa: B006
 ) -> dict[str, Any]:
-    conditions = parse_where(where)
-    if conditions:
-        state.check_columns(conditions)
-    with state.engine.connect() as conn:
-        ids = catalog.filter_ids(conn, conditions)
-        page = [int(i) for i in ids[offset:offset + limit]]
-        rows = catalog.artworks_by_id(conn, page)
-    preds = state.predictions(page)
-    items = [{**_artwork_summary(rows[i]), "predictions": preds.get(i, {})} for i in page if i in rows]
-    return {"total": int(len(ids)), "offset": offset, "limit": limit, "artworks": items}
-
-
-def _more_like_this(state: AppState, artwork_id: int) -> dict[str, list[dict[str, Any]]]:
-    """The nearest artworks to one indexed artwork, per facet, from its stored vectors (no decoding)."""
-    try:
-        vecs = state.collection.vectors
-    except Exception:  # noqa: BLE001 - no index yet: nothing to suggest
-        return {f: [] for f in FACETS}
-    if not vecs.has(artwork_id):
-        return {f: [] for f in vecs.facets}
-    row = int(vecs.rows(np.array([artwork_id]))[0])
-    query = {f: np.asarray(vecs.matrices[f][row], np.float32) for f in vecs.facets}
-    out: dict[str, list[dict[str, Any]]] = {}
-    hits_by_facet = {f: ranking.rank(vecs, query, {f: 1.0}, MORE_LIKE_THIS, None, {artwork_id}) for f in vecs.facets}
-    with state.engine.connect() as conn:
-        rows = catalog.artworks_by_id(conn, {h.id for hits in hits_by_facet.values() for h in hits})
-    for f, hits in hits_by_facet.items():
-        out[f] = [{"id": h.id, "path": rows[h.id].path, "score": round(h.score, 4), "metadata": rows[h.id].meta}
-                  for h in hits if h.id in rows]
-    return out
+    return state.collection.artworks(where, offset, limit).as_dict()
 
 
 @router.get("/artworks/{artwork_id}", summary="One artwork: file facts, metadata, predictions, duplicates, similar works")
 def artwork_detail(artwork_id: int, state: State) -> dict[str, Any]:
-    row = state.artwork(artwork_id)
-    dups = state.collection.duplicates(artwork_id)
-    target = row.duplicate_of if row.duplicate_of is not None else artwork_id
+    art: Artwork = state.collection.artwork(artwork_id)
+    target = art.duplicate_of if art.duplicate_of is not None else artwork_id
     return {
-        **_artwork_summary(row),
-        "predictions": state.predictions([artwork_id]).get(artwork_id, {}),
-        "duplicates": dups,
-        "more_like_this": _more_like_this(state, target),
+        **art.as_dict(),
+        "duplicates": state.collection.duplicates(artwork_id).as_dict(),
+        "more_like_this": {f: [n.as_dict() for n in near] for f, near in state.collection.more_like_this(target, MORE_LIKE_THIS).items()},
     }
 
 
 @router.get("/artworks/{artwork_id}/thumbnail", summary="The artwork's JPEG thumbnail",
             responses={200: {"content": {"image/jpeg": {}}}})
 def artwork_thumbnail(artwork_id: int, state: State) -> Response:
-    state.artwork(artwork_id)
+    state.collection.artwork(artwork_id, predictions=False)
     data = state.collection.thumbnail(artwork_id)
     if data is None:
-        raise ApiError(404, f"artwork {artwork_id} has no thumbnail", {"id": artwork_id})
+        raise RequestError(404, f"artwork {artwork_id} has no thumbnail", {"id": artwork_id})
     return Response(content=data, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=3600"})
 
 
 @router.get("/artworks/{artwork_id}/image", summary="The artwork's original file",
             responses={200: {"content": {"image/*": {}}}})
 def artwork_image(artwork_id: int, state: State) -> FileResponse:
-    row = state.artwork(artwork_id)
+    row = state.collection.artwork(artwork_id, predictions=False)
     # Only the exact path the catalog recorded for this id: nothing from the request reaches the filesystem.
     if not os.path.isfile(row.path):
-        raise ApiError(404, f"the file of artwork {artwork_id} is no longer at its recorded path", {"id": artwork_id})
+        raise RequestError(404, f"the file of artwork {artwork_id} is no longer at its recorded path", {"id": artwork_id})
     return FileResponse(row.path, media_type=MEDIA_TYPES.get(row.format, "application/octet-stream"))
 
 
 @router.get("/info", summary="Collection facts: counts, failures, duplicates, facets, model, columns")
 def info(state: State) -> dict[str, Any]:
-    return state.collection.info()
+    return state.collection.info().as_dict()
 
 
 @router.post("/artworks", summary="Add images (needs Authorization: Bearer <token>)")
@@ -192,15 +145,15 @@ async def add_artworks(
     with the ids of the uploaded files."""
     state.require_writer(request)
     if not image:
-        raise ApiError(400, "give at least one 'image' file to add")
+        raise RequestError(400, "give at least one 'image' file to add")
     if len(image) > MAX_QUERY_IMAGES:
-        raise ApiError(400, f"at most {MAX_QUERY_IMAGES} files in one request")
+        raise RequestError(400, f"at most {MAX_QUERY_IMAGES} files in one request")
     meta: dict[str, str] = {}
     if metadata:
         try:
             meta = as_str_dict(json.loads(metadata))
         except json.JSONDecodeError as exc:
-            raise ApiError(400, f"metadata is not valid JSON: {exc.msg}") from None
+            raise RequestError(400, f"metadata is not valid JSON: {exc.msg}") from None
     uploads = state.uploads_dir
     uploads.mkdir(exist_ok=True)
     saved: list[CheckedUpload] = []
@@ -220,10 +173,9 @@ async def add_artworks(
         finals.append(final)
     finals = list(dict.fromkeys(finals))
     report = await run_in_threadpool(_add_locked, state, finals, meta)
-    with state.engine.connect() as conn:
-        by_path = {p: conn.execute(catalog.artworks.select().where(catalog.artworks.c.path == str(p))).first() for p in finals}
-    files = [{"file": s.filename, "id": (r.id if (r := by_path.get(uploads / f"{s.sha256}{s.suffix}")) is not None else None),
-              "duplicate_of": (r.duplicate_of if r is not None else None)} for s in saved]
+    by_path = state.collection.artworks_by_path(finals)
+    files = [{"file": s.filename, "id": (a.id if (a := by_path.get(str(uploads / f"{s.sha256}{s.suffix}"))) is not None else None),
+              "duplicate_of": (a.duplicate_of if a is not None else None)} for s in saved]
     return {**report, "files": files}
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from artlens.collection import Collection
+from artlens import Collection
 from artlens.web import api, errors, labels_api, pages
 from artlens.web.state import AppState
 from artlens.web.uploads import BodyLimitMiddleware

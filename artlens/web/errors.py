@@ -1,30 +1,38 @@
-"""JSON errors for the API: every failure is `{"error": "...", "detail": ...}` with a fitting status."""
+"""Errors on the web: one JSON handler for the API (`{"error": "...", "detail": ...}` with the error's
+HTTP status) and one HTML handler for the pages (an error page with the same status).
+
+ArtLens errors carry their status (artlens.errors). Anything else is a bug: logged with its
+traceback, answered as "internal error" (500), with the traceback in the answer only in debug mode
+(ARTLENS_DEBUG=1).
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import traceback
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from artlens.errors import ArtLensError, CollectionError
+from artlens import ArtLensError, CollectionError
+from artlens.web.rendering import error_page
 
-
-class ApiError(Exception):
-    """An error the API reports as JSON with this status."""
-
-    def __init__(self, status: int, error: str, detail: Any = None, headers: dict[str, str] | None = None) -> None:
-        super().__init__(error)
-        self.status = status
-        self.error = error
-        self.detail = detail
-        self.headers = headers
-
+log = logging.getLogger("artlens.web")
 
 def error_response(status: int, error: str, detail: Any = None, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
+
+
+def wants_html(request: Request) -> bool:
+    """A page (not the API, static files or the OpenAPI docs) asked for by a browser."""
+    path = request.url.path
+    if path.startswith(("/api", "/static", "/docs", "/openapi", "/redoc")):
+        return False
+    return "text/html" in request.headers.get("accept", "text/html")
 
 
 def _clean_validation(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -32,30 +40,32 @@ def _clean_validation(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
 
 
+def _respond(request: Request, status: int, message: str, detail: Any = None, headers: dict[str, str] | None = None) -> Response:
+    if wants_html(request):
+        return error_page(request, status, message)
+    return error_response(status, message, detail, headers)
+
+
 def install(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.error, exc.detail, exc.headers)
-
-    @app.exception_handler(CollectionError)
-    async def _collection_error(_: Request, exc: CollectionError) -> JSONResponse:
-        return error_response(409, str(exc), {"kind": "collection"})
-
     @app.exception_handler(ArtLensError)
-    async def _artlens_error(_: Request, exc: ArtLensError) -> JSONResponse:
-        return error_response(400, str(exc), {"kind": "input"})
+    async def _artlens_error(request: Request, exc: ArtLensError) -> Response:
+        detail = exc.detail if exc.detail is not None else {"kind": "collection" if isinstance(exc, CollectionError) else "input"}
+        return _respond(request, exc.http_status, str(exc), detail, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(422, "invalid request", _clean_validation(list(exc.errors())))
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        return _respond(request, 422, "invalid request", _clean_validation(list(exc.errors())))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 404 and message == "Not Found":
             message = "not found"
-        return error_response(exc.status_code, message, None, getattr(exc, "headers", None))
+        return _respond(request, exc.status_code, message, None, getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        return error_response(500, "internal error", type(exc).__name__)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+        debug = bool(os.environ.get("ARTLENS_DEBUG"))
+        detail: Any = "".join(traceback.format_exception(exc)) if debug else type(exc).__name__
+        return _respond(request, 500, "internal error, see the server log", detail)

@@ -12,9 +12,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from artlens.store import catalog
-from artlens.errors import InputError
-from artlens.web.errors import ApiError
 from artlens.web.state import AppState, get_state
 
 router = APIRouter(prefix="/api")
@@ -34,23 +31,18 @@ def list_labels(state: State) -> dict[str, Any]:
 @router.put("/artworks/{artwork_id}/labels/{name}", summary="Give an artwork a label (needs Authorization: Bearer <token>)")
 def put_label(artwork_id: int, name: str, body: LabelValue, request: Request, state: State) -> dict[str, Any]:
     state.require_writer(request)
-    state.artwork(artwork_id)
-    try:
-        state.collection.set_label(artwork_id, name, body.value)
-    except InputError as exc:
-        raise ApiError(400, str(exc)) from None
+    state.collection.artwork(artwork_id, predictions=False)
+    state.collection.set_label(artwork_id, name, body.value)
     return {"id": artwork_id, "name": name, "value": body.value, "counts": state.collection.label_counts().get(name, {})}
 
 
 @router.get("/labels/{name}/suggestions", summary="The artworks to ask about next for a yes/no label (active learning)")
 def suggestions(name: str, state: State, n: Annotated[int, Query(ge=1, le=MAX_SUGGESTIONS)] = 12) -> dict[str, Any]:
     found = state.collection.label_suggestions(name, n)
-    with state.engine.connect() as conn:
-        rows = catalog.artworks_by_id(conn, [s["id"] for s in found])
     return {
         "name": name,
         "counts": state.collection.label_counts().get(name, {}),
-        "suggestions": [{**s, "path": rows[s["id"]].path, "metadata": rows[s["id"]].meta} for s in found if s["id"] in rows],
+        "suggestions": [s.as_dict() for s in found],
     }
 
 
@@ -61,14 +53,11 @@ async def train(name: str, request: Request, state: State) -> dict[str, Any]:
     def work() -> dict[str, Any]:
         with state.add_lock:  # one writer at a time, as for adding images
             card = state.collection.train_label(name, kind="binary")
-            counts = state.collection.annotate(models=[name])
-        return {"name": name, "kind": card["kind"], "data": card["data"], "held_out": _plain(card["held_out"]),
-                "thresholds": card["calibration"]["thresholds"], "decisions": counts.get(name, {})}
+            summary = state.collection.annotate(models=[name])
+        return {"name": name, "kind": card.kind, "data": card["data"], "held_out": _plain(card.held_out),
+                "thresholds": card.thresholds, "decisions": summary[name].counts if name in summary else {}}
 
-    try:
-        return await run_in_threadpool(work)
-    except InputError as exc:
-        raise ApiError(400, str(exc)) from None
+    return await run_in_threadpool(work)
 
 
 def _plain(figures: dict[str, Any]) -> dict[str, Any]:

@@ -8,26 +8,20 @@ from __future__ import annotations
 
 import os
 import threading
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
-from artlens.store import catalog
-from artlens.collection import is_label_name
-from artlens.features.facets import DEFAULT_WEIGHTS, FACETS
-from artlens.vocabulary import facet_title, in_display_order
+from artlens import ArtLensError, NotFoundError
+from artlens.vocabulary import facet_title, in_display_order, is_label_name
 from artlens.web import api
-from artlens.web.errors import ApiError
+from artlens.web.rendering import STATIC_DIR, error_page
+from artlens.web.rendering import page as _page
 from artlens.web.state import AppState, get_state
 
-HERE = Path(__file__).resolve().parent
-STATIC_DIR = HERE / "static"
-templates = Jinja2Templates(directory=str(HERE / "templates"))
+__all__ = ["STATIC_DIR", "router"]
 
 router = APIRouter(include_in_schema=False)
 State = Annotated[AppState, Depends(get_state)]
@@ -39,70 +33,39 @@ _values_lock = threading.Lock()
 _values_cache: dict[tuple[str, int, int], dict[str, list[str]]] = {}
 
 
-def _basename(path: str) -> str:
-    return os.path.basename(path or "")
-
-
-templates.env.filters["basename"] = _basename
-
 
 def _columns(state: AppState) -> tuple[list[str], list[str]]:
-    with state.engine.connect() as conn:
-        return list(catalog.metadata_columns(conn)), list(catalog.prediction_models(conn))
+    return state.collection.columns(), state.collection.prediction_models()
 
 
 def filter_values(state: AppState) -> dict[str, list[str]]:
-    """column (and pred.MODEL) -> its distinct values (at most MAX_VALUES_PER_COLUMN), cached per catalog version."""
-    with state.engine.connect() as conn:
-        version = int(catalog.catalog_version(conn) or 0)
-        n_predictions = int(conn.execute(sa.select(sa.func.count()).select_from(catalog.predictions)).scalar_one())
-        key = (str(state.collection.directory), version, n_predictions)
-        with _values_lock:
-            if key in _values_cache:
-                return _values_cache[key]
-        values: dict[str, set[str]] = {}
-        for row in catalog.iter_artworks(conn):
-            for column, value in (row.meta or {}).items():
-                if value not in (None, ""):
-                    values.setdefault(column, set()).add(str(value))
-        for _artwork, models in catalog.predictions_by_artwork(conn).items():
-            for model, pred in models.items():
-                values.setdefault(catalog.PREDICTION_PREFIX + model, set()).add(str(pred["label"]))
-    out = {c: sorted(v)[:MAX_VALUES_PER_COLUMN] for c, v in sorted(values.items())}
+    """column (and pred.MODEL) -> its distinct values (at most MAX_VALUES_PER_COLUMN), cached until the collection changes."""
+    key = (str(state.collection.directory), *state.collection.change_key())
+    with _values_lock:
+        if key in _values_cache:
+            return _values_cache[key]
+    out = state.collection.filter_values(MAX_VALUES_PER_COLUMN)
     with _values_lock:
         _values_cache.clear()
         _values_cache[key] = out
     return out
 
 
-def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, {"active": name.split(".")[0], **context}, status_code=status)
-
-
 def not_found(request: Request, message: str) -> HTMLResponse:
-    return _page(request, "not_found.html", status=404, message=message)
+    return error_page(request, 404, message, "Artwork not found")
 
 
 @router.get("/", response_class=HTMLResponse)
 def search_page(request: Request, state: State) -> HTMLResponse:
     columns, models = _columns(state)
     return _page(request, "search.html", columns=columns, models=models, values=filter_values(state),
-                 total=_count(state), sliders=_sliders(state))
+                 total=state.collection.count(), sliders=_sliders(state))
 
 
 def _sliders(state: AppState) -> list[tuple[str, str, float]]:
     """(facet, label, default weight) for every facet of the collection, in the default mix's order."""
-    try:
-        vecs = state.collection.vectors
-        facets, weights = vecs.facets, vecs.weights
-    except Exception:  # noqa: BLE001 - no index yet: the default facets
-        facets, weights = FACETS, DEFAULT_WEIGHTS
-    return [(f, facet_title(f), float(weights.get(f, 0.0))) for f in in_display_order(list(facets))]
-
-
-def _count(state: AppState) -> int:
-    with state.engine.connect() as conn:
-        return int(catalog.count_artworks(conn))
+    weights = state.collection.facet_weights()
+    return [(f, facet_title(f), weights[f]) for f in in_display_order(list(weights))]
 
 
 @router.get("/artworks/{artwork_id}", response_class=HTMLResponse)
@@ -111,10 +74,8 @@ def artwork_page(artwork_id: str, request: Request, state: State) -> HTMLRespons
         return not_found(request, f"There is no artwork with id “{artwork_id[:40]}”: ids are whole numbers.")
     try:
         detail = api.artwork_detail(int(artwork_id), state)
-    except ApiError as exc:
-        if exc.status == 404:
-            return not_found(request, f"There is no artwork with id {int(artwork_id)} in this collection.")
-        raise
+    except NotFoundError:
+        return not_found(request, f"There is no artwork with id {int(artwork_id)} in this collection.")
     mlt = detail["more_like_this"]
     rows = [(f, facet_title(f), mlt[f]) for f in in_display_order(list(mlt))]
     return _page(request, "artwork.html", a=detail, rows=rows,
@@ -141,10 +102,8 @@ def browse_page(
     listing: dict[str, Any] = {"total": 0, "artworks": [], "offset": 0, "limit": BROWSE_PAGE}
     try:
         listing = api.list_artworks(state, offset=offset, limit=BROWSE_PAGE, where=where)
-    except ApiError as exc:
-        error = exc.error
-    except Exception as exc:  # noqa: BLE001 - e.g. a malformed filter: show it, keep the page
-        error = str(exc) or type(exc).__name__
+    except ArtLensError as exc:  # e.g. a malformed filter: show it, keep the page
+        error = str(exc)
 
     def link(**changes: Any) -> str:
         params: list[tuple[str, Any]] = [("where", w) for w in changes.get("where", where)]

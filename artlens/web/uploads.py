@@ -16,8 +16,7 @@ from fastapi import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from artlens.features.images import ImageError, load_image
-from artlens.web.errors import ApiError
+from artlens import ImageError, RequestError, inspect_image
 
 CHUNK = 1 << 16
 SUFFIX_BY_FORMAT = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp"}
@@ -89,7 +88,7 @@ def display_name(upload: UploadFile) -> str:
 async def save_checked(upload: UploadFile, directory: Path, max_bytes: int) -> CheckedUpload:
     """Copy `upload` into a new temporary file in `directory` (at most `max_bytes`), then decode it.
 
-    Raises ApiError 413 (too many bytes) or 422 (not a usable image, with the ImageError reason).
+    Raises RequestError 413 (too many bytes) or 422 (not a usable image, with the ImageError reason).
     """
     name = display_name(upload)
     fd, tmp = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=directory)
@@ -100,14 +99,14 @@ async def save_checked(upload: UploadFile, directory: Path, max_bytes: int) -> C
             while chunk := await upload.read(CHUNK):
                 size += len(chunk)
                 if size > max_bytes:
-                    raise ApiError(413, f"{name}: upload over the limit of {max_bytes:,} bytes",
+                    raise RequestError(413, f"{name}: upload over the limit of {max_bytes:,} bytes",
                                    {"file": name, "limit": max_bytes})
                 out.write(chunk)
         try:
-            img = load_image(path)
+            img = inspect_image(path)
         except ImageError as exc:
             message = str(exc).replace(str(path), name)
-            raise ApiError(422, f"{name}: {message}" if name not in message else message,
+            raise RequestError(422, f"{name}: {message}" if name not in message else message,
                            {"file": name, "reason": exc.reason}) from None
         return CheckedUpload(path=path, filename=name, sha256=img.sha256, suffix=SUFFIX_BY_FORMAT.get(img.format, ".img"))
     except BaseException:
@@ -124,15 +123,15 @@ def remove_all(paths: list[Path]) -> None:
 
 
 def as_str_dict(value: Any) -> dict[str, str]:
-    """A metadata JSON object -> {column: text}; ApiError 400 for anything else."""
+    """A metadata JSON object -> {column: text}; RequestError 400 for anything else."""
     if not isinstance(value, dict):
-        raise ApiError(400, "metadata must be a JSON object of column: value")
+        raise RequestError(400, "metadata must be a JSON object of column: value")
     out: dict[str, str] = {}
     for k, v in value.items():
         if not isinstance(k, str) or not k.strip() or k.strip() == "image" or any(c in k for c in "\r\n"):
-            raise ApiError(400, f"bad metadata column name {k!r}")
+            raise RequestError(400, f"bad metadata column name {k!r}")
         if isinstance(v, (dict, list)):
-            raise ApiError(400, f"metadata value for {k!r} must be text or a number")
+            raise RequestError(400, f"metadata value for {k!r} must be text or a number")
         if v is None:
             continue
         text = v if isinstance(v, str) else (("true" if v else "false") if isinstance(v, bool) else str(v))

@@ -1,0 +1,352 @@
+"""What the facade returns: typed results, each with `as_dict()` giving the JSON the CLI (`--json`)
+and the REST API print.
+
+Small results (a search hit, an artwork, a duplicate pair) are plain frozen dataclasses. Reports
+whose shape depends on the data (a model card, an evaluation) keep their full JSON in `data` and
+name the figures a caller reads as typed properties.
+
+Pure data: no numpy, no storage; importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from artlens.vocabulary import UNSURE
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One ranked artwork: the overall score, the score of every facet, and why it matched."""
+
+    id: int
+    path: str
+    score: float
+    scores: dict[str, float]
+    metadata: dict[str, str]
+    why: str  # e.g. "style top 0.4% · content top 3%": how unusual each facet's similarity is
+
+    def as_dict(self) -> JSON:
+        return {"id": self.id, "path": self.path, "score": round(self.score, 4), "scores": self.scores,
+                "metadata": self.metadata, "why": self.why}
+
+
+@dataclass
+class AddReport:
+    """What one `add` did. Counts are of files; `failed` lists every file that could not be added."""
+
+    added: int = 0
+    duplicates: int = 0
+    unchanged: int = 0
+    ignored: int = 0          # files without an image suffix found while walking folders
+    failed: list[dict[str, str]] = field(default_factory=list)
+    metadata_rows: int = 0    # CSV rows applied to a catalogued file
+    metadata_problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    def failure_reasons(self) -> dict[str, int]:
+        return dict(Counter(f["reason"] for f in self.failed))
+
+    def as_dict(self) -> JSON:
+        return {
+            "added": self.added, "duplicates": self.duplicates, "unchanged": self.unchanged,
+            "ignored": self.ignored, "failed": self.failed, "failure_reasons": self.failure_reasons(),
+            "metadata_rows": self.metadata_rows, "metadata_problems": self.metadata_problems,
+            "seconds": round(self.seconds, 2), "interrupted": self.interrupted,
+        }
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A file that could not be added, with the reason (see errors.IMAGE_FAILURES) and a message."""
+
+    path: str
+    reason: str
+    message: str
+
+    def as_dict(self) -> JSON:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FacetInfo:
+    name: str
+    dim: int
+    index: str  # "exact" or the approximate index kind
+    learned: JSON | None = None  # the card of a learned space
+
+    def as_dict(self) -> JSON:
+        out: JSON = {"name": self.name, "dim": self.dim, "index": self.index}
+        if self.learned is not None:
+            out["learned"] = self.learned
+        return out
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    backbone: str
+    input_size: int
+    style: str
+
+    def as_dict(self) -> JSON:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Info:
+    """Counts, facets, model and metadata columns of a collection (`artlens info`)."""
+
+    directory: str
+    artworks: int
+    failed: list[Failure]
+    exact_duplicates: int
+    near_duplicates: int
+    facets: list[FacetInfo]
+    weights: dict[str, float]
+    columns: list[str]
+    labels: dict[str, dict[str, int]]
+    model: ModelInfo
+    stale: bool  # the catalog changed since the vectors were built (an add was interrupted)
+
+    def as_dict(self) -> JSON:
+        return {
+            "directory": self.directory,
+            "artworks": self.artworks,
+            "failed": [f.as_dict() for f in self.failed],
+            "duplicates": {"exact": self.exact_duplicates, "near": self.near_duplicates},
+            "facets": [f.as_dict() for f in self.facets],
+            "weights": self.weights,
+            "columns": self.columns,
+            "labels": self.labels,
+            "model": self.model.as_dict(),
+            "stale": self.stale,
+        }
+
+
+@dataclass(frozen=True)
+class ExactCopy:
+    """A file with the same bytes or the same pixels as an artwork already catalogued."""
+
+    id: int
+    path: str
+    original_id: int
+    duplicate_of: str  # the original's path
+    same: str  # "bytes" or "pixels"
+
+    def as_dict(self) -> JSON:
+        return {"path": self.path, "id": self.id, "duplicate_of": self.duplicate_of, "original_id": self.original_id, "same": self.same}
+
+
+@dataclass(frozen=True)
+class ArtworkRef:
+    id: int
+    path: str
+
+    def as_dict(self) -> JSON:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class NearPair:
+    """Two artworks that look like copies of each other (re-encoded, resized, cropped, colour-shifted)."""
+
+    a: ArtworkRef
+    b: ArtworkRef
+    phash_distance: int
+    content_similarity: float
+
+    def as_dict(self) -> JSON:
+        return {"a": self.a.as_dict(), "b": self.b.as_dict(), "phash_distance": self.phash_distance,
+                "content_similarity": self.content_similarity}
+
+
+@dataclass(frozen=True)
+class Duplicates:
+    exact: list[ExactCopy]
+    near: list[NearPair]
+
+    def as_dict(self) -> JSON:
+        return {"exact": [d.as_dict() for d in self.exact], "near": [d.as_dict() for d in self.near]}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A label model's decision for one artwork."""
+
+    label: str
+    confidence: float
+    top3: list[list[Any]]  # [[class, probability], ...]
+    version: str = ""
+
+    def as_dict(self) -> JSON:
+        return {"label": self.label, "confidence": self.confidence, "top3": self.top3}
+
+
+@dataclass(frozen=True)
+class Artwork:
+    """One catalogued artwork: file facts, metadata and (when asked for) the models' decisions."""
+
+    id: int
+    path: str
+    width: int
+    height: int
+    format: str
+    duplicate_of: int | None
+    metadata: dict[str, str]
+    predictions: dict[str, Prediction] = field(default_factory=dict)
+
+    def as_dict(self) -> JSON:
+        return {"id": self.id, "path": self.path, "width": self.width, "height": self.height, "format": self.format,
+                "duplicate_of": self.duplicate_of, "metadata": self.metadata,
+                "predictions": {m: p.as_dict() for m, p in self.predictions.items()}}
+
+
+@dataclass(frozen=True)
+class ArtworkPage:
+    """A page of artworks that pass a filter, and how many pass in all."""
+
+    total: int
+    offset: int
+    limit: int
+    artworks: list[Artwork]
+
+    def as_dict(self) -> JSON:
+        return {"total": self.total, "offset": self.offset, "limit": self.limit, "artworks": [a.as_dict() for a in self.artworks]}
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """An artwork near another one in one facet (more like this)."""
+
+    id: int
+    path: str
+    score: float
+    metadata: dict[str, str]
+
+    def as_dict(self) -> JSON:
+        return {"id": self.id, "path": self.path, "score": round(self.score, 4), "metadata": self.metadata}
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """An artwork to ask a person about next: `score` is the model's P(yes) (or the similarity to the yes
+    examples), `reason` says why it was picked."""
+
+    id: int
+    path: str
+    score: float
+    reason: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> JSON:
+        return {"id": self.id, "score": self.score, "reason": self.reason, "path": self.path, "metadata": self.metadata}
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """What one label model decided over the collection: how many artworks got each decision."""
+
+    model: str
+    counts: dict[str, int]  # decision -> artworks, most frequent first
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def unsure(self) -> int:
+        return self.counts.get(UNSURE, 0)
+
+    @property
+    def decided(self) -> int:
+        return self.total - self.unsure
+
+    def as_dict(self) -> JSON:
+        return dict(self.counts)
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report whose shape depends on the data: the full JSON in `data`."""
+
+    data: JSON
+
+    def as_dict(self) -> JSON:
+        return self.data
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.data
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+
+@dataclass(frozen=True)
+class ModelCard(Report):
+    """A trained label model's card: data used, held-out figures, calibration, thresholds."""
+
+    @property
+    def name(self) -> str:
+        return str(self.data["name"])
+
+    @property
+    def kind(self) -> str:
+        return str(self.data["kind"])
+
+    @property
+    def held_out(self) -> JSON:
+        return dict(self.data.get("held_out", {}))
+
+    @property
+    def thresholds(self) -> JSON:
+        return dict(self.data.get("calibration", {}).get("thresholds", {}))
+
+
+@dataclass(frozen=True)
+class StyleSpaceReport(Report):
+    """How a learned style space trained: epochs, validation P@1 of its groups, the best epoch."""
+
+
+@dataclass(frozen=True)
+class RetrievalReport(Report):
+    """`eval retrieval`: per facet and task, P@k, mAP (and DeepArt graded, ALADIN group) scores."""
+
+    @property
+    def facets(self) -> dict[str, dict[str, dict[str, float]]]:
+        return dict(self.data["facets"])
+
+    def winners(self, measure: str = "mAP") -> dict[str, tuple[str, float, float]]:
+        """For each task, (best facet, its score, margin over the runner-up)."""
+        from artlens.evaluation.evaluate import winners
+
+        return winners(self.data, measure)
+
+
+@dataclass(frozen=True)
+class LabelsReport(Report):
+    """`eval labels`: accuracy, per-class precision/recall/F1, MCC, confusion matrix (and AP for binary labels)."""
+
+
+@dataclass(frozen=True)
+class BoxesReport(Report):
+    """`eval boxes`: detection AP at IoU 0.5 and 0.75 per class and mean (PASCAL VOC rules)."""
+
+
+def plain(value: Any) -> Any:
+    """Results (and containers of them) -> JSON-ready data."""
+    if hasattr(value, "as_dict"):
+        return value.as_dict()
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value

@@ -1,0 +1,53 @@
+"""What a query is filtered and weighted by, as people write it: `style=Baroque`, `genre!=portrait`,
+`style=0.6,content=0.3,color=0.1`. Parsing only: the collection checks the names it knows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from artlens.errors import InputError
+
+Condition = tuple[str, str, str]  # (column, "=" or "!=", value)
+
+
+def parse_where(conditions: Iterable[str | Condition]) -> list[Condition]:
+    """'style=Baroque' / 'genre!=portrait' -> (column, op, value) triples."""
+    out: list[Condition] = []
+    for c in conditions:
+        if isinstance(c, tuple):
+            out.append(c)
+            continue
+        if "!=" in c:
+            column, value = c.split("!=", 1)
+            op = "!="
+        elif "=" in c:
+            column, value = c.split("=", 1)
+            op = "="
+        else:
+            raise InputError(f"bad filter {c!r}: expected COLUMN=VALUE or COLUMN!=VALUE")
+        if not column.strip():
+            raise InputError(f"bad filter {c!r}: the column name is empty")
+        out.append((column.strip(), op, value.strip()))
+    return out
+
+
+def parse_weights(text: str | None) -> dict[str, float] | None:
+    """'style=0.6,content=0.3,color=0.1' -> {'style': 0.6, ...}; None stays None (use the defaults)."""
+    if text is None or not text.strip():
+        return None
+    weights: dict[str, float] = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        # Which facets exist depends on the collection (learned ones): the search checks the names.
+        if not sep or not name.replace("_", "").isalpha():
+            raise InputError(f"bad weight {part.strip()!r}: expected FACET=NUMBER, e.g. style=0.6")
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            raise InputError(f"bad weight {part.strip()!r}: {value.strip()!r} is not a number") from None
+        if weights[name] < 0:
+            raise InputError(f"bad weight {part.strip()!r}: weights must be >= 0")
+    if sum(weights.values()) <= 0:
+        raise InputError("at least one weight must be positive")
+    return weights

@@ -1,0 +1,198 @@
+"""`Catalog`: the one handle the rest of ArtLens uses on a collection's database.
+
+Each method answers one question or makes one change in its own connection (or transaction), so
+no caller sees SQLAlchemy: the facade, the ingest pipeline and the vector build talk to this class,
+and a second backend (PostgreSQL) only has to honour it. The SQL itself lives in `catalog`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy.engine import Engine
+
+from artlens.store import catalog
+from artlens.store.catalog import ArtworkRow, NewArtwork
+from artlens.vocabulary import PREDICTION_PREFIX
+
+__all__ = ["ArtworkRow", "Catalog", "NewArtwork"]
+
+
+class Catalog:
+    """The catalog database of one collection (SQLite in WAL mode by default)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine  # for tests and tools that need raw SQL; the library goes through methods
+
+    @classmethod
+    def open(cls, db_path: Path) -> Catalog:
+        """Open (and create if needed) the catalog database at `db_path`."""
+        return cls(catalog.open_engine(db_path))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- settings and version ----------------------------------------------------------------
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        with self.engine.connect() as conn:
+            return catalog.get_setting(conn, key, default)
+
+    def set_settings(self, values: Mapping[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            for key, value in values.items():
+                catalog.set_setting(conn, key, value)
+
+    def version(self) -> int:
+        """Bumped by every committed batch: vectors built from an older version are stale."""
+        with self.engine.connect() as conn:
+            return catalog.catalog_version(conn)
+
+    # -- writing (ingest) --------------------------------------------------------------------
+
+    def file_states(self) -> dict[str, tuple[int, int]]:
+        """path -> (size, mtime_ns) of every file seen (added or failed), to skip unchanged ones."""
+        with self.engine.connect() as conn:
+            return catalog.file_states(conn)
+
+    def commit_batch(self, arts: Sequence[NewArtwork], failures: Sequence[tuple[str, int | None, int | None, str, str]],
+                     replace: Iterable[str]) -> list[int | None]:
+        """One ingest batch in one transaction: failures (path, size, mtime_ns, reason, message), new
+        artworks (`replace`: paths whose old rows go first), and a new catalog version. Returns, per
+        artwork, the id of the artwork it exactly duplicates, or None."""
+        with self.engine.begin() as conn:
+            for path, size, mtime_ns, reason, message in failures:
+                catalog.record_failure(conn, path, size, mtime_ns, reason, message)
+            originals = catalog.insert_artworks(conn, arts, replace=replace)
+            catalog.bump_version(conn)
+        return originals
+
+    def merge_metadata(self, metadata: Mapping[str, Mapping[str, str]], skip: set[str]) -> int:
+        """Merge metadata into catalogued files by path; returns how many rows applied (paths in
+        `skip` count as applied: they got their metadata when inserted)."""
+        applied = 0
+        with self.engine.begin() as conn:
+            for path, meta in metadata.items():
+                if path in skip or catalog.set_metadata(conn, path, dict(meta)):
+                    applied += 1
+        return applied
+
+    def snapshot(self, names: Sequence[str], dims: Mapping[str, int]) -> tuple[int, dict[str, tuple[np.ndarray, np.ndarray]], list[ArtworkRow]]:
+        """(catalog version, {raw feature: (ids, matrix)}, artworks) read in one connection, for a vector build."""
+        with self.engine.connect() as conn:
+            version = catalog.catalog_version(conn)
+            raw = {f: catalog.load_features(conn, f, dims[f]) for f in names}
+            arts = list(catalog.iter_artworks(conn))
+        return version, raw, arts
+
+    # -- artworks ----------------------------------------------------------------------------
+
+    def artworks(self, ids: Iterable[int]) -> dict[int, ArtworkRow]:
+        """id -> row for the ids that exist (copies included)."""
+        with self.engine.connect() as conn:
+            return catalog.artworks_by_id(conn, ids)
+
+    def all_artworks(self, include_duplicates: bool = False) -> list[ArtworkRow]:
+        """Every artwork in id order (exact copies only with include_duplicates)."""
+        with self.engine.connect() as conn:
+            return list(catalog.iter_artworks(conn, include_duplicates))
+
+    def artwork_by_hash(self, sha256: str, pixel_hash: str) -> ArtworkRow | None:
+        with self.engine.connect() as conn:
+            return catalog.artwork_by_hash(conn, sha256, pixel_hash)
+
+    def ids_by_path(self, paths: Iterable[str]) -> dict[str, ArtworkRow]:
+        """path -> row for the paths the catalog holds."""
+        with self.engine.connect() as conn:
+            return catalog.artworks_by_path(conn, paths)
+
+    def count(self) -> int:
+        """Artworks (exact copies are not counted)."""
+        with self.engine.connect() as conn:
+            return int(catalog.count_artworks(conn))
+
+    def features(self, name: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, float32 matrix) of one raw feature for every indexed artwork, in id order."""
+        with self.engine.connect() as conn:
+            return catalog.load_features(conn, name, dim)
+
+    def thumbnail(self, artwork_id: int) -> bytes | None:
+        with self.engine.connect() as conn:
+            return catalog.thumbnail(conn, artwork_id)
+
+    def failures(self) -> list[dict[str, str]]:
+        with self.engine.connect() as conn:
+            return catalog.list_failures(conn)
+
+    def exact_duplicates(self) -> list[tuple[ArtworkRow, ArtworkRow]]:
+        """(copy, original) for every file that repeats an indexed artwork."""
+        with self.engine.connect() as conn:
+            return catalog.exact_duplicates(conn)
+
+    # -- metadata and filters ----------------------------------------------------------------
+
+    def columns(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return catalog.metadata_columns(conn)
+
+    def unknown_columns(self, names: Iterable[str | None], predictions: bool = False) -> tuple[list[str], list[str]]:
+        """(names the collection cannot filter on, the names it can); `pred.MODEL` counts with predictions."""
+        with self.engine.connect() as conn:
+            return catalog.unknown_columns(conn, names, predictions)
+
+    def filter_ids(self, where: Sequence[tuple[str, str, str]]) -> np.ndarray:
+        """Sorted ids of indexed artworks passing every (column, op, value) condition."""
+        with self.engine.connect() as conn:
+            return catalog.filter_ids(conn, where)
+
+    def change_key(self) -> tuple[int, int]:
+        """(catalog version, number of predictions): changes whenever artworks or decisions may have."""
+        with self.engine.connect() as conn:
+            return catalog.catalog_version(conn), catalog.prediction_count(conn)
+
+    def distinct_values(self) -> dict[str, set[str]]:
+        """column (and pred.MODEL) -> its distinct values."""
+        with self.engine.connect() as conn:
+            values: dict[str, set[str]] = {}
+            for row in catalog.iter_artworks(conn):
+                for column, value in (row.meta or {}).items():
+                    if value not in (None, ""):
+                        values.setdefault(column, set()).add(str(value))
+            for models in catalog.predictions_by_artwork(conn).values():
+                for model, pred in models.items():
+                    values.setdefault(PREDICTION_PREFIX + model, set()).add(str(pred["label"]))
+        return values
+
+    # -- labels and predictions --------------------------------------------------------------
+
+    def set_label(self, artwork_id: int, name: str, value: str | None) -> bool:
+        """Record (or with None remove) a person's label; False when there is no such artwork."""
+        with self.engine.begin() as conn:
+            if int(artwork_id) not in catalog.artworks_by_id(conn, [int(artwork_id)]):
+                return False
+            catalog.set_label(conn, int(artwork_id), name, value)
+        return True
+
+    def human_labels(self, name: str | None = None) -> dict[int, dict[str, str]]:
+        with self.engine.connect() as conn:
+            return catalog.human_labels(conn, name)
+
+    def label_counts(self) -> dict[str, dict[str, int]]:
+        with self.engine.connect() as conn:
+            return catalog.label_counts(conn)
+
+    def write_predictions(self, model: str, version: str, rows: Iterable[tuple[int, str, float, list[Any]]]) -> int:
+        with self.engine.begin() as conn:
+            return catalog.write_predictions(conn, model, version, rows)
+
+    def prediction_models(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return catalog.prediction_models(conn)
+
+    def predictions(self, ids: Sequence[int] | None = None) -> dict[int, dict[str, dict[str, Any]]]:
+        """artwork id -> {model: {"label", "confidence", "top3"}}, for every artwork or just `ids`."""
+        with self.engine.connect() as conn:
+            return catalog.predictions_by_artwork(conn, ids)
