@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from artlens.errors import AccessError, ArtLensError, CollectionError, ImageError, InputError, NotFoundError, RequestError
 
 if TYPE_CHECKING:
-    from artlens.standalone import ImageFacts, evaluate_boxes, inspect_image, parse_weights, parse_where
     from artlens.collection import Collection
     from artlens.results import (
         AddReport,
@@ -36,17 +35,19 @@ if TYPE_CHECKING:
         StyleSpaceReport,
         Suggestion,
     )
+    from artlens.standalone import ImageFacts, evaluate_boxes, inspect_image, parse_weights, parse_where
 
-_LAZY = {
-    "Collection": "artlens.collection",
-    **{name: "artlens.results" for name in (
-        "AddReport", "Annotation", "Artwork", "ArtworkPage", "BoxesReport", "Duplicates", "Info", "LabelsReport",
-        "ModelCard", "Neighbour", "RetrievalReport", "SearchResult", "StyleSpaceReport", "Suggestion")},
-    **{name: "artlens.standalone" for name in ("ImageFacts", "evaluate_boxes", "inspect_image", "parse_weights", "parse_where")},
-}
+_RESULTS = ("AddReport", "Annotation", "Artwork", "ArtworkPage", "BoxesReport", "Duplicates", "Info", "LabelsReport",
+            "ModelCard", "Neighbour", "RetrievalReport", "SearchResult", "StyleSpaceReport", "Suggestion")
+_STANDALONE = ("ImageFacts", "evaluate_boxes", "inspect_image", "parse_weights", "parse_where")
+_LAZY = {"Collection": "artlens.collection"} | dict.fromkeys(_RESULTS, "artlens.results") | dict.fromkeys(_STANDALONE, "artlens.standalone")
 
-__all__ = ["AccessError", "ArtLensError", "CollectionError", "ImageError", "InputError", "NotFoundError", "RequestError",
-           *_LAZY]
+__all__ = [
+    "AccessError", "AddReport", "Annotation", "ArtLensError", "Artwork", "ArtworkPage", "BoxesReport", "Collection",
+    "CollectionError", "Duplicates", "ImageError", "ImageFacts", "Info", "InputError", "LabelsReport", "ModelCard",
+    "Neighbour", "NotFoundError", "RequestError", "RetrievalReport", "SearchResult", "StyleSpaceReport", "Suggestion",
+    "evaluate_boxes", "inspect_image", "parse_weights", "parse_where",
+]
 
 
 def __getattr__(name: str) -> Any:

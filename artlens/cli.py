@@ -15,7 +15,7 @@ import sys
 import traceback
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 import typer
 from rich.console import Console
@@ -29,7 +29,6 @@ from artlens.vocabulary import BACKBONES, LABEL_KINDS, STYLE_LOSSES, STYLE_VARIA
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-LOG = Path(os.environ.get("ARTLENS_LOG", Path.home() / ".cache" / "artlens" / "errors.log"))
 
 
 def _choices(name: str, values: tuple[str, ...]) -> Any:
@@ -37,11 +36,18 @@ def _choices(name: str, values: tuple[str, ...]) -> Any:
     return Enum(name, {v: v for v in values}, type=str)
 
 
-Backbones = _choices("Backbones", BACKBONES)
-StyleVariants = _choices("StyleVariants", STYLE_VARIANTS)
-Losses = _choices("Losses", STYLE_LOSSES)
-Kinds = _choices("Kinds", LABEL_KINDS)
-ExportFormats = _choices("ExportFormats", ("csv", "json"))
+if TYPE_CHECKING:  # str Enums built at run time from the vocabulary, which a type checker cannot follow
+    Backbones: TypeAlias = Any
+    StyleVariants: TypeAlias = Any
+    Losses: TypeAlias = Any
+    Kinds: TypeAlias = Any
+    ExportFormats: TypeAlias = Any
+else:
+    Backbones = _choices("Backbones", BACKBONES)
+    StyleVariants = _choices("StyleVariants", STYLE_VARIANTS)
+    Losses = _choices("Losses", STYLE_LOSSES)
+    Kinds = _choices("Kinds", LABEL_KINDS)
+    ExportFormats = _choices("ExportFormats", ("csv", "json"))
 
 
 class _Group(TyperGroup):
@@ -66,13 +72,14 @@ class _Group(TyperGroup):
 
 def _log_internal_error(exc: BaseException) -> Path | str:
     text = "".join(traceback.format_exception(exc))
+    log = Path(os.environ.get("ARTLENS_LOG", Path.home() / ".cache" / "artlens" / "errors.log"))
     try:
-        LOG.parent.mkdir(parents=True, exist_ok=True)
-        with open(LOG, "a", encoding="utf-8") as f:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a", encoding="utf-8") as f:
             f.write(f"--- {datetime.datetime.now().isoformat(timespec='seconds')} artlens {' '.join(sys.argv[1:])}\n{text}")
-        return LOG
+        return log
     except OSError:
-        return "(the log could not be written: " + str(LOG) + ")"
+        return f"(the log could not be written: {log})"
 
 
 app = typer.Typer(
@@ -104,9 +111,14 @@ def _print_json(data: Any) -> None:
 def add(
     collection: CollectionArg,
     paths: Annotated[list[Path], typer.Argument(help="Image files or folders (searched recursively).", show_default=False)],
-    metadata: Annotated[Path | None, typer.Option("--metadata", "-m", help="CSV with an 'image' column (paths relative to the CSV) and any other columns as metadata.")] = None,
-    backbone: Annotated[Backbones, typer.Option(help="Backbone for a new collection: EfficientNet-Lite0 (224 px) or Lite2 (260 px).")] = Backbones["lite0"],
-    style: Annotated[StyleVariants, typer.Option(help="Style statistics for a new collection: adain (channel mean/std, ALADIN) or gram (DeepArt).")] = StyleVariants["adain"],
+    metadata: Annotated[Path | None, typer.Option(
+        "--metadata", "-m",
+        help="CSV with an 'image' column (paths relative to the CSV) and any other columns as metadata.",
+    )] = None,
+    backbone: Annotated[Backbones, typer.Option(help="Backbone for a new collection: EfficientNet-Lite0 (224 px) or Lite2 (260 px).")] = "lite0",
+    style: Annotated[StyleVariants, typer.Option(
+        help="Style statistics for a new collection: adain (channel mean/std, ALADIN) or gram (DeepArt).",
+    )] = "adain",
     as_json: JsonOpt = False,
 ) -> None:
     """Add images to a collection (created if needed) and rebuild its search index.
@@ -115,8 +127,9 @@ def add(
 
     Example: artlens add my-collection scans/ --metadata scans/labels.csv
     """
-    col = Collection.create(collection, backbone=backbone.value, style=style.value)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    col = Collection.create(collection, backbone=backbone.value, style=style.value)
 
     with Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=err, transient=True, disable=as_json) as bar:
@@ -153,9 +166,15 @@ def search(
     collection: CollectionArg,
     image: Annotated[list[Path], typer.Option("--image", "-i", help="Query image; repeat for a moodboard (vectors averaged).", show_default=False)],
     not_image: Annotated[list[Path] | None, typer.Option("--not", help="Image whose look to move away from; repeatable.", show_default=False)] = None,
-    facet: Annotated[str, typer.Option(help="What 'similar' means: joint (the mix), content, style, color, or style_learned (the learned style space).")] = "joint",
+    facet: Annotated[str, typer.Option(
+        help="What 'similar' means: joint (the mix), content, style, color, or style_learned (the learned style space).",
+    )] = "joint",
     weights: Annotated[str | None, typer.Option(help="Joint mix, e.g. style=0.6,content=0.3,color=0.1.", show_default=False)] = None,
-    where: Annotated[list[str] | None, typer.Option("--where", "-w", help="Metadata filter COLUMN=VALUE or COLUMN!=VALUE; repeatable (same column: any of).", show_default=False)] = None,
+    where: Annotated[list[str] | None, typer.Option(
+        "--where", "-w",
+        help="Metadata filter COLUMN=VALUE or COLUMN!=VALUE; repeatable (same column: any of).",
+        show_default=False,
+    )] = None,
     k: Annotated[int, typer.Option("-k", help="Number of results.", min=1)] = 10,
     include_self: Annotated[bool, typer.Option("--include-self", help="Let a query image that is in the collection appear in its own results.")] = False,
     as_json: JsonOpt = False,
@@ -232,8 +251,15 @@ def duplicates(collection: CollectionArg, as_json: JsonOpt = False) -> None:
 @app.command()
 def annotate(
     collection: CollectionArg,
-    model: Annotated[list[str] | None, typer.Option("--model", help="Label model to run; repeatable (default: every model that applies).", show_default=False)] = None,
-    tta: Annotated[bool, typer.Option("--tta", help="Test-time augmentation: average over the whole image and five crops (reads the images again; about 6x slower).")] = False,
+    model: Annotated[list[str] | None, typer.Option(
+        "--model",
+        help="Label model to run; repeatable (default: every model that applies).",
+        show_default=False,
+    )] = None,
+    tta: Annotated[bool, typer.Option(
+        "--tta",
+        help="Test-time augmentation: average over the whole image and five crops (reads the images again; about 6x slower).",
+    )] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Describe every artwork with each label model: decision (label, yes/no or unsure) and confidence.
@@ -257,9 +283,16 @@ app.add_typer(labels_app, name="labels")
 @labels_app.command("train")
 def labels_train(
     collection: CollectionArg,
-    label: Annotated[str, typer.Option("--label", "-l", help="Label name (given with `labels set`) or metadata column to learn (';'-separated for --kind many).", show_default=False)],
-    kind: Annotated[Kinds, typer.Option(help="binary (yes/no), one-of-many (one class per artwork) or many (several per artwork).")] = Kinds["one-of-many"],
-    group: Annotated[str | None, typer.Option(help="Column to split held-out data by (artist, series), so figures are for unseen groups.", show_default=False)] = None,
+    label: Annotated[str, typer.Option(
+        "--label", "-l",
+        help="Label name (given with `labels set`) or metadata column to learn (';'-separated for --kind many).",
+        show_default=False,
+    )],
+    kind: Annotated[Kinds, typer.Option(help="binary (yes/no), one-of-many (one class per artwork) or many (several per artwork).")] = "one-of-many",
+    group: Annotated[str | None, typer.Option(
+        help="Column to split held-out data by (artist, series), so figures are for unseen groups.",
+        show_default=False,
+    )] = None,
     name: Annotated[str | None, typer.Option(help="Model name (default: the label column).", show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -320,9 +353,19 @@ app.add_typer(learn_app, name="learn")
 @learn_app.command("style")
 def learn_style(
     collection: CollectionArg,
-    group: Annotated[str, typer.Option("--group", "-g", help="Column naming each work's group (artist, series, project): works of one group should look alike.", show_default=False)],
-    loss: Annotated[Losses, typer.Option(help="contrastive (ALADIN: many groups per batch) or triplet (DeepArt: shared labels, then hard negatives).")] = Losses["contrastive"],
-    epochs: Annotated[int | None, typer.Option(help="Most epochs to train (default: the trainer's; it stops early on validation P@1).", min=1, show_default=False)] = None,
+    group: Annotated[str, typer.Option(
+        "--group", "-g",
+        help="Column naming each work's group (artist, series, project): works of one group should look alike.",
+        show_default=False,
+    )],
+    loss: Annotated[Losses, typer.Option(
+        help="contrastive (ALADIN: many groups per batch) or triplet (DeepArt: shared labels, then hard negatives).",
+    )] = "contrastive",
+    epochs: Annotated[int | None, typer.Option(
+        help="Most epochs to train (default: the trainer's; it stops early on validation P@1).",
+        min=1,
+        show_default=False,
+    )] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Train the collection's own learned style space (facet style_learned) from a group column.
@@ -347,7 +390,7 @@ def learn_style(
 @app.command()
 def export(
     collection: CollectionArg,
-    format: Annotated[ExportFormats, typer.Option("--format", help="csv or json.")] = ExportFormats["csv"],
+    format: Annotated[ExportFormats, typer.Option("--format", help="csv or json.")] = "csv",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: standard output).", show_default=False)] = None,
 ) -> None:
     """One row per artwork: id, path, metadata, and per label model pred.<model> and conf.<model>.
@@ -380,7 +423,11 @@ def serve(
     collection: CollectionArg,
     host: Annotated[str, typer.Option(help="Address to listen on; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    token: Annotated[str | None, typer.Option(envvar="ARTLENS_TOKEN", help="Bearer token for write endpoints (adding images); without it they are disabled.", show_default=False)] = None,
+    token: Annotated[str | None, typer.Option(
+        envvar="ARTLENS_TOKEN",
+        help="Bearer token for write endpoints (adding images); without it they are disabled.",
+        show_default=False,
+    )] = None,
     max_upload_mb: Annotated[int, typer.Option(help="Largest accepted upload, in MB.", min=1)] = 25,
 ) -> None:
     """Serve the REST API of a collection (OpenAPI schema at /openapi.json).
@@ -403,11 +450,18 @@ app.add_typer(eval_app, name="eval")
 @eval_app.command("retrieval")
 def eval_retrieval(
     collection: CollectionArg,
-    label: Annotated[list[str] | None, typer.Option("--label", "-l", help="Metadata column; a result is relevant when it shares the value. Repeat for the DeepArt graded protocol.", show_default=False)] = None,
+    label: Annotated[list[str] | None, typer.Option(
+        "--label", "-l",
+        help="Metadata column; a result is relevant when it shares the value. Repeat for the DeepArt graded protocol.",
+        show_default=False,
+    )] = None,
     group: Annotated[str | None, typer.Option(help="Group column (artist, series): ALADIN group retrieval P@1/5/10.", show_default=False)] = None,
     facet: Annotated[list[str] | None, typer.Option("--facet", help="Facets to evaluate (default: all the collection has).", show_default=False)] = None,
     k: Annotated[int, typer.Option("-k", help="Depth of the DeepArt scores and the extra P@k.", min=1)] = 60,
-    min_shared: Annotated[int | None, typer.Option(help="Labels a result must share to be relevant with several --label (default: a majority).", show_default=False)] = None,
+    min_shared: Annotated[int | None, typer.Option(
+        help="Labels a result must share to be relevant with several --label (default: a majority).",
+        show_default=False,
+    )] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Every artwork with the label queries the rest of the collection: P@k and mAP for each facet.
@@ -445,8 +499,14 @@ def eval_labels(
     collection: CollectionArg,
     label: Annotated[str, typer.Option("--label", "-l", help="Column with the true labels.", show_default=False)],
     predicted: Annotated[str, typer.Option("--predicted", "-p", help="Column with the predicted labels.", show_default=False)],
-    scores: Annotated[str | None, typer.Option(help='Column with JSON class scores, e.g. {"oil": 0.8}: top-3 accuracy, and AP for binary labels.', show_default=False)] = None,
-    positive: Annotated[str | None, typer.Option(help="Positive class of a binary label (default 1/true/yes, else the second class).", show_default=False)] = None,
+    scores: Annotated[str | None, typer.Option(
+        help='Column with JSON class scores, e.g. {"oil": 0.8}: top-3 accuracy, and AP for binary labels.',
+        show_default=False,
+    )] = None,
+    positive: Annotated[str | None, typer.Option(
+        help="Positive class of a binary label (default 1/true/yes, else the second class).",
+        show_default=False,
+    )] = None,
     curve: Annotated[Path | None, typer.Option(help="Where to save the precision-recall curve PNG (binary labels with --scores).", show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:

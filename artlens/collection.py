@@ -338,7 +338,7 @@ class Collection:
     def artworks_by_path(self, paths: Iterable[str | Path]) -> dict[str, Artwork]:
         """path -> artwork for the paths the catalog holds (as recorded: absolute)."""
         rows = self._store.ids_by_path(str(p) for p in paths)
-        return {path: a for path, a in zip(rows, self._artworks(list(rows.values()), predictions=False))}
+        return dict(zip(rows, self._artworks(list(rows.values()), predictions=False)))
 
     def _artworks(self, rows: Sequence[ArtworkRow], predictions: bool = True) -> list[Artwork]:
         preds = self._store.predictions([r.id for r in rows]) if predictions and rows else {}
@@ -428,8 +428,8 @@ class Collection:
     def train_label(self, label: str, kind: str = "one-of-many", group: str | None = None, name: str | None = None) -> ModelCard:
         """Train a label head on the labels people gave under `label` (`set_label`) and the metadata column
         of that name, a given label winning (held-out split by `group`); returns its card."""
-        from artlens.learn.training import train_head
         from artlens.learn.label_data import merged_metadata, training_labels
+        from artlens.learn.training import train_head
 
         if kind not in LABEL_KINDS:
             raise InputError(f"unknown kind {kind!r}: choose one of {', '.join(LABEL_KINDS)}")

@@ -84,7 +84,7 @@ def test_labels_are_validated_exported_and_trained_on(collection: Collection) ->
     assert card["kind"] == "binary" and card["data"]["labelled"] == len(styles) - 1
     collection.annotate(models=["baroque"])
     said = {r["id"]: r["pred.baroque"] for r in collection.export()}
-    assert {v for v in said.values()} <= {"yes", "no", "unsure"}
+    assert set(said.values()) <= {"yes", "no", "unsure"}
 
 
 def test_a_changed_file_keeps_the_labels_people_gave_it(tmp_path: Path, wikiart_labels) -> None:

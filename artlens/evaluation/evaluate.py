@@ -86,29 +86,37 @@ def evaluate_retrieval(
         raise InputError(f"no artwork has a value for {', '.join(task.labels + ((task.group,) if task.group else ()))}")
     ks = tuple(k for k in (*SINGLE_KS, task.k) if k <= depth)
     ks = tuple(sorted(set(ks)))
-    results: dict[str, object] = {}
-    for facet, mat in matrices.items():
-        ranked = ranked_neighbours(np.asarray(mat), queries, depth)
-        facet_out: dict[str, object] = {}
-        for name, values in label_values.items():
-            q = ~metrics.missing_mask(values[queries])
-            if not q.any():
-                continue
-            scores = metrics.retrieval_scores(values[queries][q], values[ranked[q]], metrics.other_members(values)[queries][q], ks=ks)
-            if not full:
-                scores[f"mAP@{depth}"] = scores.pop("mAP")
-            facet_out[name] = scores
-        if len(task.labels) > 1:
-            facet_out["graded"] = _graded(label_values, queries, ranked, task)
-        if group_values is not None:
-            mask = metrics.group_query_mask(group_values)[queries]
-            group_ks = tuple(k for k in GROUP_KS if k <= depth)
-            facet_out[f"group:{task.group}"] = metrics.group_precision(
-                group_values[queries], group_values[ranked[:, : max(group_ks)]], ks=group_ks, query_mask=mask
-            )
-        results[facet] = facet_out
+    try:
+        results = {facet: _score_facet(np.asarray(mat), queries, depth, ks, full, label_values, group_values, task)
+                   for facet, mat in matrices.items()}
+    except metrics.NoQueryError as exc:
+        raise InputError(f"nothing to evaluate: {exc} (each label value or group needs at least two artworks)") from None
     return {"artworks": n, "queries": int(len(queries)), "full_ranking": full, "depth": depth,
             "labels": list(task.labels), "group": task.group, "k": task.k, "facets": results}
+
+
+def _score_facet(mat: np.ndarray, queries: np.ndarray, depth: int, ks: tuple[int, ...], full: bool,
+                 label_values: Mapping[str, np.ndarray], group_values: np.ndarray | None, task: RetrievalTask) -> dict[str, object]:
+    """One facet's scores for every task: per label, graded (several labels), group retrieval."""
+    ranked = ranked_neighbours(mat, queries, depth)
+    facet_out: dict[str, object] = {}
+    for name, values in label_values.items():
+        q = ~metrics.missing_mask(values[queries])
+        if not q.any():
+            continue
+        scores = metrics.retrieval_scores(values[queries][q], values[ranked[q]], metrics.other_members(values)[queries][q], ks=ks)
+        if not full:
+            scores[f"mAP@{depth}"] = scores.pop("mAP")
+        facet_out[name] = scores
+    if len(task.labels) > 1:
+        facet_out["graded"] = _graded(label_values, queries, ranked, task)
+    if group_values is not None:
+        mask = metrics.group_query_mask(group_values)[queries]
+        group_ks = tuple(k for k in GROUP_KS if k <= depth)
+        facet_out[f"group:{task.group}"] = metrics.group_precision(
+            group_values[queries], group_values[ranked[:, : max(group_ks)]], ks=group_ks, query_mask=mask
+        )
+    return facet_out
 
 
 def _graded(label_values: Mapping[str, np.ndarray], queries: np.ndarray, ranked: np.ndarray, task: RetrievalTask) -> dict[str, float]:

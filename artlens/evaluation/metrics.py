@@ -25,10 +25,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
+
+class NoQueryError(ValueError):
+    """The data leave nothing to score (no query has a relevant item): a fact about the labels, not a bug."""
+
+
 __all__ = [
+    "NoQueryError",
     "average_precision",
     "binary_average_precision",
     "classification_report",
@@ -261,7 +268,7 @@ def retrieval_scores(
         raise ValueError("n_relevant is smaller than the number of relevant results of some query")
     use = n_rel > 0
     if not use.any():
-        raise ValueError("no query has a relevant item in the collection")
+        raise NoQueryError("no query has a relevant item in the collection")
     scores: dict[str, float] = {}
     for k in ks:
         scores[f"P@{k}"] = float(np.mean([precision_at_k(r, k) for r in relevant[use]]))
@@ -297,7 +304,7 @@ def group_precision(
     if any(k > relevant.shape[1] for k in ks):
         raise ValueError(f"ks {ks} exceed the {relevant.shape[1]} ranked results per query")
     if not use.any():
-        raise ValueError("no query left: every group is missing or has a single member")
+        raise NoQueryError("no query left: every group is missing or has a single member")
     scores = {f"P@{k}": float(np.mean([precision_at_k(r, k) for r in relevant[use]])) for k in ks}
     scores["queries"] = float(np.count_nonzero(use))
     return scores
@@ -373,7 +380,7 @@ def graded_retrieval_scores(
         ap.append(average_precision(relevant, n_relevant, k=k))
         nd.append(ndcg_at_k(row, k, ideal_gains=ideal_row, gain=gain))
     if not p:
-        raise ValueError(f"no query has an item sharing at least {min_shared} labels")
+        raise NoQueryError(f"no query has an item sharing at least {min_shared} labels")
     return {
         f"P@{k}": float(np.mean(p)),
         f"AP@{k}": float(np.mean(ap)),
@@ -603,7 +610,7 @@ def voc_average_precision(
 
 
 Box = Sequence[float]
-GroundTruth = Mapping[Hashable, Sequence[tuple[Hashable, Box, bool]]]
+GroundTruth = Mapping[Any, Sequence[tuple[Hashable, Box, bool]]]  # image id -> boxes (Any: Mapping keys are invariant)
 Prediction = tuple[Hashable, Hashable, float, Box]
 
 
@@ -663,12 +670,12 @@ def detection_ap(
             if key not in gt:
                 outcome.append(0)
                 continue
-            boxes, difficult = gt[key]
-            overlaps = iou_matrix(np.asarray(box, dtype=float), boxes, inclusive)[0]
+            gt_boxes, gt_difficult = gt[key]
+            overlaps = iou_matrix(np.asarray(box, dtype=float), gt_boxes, inclusive)[0]
             j = int(np.argmax(overlaps))
             if overlaps[j] < iou_threshold:
                 outcome.append(0)
-            elif difficult[j]:
+            elif gt_difficult[j]:
                 continue
             elif not matched[key][j]:
                 matched[key][j] = True

@@ -158,13 +158,13 @@ def _batches(items: Sequence[Path], n: int, workers: int = 1) -> list[Sequence[P
 def _embed_batch(paths: Sequence[Path], backbone: Backbone, style_variant: str) -> list[_Prepared]:
     """Prepare every file of a batch, then run the backbone once on the good ones."""
     prepared = [_prepare(p, backbone) for p in paths]
-    good = [p for p in prepared if p.art is not None]
+    good = [(p, p.art, p.model_input) for p in prepared if p.art is not None and p.model_input is not None]
     if good:
-        feats = raw_features(backbone, np.stack([p.model_input for p in good]), style_variant)
+        feats = raw_features(backbone, np.stack([pixels for _, _, pixels in good]), style_variant)
         # The catalog stores float16: convert here, per batch, on the worker, not row by row at commit.
         feats = {name: mat.astype(np.float16) for name, mat in feats.items()}
-        for i, p in enumerate(good):
-            p.art.features = {name: mat[i] for name, mat in feats.items()}
+        for i, (p, art, _) in enumerate(good):
+            art.features = {name: mat[i] for name, mat in feats.items()}
             p.model_input = None  # 150 kB an image: drop it before the batch waits for its commit
     return prepared
 

@@ -483,7 +483,7 @@ def unknown_columns(conn: Connection, names: Iterable[str | None], predictions: 
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _chunks(items: list[Any], n: int) -> Iterator[list[Any]]:

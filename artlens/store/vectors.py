@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from artlens.retrieval.duplicates import NearDuplicate, find_near_duplicates
 from artlens.features.facets import DEFAULT_WEIGHTS, FACETS, TRANSFORM_SPECS, FacetTransform, fit_transform
+from artlens.machine import usable_cores
+from artlens.retrieval.duplicates import NearDuplicate, find_near_duplicates
 from artlens.store.database import Catalog
 from artlens.store.index import VectorIndex, build_index
-from artlens.machine import usable_cores
 from artlens.vocabulary import LEARNED_STYLE
 
 if TYPE_CHECKING:
@@ -173,7 +173,7 @@ def build(store: Catalog, directory: Path, raw_dims: dict[str, int], spaces: dic
             t.save(tmp / f"{f}.transform.npz")
         for name, space in spaces.items():
             space.save(tmp / f"{name}.space.npz")
-        np.savez(tmp / "quantiles.npz", **quantiles)
+        np.savez(tmp / "quantiles.npz", **quantiles)  # type: ignore[arg-type]  # numpy stubs: keyword arrays
     np.save(tmp / "ids.npy", ids)
     phash = {a.id: a.phash for a in arts}
     near = find_near_duplicates(ids, [phash[int(i)] for i in ids], matrices.get("content"))
