@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from artlens import Collection  # noqa: E402
-from artlens.store import catalog  # noqa: E402
 from artlens.evaluation import evaluate  # noqa: E402
 from artlens.features.facets import DEFAULT_WEIGHTS  # noqa: E402
+from artlens.store import catalog  # noqa: E402
 from artlens.store.vectors import joint_matrix  # noqa: E402
 from bench.report import DOC, machine, write_section  # noqa: E402
 
@@ -92,7 +92,8 @@ def main() -> None:
         "(every labelled artwork queries the rest of its collection, never itself; full rankings; a result is",
         "relevant when it shares the label). Written by `bench/evaluation.py --write` with the default",
         "settings (EfficientNet-Lite0, AdaIN style statistics, transforms fitted on each collection, default",
-        "joint weights content 0.35, style 0.55, colour 0.1). These are the frozen facets: the learned style space was trained on the WikiArt artists and has its own section below, on artists it never saw. Bold: best facet per column.",
+        ("joint weights content 0.35, style 0.55, colour 0.1). These are the frozen facets: the learned style space "
+         "was trained on the WikiArt artists and has its own section below, on artists it never saw. Bold: best facet per column."),
         "",
         f"## WikiArt ({wk['artworks']} paintings, 11 movements, 10 genres, 282 artists)",
         "",
@@ -115,14 +116,14 @@ def main() -> None:
         "",
         "The data differ, so these are orientation points, not a leaderboard:",
         "",
-        f"- DeepArt (Art500k, style/genre/artist graded, Pre@60 / nDCG@60): joint embedding 90.0% / 0.970,",
-        f"  ImageNet features 81.7% / 0.893. Here, frozen ImageNet EfficientNet-Lite0 facets on WikiArt:",
+        "- DeepArt (Art500k, style/genre/artist graded, Pre@60 / nDCG@60): joint embedding 90.0% / 0.970,",
+        "  ImageNet features 81.7% / 0.893. Here, frozen ImageNet EfficientNet-Lite0 facets on WikiArt:",
         f"  joint {wk['facets']['joint']['graded']['P@60']:.1%} / {wk['facets']['joint']['graded']['nDCG@60']:.3f}, against a ceiling of "
         f"{wk['facets']['joint']['graded']['P@60 ceiling']:.1%} for P@60:",
         "  Art500k has hundreds of works sharing two labels with most queries; 2,848 paintings by 282 artists",
         "  do not. The learned style space (triplet and contrastive training) is what DeepArt and ALADIN add",
         "  on top of ImageNet features; it is the next step here too.",
-        f"- ALADIN (BAM-FG, group retrieval P@1 56.9%): here, artist groups on WikiArt, best facet",
+        "- ALADIN (BAM-FG, group retrieval P@1 56.9%): here, artist groups on WikiArt, best facet",
         f"  {max(wk['facets'][f]['group:artist']['P@1'] for f in FACETS):.1%} P@1 with frozen features.",
         f"- Movement retrieval: style facet P@10 {wk_single['style']['facets']['style']['style']['P@10']:.3f}, joint "
         f"{wk_single['style']['facets']['joint']['style']['P@10']:.3f}; the issue's reference for plain frozen",

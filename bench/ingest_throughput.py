@@ -29,8 +29,8 @@ from artlens import Collection  # noqa: E402
 from artlens.features.backbone import Backbone  # noqa: E402
 from artlens.features.embed import WORKING_SIDE, model_input  # noqa: E402
 from artlens.features.images import load_image  # noqa: E402
-from artlens.pipeline.ingest import BATCH_SIZE  # noqa: E402
 from artlens.machine import usable_cores  # noqa: E402
+from artlens.pipeline.ingest import BATCH_SIZE  # noqa: E402
 from bench.report import machine, write_section  # noqa: E402
 
 WIKIART = Path(__file__).resolve().parents[2] / "shared" / "data" / "wikiart"
@@ -99,7 +99,8 @@ def main() -> None:
         "",
         "| measure | value |",
         "|---|---|",
-        f"| model only (ONNX Runtime, batches of {BATCH_SIZE}, the faster set-up) | {model:.1f} images/s (before {before:.1f}: {how_before}; after {after:.1f}: {how_after}) |",
+        (f"| model only (ONNX Runtime, batches of {BATCH_SIZE}, the faster set-up) | {model:.1f} images/s "
+         f"(before {before:.1f}: {how_before}; after {after:.1f}: {how_after}) |"),
         f"| `add` end to end (decode, hashes, thumbnail, colour, model, commits, transforms, indexes) | {ingest:.1f} images/s |",
         f"| of which fitting transforms and building indexes | {build_s:.1f} s |",
         f"| **ratio end to end / model only** | **{ratio:.2f}** (goal >= 0.8) |",

@@ -44,11 +44,11 @@ from PIL import Image, ImageEnhance
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from artlens import Collection  # noqa: E402
-from artlens.store import catalog  # noqa: E402
-from artlens.retrieval import duplicates  # noqa: E402
 from artlens.collection import DB_FILE  # noqa: E402
 from artlens.features.embed import raw_dims  # noqa: E402
 from artlens.features.facets import TRANSFORM_SPECS, fit_transform  # noqa: E402
+from artlens.retrieval import duplicates  # noqa: E402
+from artlens.store import catalog  # noqa: E402
 
 WIKIART = pathlib.Path(os.environ.get("ARTLENS_TEST_DATA", ROOT.parent / "shared" / "data")) / "wikiart"
 
@@ -298,7 +298,8 @@ def run(sample: int, workdir: pathlib.Path, subset: int, out: pathlib.Path | Non
         f"files that are one painting (WikiArt holds {len(SAME_PAINTING)} such pairs, listed in the script) "
         "are true pairs, counted apart.",
         "",
-        "| collection | rule | reported pairs | false pairs (2 paintings) | paintings involved | false pairs copy vs other painting | same-painting pairs found |",
+        ("| collection | rule | reported pairs | false pairs (2 paintings) | paintings involved "
+         "| false pairs copy vs other painting | same-painting pairs found |"),
         "|---|---|---|---|---|---|---|",
     ]
     listing: dict[tuple[int, int], str] = {}

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import re
 from pathlib import Path
-
-import os
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 HEADER = (

@@ -109,7 +109,7 @@ def bench_one(dim: int, n: int, args: argparse.Namespace) -> list[dict]:
             sub.add(x[mask])
             fq = queries[:200]
             sub_truth = ids[mask][sub.search(fq, K)[1]]
-            found, lat = time_single_queries(lambda q: index.search(q, K, allowed_ids=allowed)[1][0], fq)
+            found, lat = time_single_queries(lambda q, allowed=allowed: index.search(q, K, allowed_ids=allowed)[1][0], fq)
             rows.append(row(dim, n, index.kind, params, args.threads[0], None, lat, recall_at_k(found, sub_truth),
                             None, note=f"filter: {share:.0%} allowed"))
             print(f"  {rows[-1]}", file=sys.stderr)

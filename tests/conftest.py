@@ -1,4 +1,10 @@
-"""Shared fixtures: the real artworks in ../shared/data, and collections built from them once per session."""
+"""Shared fixtures: the real artworks in ../shared/data, and collections built from them once per session.
+
+Tests that read the real artworks are marked `data` and skipped, with a reason, when they are absent;
+the others always run. A test is marked when it uses one of the DATA_FIXTURES below (directly or
+through another fixture), when its module or the test itself is listed in DATA_TESTS, or by an
+explicit ``@pytest.mark.data`` (or a module's ``pytestmark``).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,46 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("ARTLENS_TEST_DATA", ROOT.parent / "shared" / "data"))
 WIKIART = DATA / "wikiart"
 DEMO = ROOT / "demo"
+DATA_SETS = ("wikiart", "peopleart", "pacs")  # the folders of DATA the tests read, each with a labels.csv
+MISSING_DATA = [name for name in DATA_SETS if not (DATA / name / "labels.csv").is_file()]
+HAVE_DATA = not MISSING_DATA
+NO_DATA_REASON = (f"needs the real artworks in {DATA}"
+                  + (f" (missing: {', '.join(f'{n}/labels.csv' for n in MISSING_DATA)})" if DATA.is_dir() else "")
+                  + "; set ARTLENS_TEST_DATA to the folder that holds them")
+
+# Fixtures that read DATA: every test using one of them, even through another fixture, needs the data.
+DATA_FIXTURES = {"wikiart_labels", "small_wikiart", "small_collection"}
+# Tests that read DATA outside those fixtures: "module.py" (all its tests) or "module.py::test_name".
+DATA_TESTS = {
+    "test_cli.py::test_add_reports_what_it_did",
+    "test_collection.py::test_lite2_backbone_with_gram_style_statistics",
+    "test_collection.py::test_an_empty_collection_says_so",
+    "test_collection.py::test_a_copied_collection_directory_still_works",
+    "test_evaluate.py::test_eval_boxes_on_people_art",
+    "test_ingest.py::test_add_a_folder_with_metadata",
+    "test_ingest.py::test_adding_the_same_files_again_changes_nothing",
+    "test_ingest.py::test_bad_files_are_recorded_and_the_run_goes_on",
+    "test_ingest.py::test_exact_duplicates_are_not_indexed_twice",
+    "test_ingest.py::test_copies_added_later_point_at_the_catalogued_original",
+    "test_ingest.py::test_bad_csv_rows_are_reported_not_fatal",
+    "test_ingest.py::test_ctrl_c_keeps_finished_batches_and_a_rerun_completes",
+    "test_ingest.py::test_a_killed_add_continues_without_losing_or_duplicating",
+    "test_quality.py::test_joint_neighbours_share_the_movement",  # its module fixture `wikiart`
+    "test_quality.py::test_the_matrix_measure_is_what_search_returns",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests that need the real artworks (see the module docstring); skip them when absent."""
+    skip = pytest.mark.skip(reason=NO_DATA_REASON)
+    for item in items:
+        module = item.path.name
+        name = getattr(item, "originalname", item.name)  # without the parameters
+        if (DATA_FIXTURES & set(getattr(item, "fixturenames", ())) or module in DATA_TESTS
+                or f"{module}::{name}" in DATA_TESTS):
+            item.add_marker(pytest.mark.data)
+        if not HAVE_DATA and item.get_closest_marker("data") is not None:
+            item.add_marker(skip, append=False)  # before any other skip mark, so this reason is shown
 
 
 def read_labels(folder: Path) -> list[dict[str, str]]:
@@ -25,12 +71,6 @@ def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _real_data_present() -> None:
-    if not (WIKIART / "labels.csv").is_file():
-        pytest.exit(f"the real test data is missing: expected {WIKIART}/labels.csv (set ARTLENS_TEST_DATA)", returncode=2)
 
 
 @pytest.fixture(scope="session")

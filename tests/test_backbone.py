@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +10,11 @@ import pytest
 from PIL import Image
 
 from artlens.features import backbone as bb_mod
-from artlens.features.backbone import BACKBONES, Backbone, build_torch_wrapper, onnx_path
+from artlens.features.backbone import BACKBONES, Backbone, build_torch_wrapper, cache_dir, onnx_path
 
-DATA = Path(os.environ.get("ARTLENS_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+from conftest import DATA, WIKIART
+
 PACS = DATA / "pacs"
-WIKIART = DATA / "wikiart"
 
 # ImageNet class indices that count as a correct recognition of a PACS object.
 IMAGENET = {
@@ -58,6 +57,7 @@ def mixed_batch() -> np.ndarray:
     return load(paths, 224)
 
 
+@pytest.mark.data
 def test_lite0_outputs_and_layout(lite0: Backbone, mixed_batch: np.ndarray) -> None:
     assert (lite0.name, lite0.input_size) == ("lite0", 224)
     # Style: [mean, std] of the last stage at strides 4, 8, 16, 32 (the 320-channel stage feeds "content").
@@ -79,6 +79,7 @@ def test_lite0_outputs_and_layout(lite0: Backbone, mixed_batch: np.ndarray) -> N
     assert out["content"].min() >= 0 and out["content"].max() <= 6
 
 
+@pytest.mark.data
 def test_onnx_matches_pytorch(lite0: Backbone, mixed_batch: np.ndarray) -> None:
     import torch
 
@@ -94,6 +95,7 @@ def test_onnx_matches_pytorch(lite0: Backbone, mixed_batch: np.ndarray) -> None:
         assert err < 1e-3, f"{key}: relative error {err:.2e}"
 
 
+@pytest.mark.data
 def test_imagenet_sanity(lite0: Backbone) -> None:
     """Photos of elephants and guitars get a matching ImageNet class in their top 5."""
     hits = []
@@ -104,6 +106,7 @@ def test_imagenet_sanity(lite0: Backbone) -> None:
     assert np.mean(hits) >= 0.85, hits
 
 
+@pytest.mark.data
 def test_batch_equals_single_runs(lite0: Backbone, mixed_batch: np.ndarray) -> None:
     together = lite0.run(mixed_batch)
     for i in range(len(mixed_batch)):
@@ -112,6 +115,7 @@ def test_batch_equals_single_runs(lite0: Backbone, mixed_batch: np.ndarray) -> N
             np.testing.assert_allclose(alone[key][0], together[key][i], rtol=1e-4, atol=1e-4 * np.abs(together[key]).max())
 
 
+@pytest.mark.data
 def test_empty_batch_and_bad_input(lite0: Backbone, mixed_batch: np.ndarray) -> None:
     empty = lite0.run(np.zeros((0, 224, 224, 3), np.uint8))
     assert {k: v.shape for k, v in empty.items()} == {k: (0, d) for k, d in lite0.output_dims.items()}
@@ -123,7 +127,7 @@ def test_empty_batch_and_bad_input(lite0: Backbone, mixed_batch: np.ndarray) -> 
         Backbone("lite9")
 
 
-def test_export_cache(model_dir: Path, lite0: Backbone, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_export_cache(model_dir: Path, lite0: Backbone) -> None:
     path = onnx_path("lite0")
     assert path.parent == model_dir and path.is_file()  # ARTLENS_MODEL_DIR is respected
     assert bb_mod.WRAPPER_VERSION in path.name  # a wrapper change invalidates old caches
@@ -133,16 +137,16 @@ def test_export_cache(model_dir: Path, lite0: Backbone, monkeypatch: pytest.Monk
     def no_export(spec):
         raise AssertionError("re-exported although the cached file exists")
 
-    monkeypatch.setattr(bb_mod, "_export_onnx_bytes", no_export)
-    assert onnx_path("lite0") == path and path.stat().st_mtime_ns == mtime
+    assert onnx_path("lite0", exporter=no_export) == path and path.stat().st_mtime_ns == mtime
 
 
 def test_cache_dir_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("ARTLENS_MODEL_DIR", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert bb_mod._cache_dir() == tmp_path / ".cache" / "artlens" / "models"
+    assert cache_dir() == tmp_path / ".cache" / "artlens" / "models"
 
 
+@pytest.mark.data
 def test_lite2_shapes(model_dir: Path) -> None:
     """Same wrapper, taps derived from Lite2's wider stages; one small batch keeps this cheap."""
     assert BACKBONES["lite2"].input_size == 260

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from artlens.cli import app
 from artlens import Collection
+from artlens.cli import app
 
 runner = CliRunner()
 
@@ -87,8 +87,9 @@ def test_errors_are_one_clear_line(tmp_path: Path, small_collection: Collection)
 
 
 def test_add_reports_what_it_did(tmp_path: Path) -> None:
-    from conftest import WIKIART, read_labels
     import shutil
+
+    from conftest import WIKIART, read_labels
 
     art = tmp_path / "art"
     art.mkdir()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from artlens import Collection, CollectionError, InputError
+
 from conftest import WIKIART, read_labels
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer.main
 
 from artlens.cli import app
+
 from conftest import ROOT
 
 README = (ROOT / "README.md").read_text()

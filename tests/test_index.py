@@ -119,20 +119,44 @@ def test_allowed_ids_large_set(which, path, request, monkeypatch):
     index, x, ids = request.getfixturevalue(which)
     # Large allowed sets are answered inside the approximate index, with a FAISS selector or (broad
     # filters, allowed ids sorted) by an unfiltered search for extra results. Lower the exact-scoring
-    # threshold so that 20k vectors are enough to get there, and make the other paths fail loudly.
+    # threshold so that 20k vectors are enough to get there; the path is forced with `strategy`, and
+    # the default strategy must take it too (same results).
     monkeypatch.setattr(artlens.store.index, "EXACT_FILTER_BELOW", 1_000)
-    monkeypatch.setattr(index, "_exact_subset", None)
     if path == "selector":
         monkeypatch.setattr(artlens.store.index, "POSTFILTER_SHARE", 2.0)
-    else:
-        monkeypatch.setattr(index, "_selector_search", None)
     q = unit_vectors(100, x.shape[1], seed=6)
     allowed = ids[np.random.default_rng(7).random(len(ids)) < 0.6]
     mask = np.isin(ids, allowed)
-    scores, found = index.search(q, 10, allowed_ids=allowed)
+    scores, found = index.search(q, 10, allowed_ids=allowed, strategy=path)
     assert np.isin(found, allowed).all() and np.isfinite(scores).all()
     assert (np.diff(scores, axis=1) <= 1e-6).all()  # best first
     assert recall(found, brute_force(x[mask], ids[mask], q, 10)[1]) >= 0.95
+    auto_scores, auto_found = index.search(q, 10, allowed_ids=allowed)
+    np.testing.assert_array_equal(auto_found, found)
+    np.testing.assert_array_equal(auto_scores, scores)
+
+
+def test_a_forced_strategy_answers_as_documented(small, approx_pq):
+    x, ids, q = small
+    pq_index, pq_x, pq_ids = approx_pq
+    allowed = pq_ids[::3]
+    mask = np.isin(pq_ids, allowed)
+    pq_q = unit_vectors(5, 64, seed=15)
+    want_scores, want_ids = brute_force(pq_x[mask], pq_ids[mask], pq_q, 10)
+    scores, found = pq_index.search(pq_q, 10, allowed_ids=allowed[::-1], strategy="exact")  # any order
+    np.testing.assert_array_equal(found, want_ids)
+    np.testing.assert_allclose(scores, want_scores, atol=1e-5)
+    # Post-filtering keeps the allowed results among the wider unfiltered ones: a narrow filter may
+    # leave fewer than k (padded), never a result outside the filter.
+    _, found = pq_index.search(pq_q, 10, allowed_ids=pq_ids[:3], strategy="post_filter")
+    assert np.isin(found[found >= 0], pq_ids[:3]).all()
+    exact = build_index(x, ids)
+    _, found = exact.search(q, 5, allowed_ids=ids[::2], strategy="post_filter")
+    assert np.isin(found[found >= 0], ids[::2]).all()
+    with pytest.raises(ValueError, match="needs an approximate index"):
+        exact.search(q, 5, allowed_ids=ids[::2], strategy="selector")
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        pq_index.search(pq_q, 5, allowed_ids=allowed, strategy="fastest")
 
 
 def test_broad_unsorted_filter_falls_back_to_selector(approx_pq, monkeypatch):

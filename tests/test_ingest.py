@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import shutil
 import signal
 import sqlite3
@@ -16,6 +15,7 @@ from PIL import Image
 
 from artlens import Collection, InputError
 from artlens.pipeline.ingest import read_metadata
+
 from conftest import WIKIART, read_labels, write_csv
 
 

@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from artlens import Collection, InputError
-from artlens.store import catalog
 from artlens.cli import app
+from artlens.store import catalog
 
 
 @pytest.fixture()

@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 from artlens import Collection
-from artlens.store import catalog
 from artlens.features.facets import DEFAULT_WEIGHTS
 from artlens.learn.style_space import default_style_space
+from artlens.store import catalog
 from artlens.store.vectors import joint_matrix
+
 from conftest import WIKIART
 
 

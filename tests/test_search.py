@@ -9,7 +9,6 @@ import pytest
 from PIL import Image
 
 from artlens import Collection, InputError
-from conftest import WIKIART
 
 
 def _any_path(collection: Collection) -> str:

@@ -27,8 +27,8 @@ def ensure_collection(work: Path, name: str):
 
 def load_raw(col, facets=("content", "style", "color", "logits")):
     """(ids, {facet: (N, d) float32}, metadata rows in id order, relative paths) of a collection."""
-    from artlens.store import catalog
     from artlens.features.embed import raw_dims
+    from artlens.store import catalog
 
     dims = raw_dims(col.backbone, col.style_variant)
     raw = {}

@@ -22,6 +22,7 @@ import json
 import os
 import pathlib
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,8 @@ if TYPE_CHECKING:  # only for annotations; torch stays optional at runtime
     import onnxruntime
     import torch
 
-__all__ = ["BACKBONES", "BackboneSpec", "Backbone", "onnx_path", "build_torch_wrapper", "OUTPUT_NAMES"]
+__all__ = ["BACKBONES", "BackboneSpec", "Backbone", "onnx_path", "cache_dir", "export_onnx_bytes", "build_torch_wrapper",
+           "OUTPUT_NAMES"]
 
 # Bump whenever the wrapper's graph (taps, statistics, input handling) changes: it is part of the cache
 # file name, so stale exports are never picked up.
@@ -70,26 +72,27 @@ def _spec(name: str) -> BackboneSpec:
         raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}") from None
 
 
-def _cache_dir() -> pathlib.Path:
+def cache_dir() -> pathlib.Path:
+    """Where exported models are cached: ``$ARTLENS_MODEL_DIR`` if set, else ``~/.cache/artlens/models``."""
     # Read at call time (not import time) so tests and users can redirect it per process.
     env = os.environ.get("ARTLENS_MODEL_DIR")
     return pathlib.Path(env) if env else pathlib.Path.home() / ".cache" / "artlens" / "models"
 
 
-def onnx_path(name: str = "lite0") -> pathlib.Path:
+def onnx_path(name: str = "lite0", exporter: Callable[[BackboneSpec], bytes] | None = None) -> pathlib.Path:
     """Return the cached ONNX file for backbone ``name``, exporting it on first use.
 
-    Cache dir: ``$ARTLENS_MODEL_DIR`` if set, else ``~/.cache/artlens/models``. The export is written to a
+    Cache dir: `cache_dir()`. The export (``exporter(spec)``, by default `export_onnx_bytes`) is written to a
     temporary file in the same directory and moved into place with ``os.replace`` (atomic), so concurrent or
     interrupted exports never leave a truncated model behind.
     """
     spec = _spec(name)
-    directory = _cache_dir()
+    directory = cache_dir()
     path = directory / f"efficientnet-{spec.name}-taps-v{WRAPPER_VERSION}-opset{OPSET}.onnx"
     if path.is_file():
         return path
     directory.mkdir(parents=True, exist_ok=True)
-    data = _export_onnx_bytes(spec)
+    data = (exporter or export_onnx_bytes)(spec)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -109,7 +112,7 @@ def onnx_path(name: str = "lite0") -> pathlib.Path:
 # PyTorch side (export only). Everything below imports torch lazily.
 # --------------------------------------------------------------------------------------------------
 
-def _load_efficientnet(spec: BackboneSpec) -> "torch.nn.Module":
+def _load_efficientnet(spec: BackboneSpec) -> torch.nn.Module:
     import importlib
 
     from efficientnet_lite_pytorch import EfficientNet
@@ -157,7 +160,7 @@ def _select_taps(stages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], li
     return style, gram
 
 
-def build_torch_wrapper(name: str = "lite0") -> "torch.nn.Module":
+def build_torch_wrapper(name: str = "lite0") -> torch.nn.Module:
     """Build the PyTorch module that is exported to ONNX (also handy as a reference in tests).
 
     ``forward(image)`` takes a uint8 (or float) tensor (N, S, S, 3) RGB with values 0..255 and returns the
@@ -201,7 +204,7 @@ def build_torch_wrapper(name: str = "lite0") -> "torch.nn.Module":
             return g.flatten(1).index_select(1, getattr(self, f"triu{k}"))
 
         def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            net = self.net
+            net: Any = self.net  # its submodules (nn.Module types attribute lookups as Tensor | Module)
             # Preprocessing lives in the graph so callers hand over raw uint8 pixels (4x less to copy).
             x = (image.float() - 127.5) / 128.0
             x = x.permute(0, 3, 1, 2)  # NHWC -> NCHW
@@ -224,20 +227,21 @@ def build_torch_wrapper(name: str = "lite0") -> "torch.nn.Module":
     return TappedEfficientNet().eval()
 
 
-def _export_onnx_bytes(spec: BackboneSpec) -> bytes:
+def export_onnx_bytes(spec: BackboneSpec) -> bytes:
     """Export the tapped wrapper to ONNX (dynamic batch) and return the serialised model."""
     import warnings
 
     import onnx
     import torch
 
-    wrapper = build_torch_wrapper(spec.name)
+    wrapper: Any = build_torch_wrapper(spec.name)  # a TappedEfficientNet, with its .taps
     dummy = torch.zeros((2, spec.input_size, spec.input_size, 3), dtype=torch.uint8)
     buf = io.BytesIO()
     dynamic = {n: {0: "batch"} for n in (INPUT_NAME, *OUTPUT_NAMES)}
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated but still the reliable path
-        torch.onnx.export(wrapper, (dummy,), buf, input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES),
+        torch.onnx.export(wrapper, (dummy,), buf,  # type: ignore[arg-type]  # a file object works as well as a path
+                          input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES),
                           dynamic_axes=dynamic, opset_version=OPSET, do_constant_folding=True, dynamo=False)
     model = onnx.load_from_string(buf.getvalue())
     meta = dict(wrapper.taps, backbone=spec.name, input_size=spec.input_size, version=WRAPPER_VERSION)
