@@ -21,7 +21,6 @@ import numpy as np  # noqa: E402
 from artlens import Collection  # noqa: E402
 from artlens.evaluation import evaluate  # noqa: E402
 from artlens.features.facets import DEFAULT_WEIGHTS  # noqa: E402
-from artlens.store import catalog  # noqa: E402
 from artlens.store.vectors import joint_matrix  # noqa: E402
 from bench.report import DOC, machine, write_section  # noqa: E402
 
@@ -45,8 +44,7 @@ def frozen_retrieval(col: Collection, labels: list[str], group: str | None = Non
     vecs = col.vectors
     matrices = {f: np.asarray(vecs.matrices[f]) for f in FACETS if f != "joint"}
     matrices["joint"] = joint_matrix(matrices, DEFAULT_WEIGHTS)
-    with col.engine.connect() as conn:
-        rows = catalog.artworks_by_id(conn, vecs.ids)
+    rows = col.catalog.artworks(vecs.ids)
     meta = [rows[int(i)].meta for i in vecs.ids]
     return evaluate.evaluate_retrieval(matrices, meta, evaluate.RetrievalTask(labels=tuple(labels), group=group))
 

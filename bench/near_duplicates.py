@@ -48,7 +48,6 @@ from artlens.collection import DB_FILE  # noqa: E402
 from artlens.features.embed import raw_dims  # noqa: E402
 from artlens.features.facets import TRANSFORM_SPECS, fit_transform  # noqa: E402
 from artlens.retrieval import duplicates  # noqa: E402
-from artlens.store import catalog  # noqa: E402
 
 WIKIART = pathlib.Path(os.environ.get("ARTLENS_TEST_DATA", ROOT.parent / "shared" / "data")) / "wikiart"
 
@@ -169,9 +168,8 @@ def collection_data(col: Collection) -> tuple[np.ndarray, list[str], list[str], 
     """ids, paths, pHashes, transformed content vectors (as built) and raw content features."""
     vecs = col.vectors
     ids = np.asarray(vecs.ids)
-    with col._engine.connect() as conn:
-        rows = {a.id: a for a in catalog.iter_artworks(conn)}
-        _, raw = catalog.load_features(conn, "content", raw_dims(col.backbone, col.style_variant)["content"])
+    rows = {a.id: a for a in col.catalog.all_artworks()}
+    _, raw = col.catalog.features("content", raw_dims(col.backbone, col.style_variant)["content"])
     paths = [rows[int(i)].path for i in ids]
     phashes = [rows[int(i)].phash for i in ids]
     return ids, paths, phashes, np.asarray(vecs.matrices["content"], np.float32), raw

@@ -24,10 +24,10 @@ sys.path.insert(0, str(ROOT / "training"))
 from collections_util import ensure_collection, load_raw  # noqa: E402
 
 from artlens.evaluation import metrics  # noqa: E402
-from artlens.learn.registry import load_default_model  # noqa: E402
-from artlens.learn.training import HOLDOUT, _encode_single, _group_ids, _split  # noqa: E402
 from artlens.features.embed import WORKING_SIDE, embed_views  # noqa: E402
 from artlens.features.images import load_image  # noqa: E402
+from artlens.learn.registry import load_default_model  # noqa: E402
+from artlens.learn.training import HOLDOUT, _encode_single, _group_ids, _split  # noqa: E402
 from bench.report import machine, write_section  # noqa: E402
 
 SEED = 0  # training/train_default_models.py

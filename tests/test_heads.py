@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from artlens.store import catalog
-from artlens.learn import DEFAULT_MODELS, KINDS, VOCABULARIES, Decision, LabelHead, load_default_model, train_head
+from artlens.features.embed import raw_dims
+from artlens.learn import DEFAULT_MODELS, KINDS, VOCABULARIES, Decision, HeadConfig, LabelHead, load_default_model, train_head
 from artlens.learn.registry import default_model_path
 from artlens.learn.training import masked_bce
-from artlens.features.embed import raw_dims
+from artlens.store import catalog
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def small_raw(small_collection):
     col = small_collection
     dims = raw_dims(col.backbone, col.style_variant)
     raw = {}
-    with col.engine.connect() as conn:
+    with col.catalog.engine.connect() as conn:
         for facet in ("content", "style", "color", "logits"):
             ids, raw[facet] = catalog.load_features(conn, facet, dims[facet])
         rows = catalog.artworks_by_id(conn, ids)
@@ -131,6 +131,36 @@ def test_vocabulary_as_class_list(small_raw) -> None:
     h = train_head(raw, media, "one-of-many", [m["artist"] for m in metas], name="media", classes=VOCABULARIES["media"], model="linear", linear_c=(0.003,))
     assert h.classes == VOCABULARIES["media"]
     assert any("outside the vocabulary" in n for n in h.card["notes"])
+
+
+def test_a_config_and_keywords_train_the_same_head(small_raw) -> None:
+    raw, metas = small_raw
+    y = ["yes" if m["style"] == "Baroque" else "no" for m in metas]
+    groups = [m["artist"] for m in metas]
+    a = train_head(raw, y, "binary", groups, name="b", model="linear", linear_c=(0.003,), seed=1)
+    b = train_head(raw, y, "binary", groups, name="b", config=HeadConfig(model="linear", linear_c=[0.003], seed=5), seed=1)  # keywords win
+    for (wa, ba), (wb, bb) in zip(a.layers, b.layers, strict=True):
+        np.testing.assert_array_equal(wa, wb)
+        np.testing.assert_array_equal(ba, bb)
+    assert a.card == b.card and a.thresholds == b.thresholds
+    with pytest.raises(TypeError, match="unknown options: epochs"):
+        train_head(raw, y, "binary", groups, epochs=3)
+    with pytest.raises(ValueError, match="model must be"):
+        HeadConfig(model="tree")
+    with pytest.raises(ValueError, match="mapped classes need kind 'many'"):
+        train_head(raw, y, "binary", groups, mapped={"bird": [7]})
+
+
+def test_heads_module_does_not_import_training() -> None:
+    import ast
+    from pathlib import Path
+
+    import artlens.learn.heads as heads
+
+    tree = ast.parse(Path(heads.__file__).read_text())
+    modules = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    modules |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not [m for m in modules if "training" in m]
 
 
 def test_save_load_round_trip(tmp_path, small_raw, style_head) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from artlens import InputError
 from artlens.learn import style_space
 from artlens.learn.style_space import StyleSpace, evaluate_groups, split_groups, train_style_space
 
@@ -128,7 +129,7 @@ def test_bad_training_requests_are_refused():
     raw, groups = synthetic(20, 5, seed=5)
     with pytest.raises(ValueError, match="triplet"):
         train_style_space(raw, groups, labels=[groups])  # labels are for the triplet loss
-    with pytest.raises(ValueError, match="groups with 2 or more"):
+    with pytest.raises(InputError, match="groups with 2 or more"):
         train_style_space(raw, [f"solo-{i}" for i in range(len(groups))])
 
 

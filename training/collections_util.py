@@ -28,20 +28,18 @@ def ensure_collection(work: Path, name: str):
 def load_raw(col, facets=("content", "style", "color", "logits")):
     """(ids, {facet: (N, d) float32}, metadata rows in id order, relative paths) of a collection."""
     from artlens.features.embed import raw_dims
-    from artlens.store import catalog
 
     dims = raw_dims(col.backbone, col.style_variant)
     raw = {}
     ids = None
-    with col._engine.connect() as conn:
-        for f in facets:
-            fid, X = catalog.load_features(conn, f, dims[f])
-            if ids is None:
-                ids = fid
-            elif not np.array_equal(ids, fid):
-                raise RuntimeError(f"facet {f} covers other artworks than {facets[0]}")
-            raw[f] = X
-        rows = catalog.artworks_by_id(conn, ids)
+    for f in facets:
+        fid, X = col.catalog.features(f, dims[f])
+        if ids is None:
+            ids = fid
+        elif not np.array_equal(ids, fid):
+            raise RuntimeError(f"facet {f} covers other artworks than {facets[0]}")
+        raw[f] = X
+    rows = col.catalog.artworks(ids)
     metas = [rows[int(i)].meta for i in ids]
     paths = [str(rows[int(i)].path) for i in ids]
     return ids, raw, metas, paths

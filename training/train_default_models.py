@@ -333,13 +333,15 @@ def model_section(h: LabelHead, size: int) -> str:
 
 API_DOC = """## The model files and the API
 
-`artlens.learn` (`heads.py`, `training.py`, `calibration.py`, `vocabularies.py`, `models.py`):
+`artlens.learn` (`heads.py`, `training.py`, `calibration.py`, `vocabularies.py`, `registry.py`, `small_model.py`):
 
-- `LabelHead.load(path)` / `head.save(path)`: one `.npz` file, written atomically (temporary file + rename):
-  `meta` (UTF-8 JSON: format version, name, version = training date + weight hash, kind, classes, backbone,
-  inputs, input_dims, thresholds, temperature, Platt (a, b) per learned column, ImageNet-mapped classes,
-  signed power, model card), `mean`/`scale` (float32 standardisation), `w0, b0[, w1, b1]` (float16 weights;
-  the in-memory head is rounded to float16 before calibration, so a loaded head decides exactly alike).
+- `LabelHead.load(path)` / `head.save(path)`: one `.npz` file in the small-model format shared with the
+  learned style space (`small_model.save` / `small_model.load`, written atomically: temporary file, fsync,
+  rename): `meta` (UTF-8 JSON: `type` "label_head", format version, name, version = training date + weight
+  hash, kind, classes, backbone, inputs, input_dims, thresholds, temperature, Platt (a, b) per learned column,
+  ImageNet-mapped classes, signed power, model card), `mean`/`scale` (float32 standardisation), `w0, b0[, w1, b1]`
+  (float16 weights; the in-memory head is rounded to float16 before calibration, so a loaded head decides
+  exactly alike). Files of the first format (no `type`) still load.
 - `head.scores(raw) -> (N, C)`: calibrated probabilities in the order of `head.classes` (binary: `(N, 1)`
   P(yes)); `raw` is `{facet: (N, d)}` raw catalog features; wrong dims or a missing facet raise ValueError.
 - `head.decide(raw) -> [Decision(label, confidence, top3)]`: binary "yes" / "no" / "unsure" (confidence =
@@ -347,9 +349,10 @@ API_DOC = """## The model files and the API
   ";"-joined classes that say yes, "" when all say no, "unsure" when none says yes and some is unsure.
 - `head.thresholds`: binary `{"yes", "no", "precision_target_met"}`, one-of-many `{"abstain"}`, many
   `{"per_class": {class: {"yes", "no", ...}}}`.
-- `train_head(raw, labels, kind, groups=None, name=..., backbone="lite0", precision_target=0.90,
-  positive_recall=0.95, seed=0, *, inputs=("content", "style"), classes=None, positive=None, model="auto",
-  ...)`: see its docstring. `VOCABULARIES` holds BAM's media / emotion / content class lists.
+- `train_head(raw, labels, kind, groups=None, name=..., backbone="lite0", config=None, **options)`: the
+  options are the fields of `HeadConfig` (precision_target=0.90, positive_recall=0.95, seed=0,
+  inputs=("content", "style"), classes=None, positive=None, model="auto", ...); see its docstring. Labels
+  too few or unusable raise `artlens.InputError`. `VOCABULARIES` holds BAM's media / emotion / content class lists.
 - `load_default_model(name)` for `style, genre, depiction, medium, content` from `artlens/models/<name>.npz`.
 """
 

@@ -8,6 +8,7 @@ the facets are comparable when mixed.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,8 +56,11 @@ def _xyz_to_lab(xyz: np.ndarray) -> np.ndarray:
     return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
 
 
-_LAB_TABLE, _BIN_TABLE = _color_tables()
-_LAB_CHANNELS = np.ascontiguousarray(_LAB_TABLE.T)
+@functools.cache
+def _tables() -> tuple[np.ndarray, np.ndarray]:
+    """(bin table, Lab channels table), built on first use (0.25 s): reading a collection needs neither."""
+    lab, bins = _color_tables()
+    return bins, np.ascontiguousarray(lab.T)
 
 
 def color_features(images: np.ndarray) -> np.ndarray:
@@ -75,11 +79,12 @@ def color_features(images: np.ndarray) -> np.ndarray:
     px = (images[:, half::COLOR_STEP, half::COLOR_STEP] >> 2).reshape(n, -1, 3).astype(np.int32)
     code = (px[..., 0] << 12) | (px[..., 1] << 6) | px[..., 2]  # the 6-bit colour's row in the tables
     bins = _L_BINS * _AB_BINS * _AB_BINS
-    flat = _BIN_TABLE[code] + bins * np.arange(n)[:, None]
+    bin_table, lab_channels = _tables()
+    flat = bin_table[code] + bins * np.arange(n)[:, None]
     hist = np.bincount(flat.ravel(), minlength=n * bins).reshape(n, bins).astype(np.float32)
     hist = np.sqrt(hist / code.shape[1])
     # One channel at a time: reductions along contiguous rows are several times faster.
-    channels = [_LAB_CHANNELS[c][code] for c in range(3)]
+    channels = [lab_channels[c][code] for c in range(3)]
     scale = (100.0, _AB_RANGE, _AB_RANGE)
     means = [v.mean(1) / sc for v, sc in zip(channels, scale)]
     spreads = [v.std(1) / sc for v, sc in zip(channels, scale)]

@@ -1,8 +1,25 @@
-"""Annotation: calibrated label heads on raw backbone features, and the default models shipped with ArtLens."""
+"""Learning: calibrated label heads on raw backbone features (`heads`, trained by `training`), the default
+models shipped with ArtLens (`registry`), the learned style space (`style_space`), active learning
+(`labelling`), and the small-model file format they share (`small_model`).
 
-from artlens.learn.heads import FORMAT_VERSION, KINDS, UNSURE, Decision, LabelHead, train_head
-from artlens.learn.registry import DEFAULT_MODELS, default_model_path, load_default_model
-from artlens.learn.vocabularies import IMAGENET_CONTENT, VOCABULARIES
+Names load on first use: reading a collection (`artlens info`) must not pay for SciPy or scikit-learn.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from artlens.learn.heads import FORMAT_VERSION, KINDS, UNSURE, Decision, LabelHead
+    from artlens.learn.registry import DEFAULT_MODELS, default_model_path, load_default_model
+    from artlens.learn.training import HeadConfig, train_head
+    from artlens.learn.vocabularies import IMAGENET_CONTENT, VOCABULARIES
+
+_LAZY = (dict.fromkeys(("FORMAT_VERSION", "KINDS", "UNSURE", "Decision", "LabelHead"), "artlens.learn.heads")
+         | dict.fromkeys(("DEFAULT_MODELS", "default_model_path", "load_default_model"), "artlens.learn.registry")
+         | dict.fromkeys(("HeadConfig", "train_head"), "artlens.learn.training")
+         | dict.fromkeys(("IMAGENET_CONTENT", "VOCABULARIES"), "artlens.learn.vocabularies"))
 
 __all__ = [
     "DEFAULT_MODELS",
@@ -12,8 +29,17 @@ __all__ = [
     "UNSURE",
     "VOCABULARIES",
     "Decision",
+    "HeadConfig",
     "LabelHead",
     "default_model_path",
     "load_default_model",
     "train_head",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'artlens.learn' has no attribute {name!r}")

@@ -16,21 +16,19 @@ A head can also carry "mapped" classes (kind "many" only): fixed sums of the bac
 softmax over hand-picked class indices (see `vocabularies.IMAGENET_CONTENT`); these are not learned
 and their thresholds are fixed, which the model card says.
 
-Training (`train_head`) holds out 1/11 of the labelled items (by group when groups are given),
-chooses linear vs MLP on an inner split of the rest, fits the chosen model on the rest, and
-calibrates on the held-out part. The model is NOT refitted on the held-out part afterwards: the
+Training is `training.train_head` (which builds a LabelHead; this module does not import it): it
+holds out 1/11 of the labelled items (by group when groups are given), chooses linear vs MLP on an
+inner split of the rest, fits the chosen model on the rest, and calibrates on the held-out part
+plus out-of-fold scores of the rest. The model is NOT refitted on the held-out part afterwards: the
 shipped weights are exactly the ones the card's figures and thresholds were measured for.
+
+A head is stored as a `small_model` file of type "label_head" (float16 weights, float32
+standardisation, JSON metadata with the card); label heads saved before that format still load.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
-import io
-import json
-import math
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,12 +37,13 @@ from typing import Any
 import numpy as np
 
 from artlens.learn import calibration as cal
+from artlens.learn import small_model
 from artlens.vocabulary import LABEL_KINDS, UNSURE
 
-__all__ = ["KINDS", "Decision", "LabelHead", "train_head", "UNSURE", "FORMAT_VERSION"]
+__all__ = ["KINDS", "Decision", "LabelHead", "UNSURE", "FORMAT_VERSION"]
 
 KINDS = LABEL_KINDS
-FORMAT_VERSION = 1
+FORMAT_VERSION = small_model.FORMAT_VERSION  # the version written; format 1 heads still load
 
 
 @dataclass(frozen=True)
@@ -94,12 +93,7 @@ class LabelHead:
         return [c for c in self.classes if c not in self.mapped]
 
     def _digest(self) -> str:
-        h = hashlib.sha256()
-        for w, b in self.layers:
-            h.update(np.ascontiguousarray(w, dtype=np.float32).tobytes())
-            h.update(np.ascontiguousarray(b, dtype=np.float32).tobytes())
-        h.update(json.dumps([self.name, self.kind, self.classes, self.thresholds], default=str).encode())
-        return h.hexdigest()[:8]
+        return small_model.weight_digest(self.layers, [self.name, self.kind, self.classes, self.thresholds])
 
     def _check(self, raw: Mapping[str, np.ndarray]) -> int:
         n = None
@@ -121,14 +115,8 @@ class LabelHead:
         """Uncalibrated outputs of the learned classes, (N, C_learned)."""
         self._check(raw)
         x = np.concatenate([np.asarray(raw[f], dtype=np.float32) for f in self.inputs], axis=1)
-        if self.power != 1.0:
-            x = np.sign(x) * np.abs(x) ** self.power
-        h = (x - self.mean) / self.scale
-        for i, (w, b) in enumerate(self.layers):
-            h = h @ w + b
-            if i < len(self.layers) - 1:
-                h = np.maximum(h, 0.0)
-        return h.astype(np.float64)
+        x = small_model.signed_power(x, self.power)
+        return small_model.mlp_forward(self.layers, (x - self.mean) / self.scale).astype(np.float64)
 
     def scores(self, raw: Mapping[str, np.ndarray]) -> np.ndarray:
         """(N, C) calibrated probabilities in the order of `classes` (binary: (N, 1) P(yes))."""
@@ -198,7 +186,6 @@ class LabelHead:
 
     def _meta(self) -> dict[str, Any]:
         return {
-            "format": FORMAT_VERSION,
             "name": self.name,
             "version": self.version,
             "kind": self.kind,
@@ -216,40 +203,21 @@ class LabelHead:
         }
 
     def save(self, path: str | Path) -> Path:
-        """Write the head to one .npz file (weights float16, standardisation float32, JSON metadata), atomically."""
-        path = Path(path)
-        arrays: dict[str, np.ndarray] = {
-            "meta": np.frombuffer(json.dumps(_jsonable(self._meta()), sort_keys=True).encode("utf-8"), dtype=np.uint8),
-            "mean": self.mean.astype(np.float32),
-            "scale": self.scale.astype(np.float32),
-        }
+        """Write the head to one small-model .npz file (weights float16, standardisation float32, JSON metadata), atomically."""
+        arrays: dict[str, np.ndarray] = {"mean": self.mean.astype(np.float32), "scale": self.scale.astype(np.float32)}
         for i, (w, b) in enumerate(self.layers):
             arrays[f"w{i}"] = w.astype(np.float16)
             arrays[f"b{i}"] = b.astype(np.float16)
-        buf = io.BytesIO()
-        np.savez_compressed(buf, **arrays)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(buf.getvalue())
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; a model file is meant to be shared
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return small_model.save(path, "label_head", self._meta(), arrays)
 
     @classmethod
-    def load(cls, path: str | Path) -> "LabelHead":
-        with np.load(Path(path), allow_pickle=False) as z:
-            meta = json.loads(bytes(z["meta"]).decode("utf-8"))
-            if meta.get("format") != FORMAT_VERSION:
-                raise ValueError(f"{path}: unsupported label-head format {meta.get('format')!r}")
-            layers = [(z[f"w{i}"].astype(np.float32), z[f"b{i}"].astype(np.float32)) for i in range(meta["n_layers"])]
-            mean, scale = z["mean"].astype(np.float32), z["scale"].astype(np.float32)
+    def load(cls, path: str | Path) -> LabelHead:
+        """A head saved by `save`, or in the format 1 layout (the shipped default models)."""
+        meta, z = small_model.load(path)
+        if meta["type"] != "label_head":
+            raise ValueError(f"{path}: a {meta['type']} model, not a label head")
+        layers = [(z[f"w{i}"].astype(np.float32), z[f"b{i}"].astype(np.float32)) for i in range(meta["n_layers"])]
+        mean, scale = z["mean"].astype(np.float32), z["scale"].astype(np.float32)
         th = meta["thresholds"]
         _restore_inf(th)
         return cls(
@@ -261,35 +229,11 @@ class LabelHead:
         )
 
 
-def _jsonable(x: Any) -> Any:
-    """Plain JSON values; +-inf become the strings "inf"/"-inf" (restored on load for thresholds)."""
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, (np.floating, float)):
-        v = float(x)
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return None if math.isnan(v) else v
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    return x
-
-
 def _restore_inf(d: Any) -> None:
+    """Thresholds of +-inf were stored as "inf"/"-inf" (JSON has no infinity)."""
     if isinstance(d, dict):
         for k, v in d.items():
             if v in ("inf", "-inf"):
                 d[k] = float(v)
             else:
                 _restore_inf(v)
-
-
-# ----------------------------------------------------------------------------- training
-
-from artlens.learn.training import train_head  # noqa: E402  (re-exported; needs the classes above)

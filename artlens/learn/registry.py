@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
+from artlens.learn import small_model
 from artlens.learn.heads import LabelHead
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
@@ -38,6 +37,10 @@ def available(collection_models: Path, backbone: str) -> dict[str, Path]:
 
 
 def _is_label_head(path: Path) -> bool:
-    """The models folders also hold other models (the learned style space): only heads carry 'meta'."""
-    with np.load(path, allow_pickle=False) as z:
-        return "meta" in z.files
+    """The models folders also hold other models (the learned style space): a head's file says so in its type.
+    An .npz in no model layout is passed over, as before; an unknown type or format still raises."""
+    try:
+        meta, _ = small_model.load(path, arrays=False)
+    except small_model.NotASmallModelError:
+        return False
+    return meta["type"] == "label_head"

@@ -17,13 +17,14 @@ as far as validation P@1 on unseen groups rewards. On 2,848 WikiArt paintings th
 beat a plain MLP on z-scored inputs by 8 points of artist P@1 on held-out artists (the plain MLP
 fell below the untrained features): with a few hundred groups, the prior is worth more than
 capacity. torch is imported only inside `train_style_space`.
+
+A space is stored as a `small_model` file of type "style_space" (float32 arrays, JSON metadata with
+the card); spaces saved before that format (a `header` array) still load.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,8 +33,10 @@ from typing import Any
 
 import numpy as np
 
+from artlens.errors import InputError
 from artlens.evaluation import metrics
 from artlens.features.facets import TransformSpec, fit_transform
+from artlens.learn import small_model
 from artlens.vocabulary import STYLE_LOSSES
 
 __all__ = [
@@ -46,7 +49,6 @@ __all__ = [
     "train_style_space",
 ]
 
-FORMAT_VERSION = 1
 LOSSES: tuple[str, ...] = STYLE_LOSSES
 # Style statistics alone: adding content, colour or logits never raised held-out artist P@1 on
 # WikiArt (z-scored together with style: -4 points; each through its own PCA: within noise).
@@ -108,37 +110,25 @@ class StyleSpace:
         if len({len(p) for p in parts}) > 1:
             raise ValueError("raw facets have different numbers of rows")
         h = (np.concatenate(parts, axis=1) - self.shift) @ self.basis
-        y = h
-        for i, (w, b) in enumerate(self.layers):
-            y = y @ w + b
-            if i < len(self.layers) - 1:
-                y = np.maximum(y, 0.0)
-        return _unit(h + y if self.layers else h)
+        return _unit(h + small_model.mlp_forward(self.layers, h) if self.layers else h)
 
     def save(self, path: str | Path) -> Path:
-        """Write the space to one .npz (float32 arrays, the card as a JSON string), atomically."""
-        path = Path(path)
-        header = {"format": FORMAT_VERSION, "inputs": list(self.inputs), "input_dims": self.input_dims,
-                  "n_layers": len(self.layers), "meta": self.meta}
-        arrays = {"header": np.array(json.dumps(header, sort_keys=True, default=_json_default)),
-                  "shift": self.shift.astype(np.float32), "basis": self.basis.astype(np.float32)}
+        """Write the space to one small-model .npz (float32 arrays, the card as JSON), atomically."""
+        meta = {"inputs": list(self.inputs), "input_dims": self.input_dims, "n_layers": len(self.layers), "card": self.meta}
+        arrays = {"shift": self.shift.astype(np.float32), "basis": self.basis.astype(np.float32)}
         for i, (w, b) in enumerate(self.layers):
             arrays[f"w{i}"], arrays[f"b{i}"] = w.astype(np.float32), b.astype(np.float32)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, **arrays)  # float weights compress by 8%: not worth the time
-        tmp.replace(path)
-        return path
+        return small_model.save(path, "style_space", meta, arrays, compress=False)  # float weights compress by 8%: not worth the time
 
     @classmethod
     def load(cls, path: str | Path) -> StyleSpace:
-        with np.load(Path(path), allow_pickle=False) as z:
-            header = json.loads(str(z["header"]))
-            if header.get("format") != FORMAT_VERSION:
-                raise ValueError(f"{path}: unsupported style-space format {header.get('format')!r}")
-            layers = [(z[f"w{i}"], z[f"b{i}"]) for i in range(header["n_layers"])]
-            return cls(inputs=tuple(header["inputs"]), input_dims={k: int(v) for k, v in header["input_dims"].items()},
-                       shift=z["shift"], basis=z["basis"], layers=layers, meta=header["meta"])
+        """A space saved by `save`, or in the format 1 layout (the shipped style_learned.npz)."""
+        meta, z = small_model.load(path)
+        if meta["type"] != "style_space":
+            raise ValueError(f"{path}: a {meta['type']} model, not a style space")
+        layers = [(z[f"w{i}"], z[f"b{i}"]) for i in range(meta["n_layers"])]
+        return cls(inputs=tuple(meta["inputs"]), input_dims={k: int(v) for k, v in meta["input_dims"].items()},
+                   shift=z["shift"], basis=z["basis"], layers=layers, meta=meta["card"])
 
 
 def default_style_space(backbone: str, style_variant: str) -> StyleSpace | None:
@@ -210,7 +200,7 @@ def train_style_space(
     inputs = tuple(inputs)
     x = _concat(raw, inputs)
     if len(x) == 0:
-        raise ValueError("no works to learn from")
+        raise InputError("no works to learn from")
     codes = _codes(groups)
     if len(codes) != len(x):
         raise ValueError(f"{len(codes)} groups for {len(x)} works")
@@ -257,7 +247,7 @@ def train_style_space(
         "seconds": round(time.time() - started, 1),
     }
     meta = {**{k: v for k, v in report.items() if k != "val_p1_by_epoch"},
-            "version": f"{time.strftime('%Y-%m-%d')}-{_digest(layers)}", "dim": int(basis.shape[1])}
+            "version": f"{time.strftime('%Y-%m-%d')}-{small_model.weight_digest(layers)}", "dim": int(basis.shape[1])}
     space = StyleSpace(inputs=inputs, input_dims={f: int(np.shape(raw[f])[1]) for f in inputs},
                        shift=shift.astype(np.float32), basis=basis.astype(np.float32), layers=layers, meta=meta)
     return space, report
@@ -271,7 +261,7 @@ def split_groups(groups: Sequence[str | None], val_fraction: float, seed: int) -
     candidates = np.unique(codes[multi])
     n_val = max(MIN_VAL_GROUPS, int(round(val_fraction * len(candidates))))
     if len(candidates) - n_val < 2:
-        raise ValueError(f"need at least {MIN_VAL_GROUPS + 2} groups with 2 or more works, got {len(candidates)}")
+        raise InputError(f"need at least {MIN_VAL_GROUPS + 2} groups with 2 or more works, got {len(candidates)}")
     val_groups = np.random.default_rng(seed).permutation(candidates)[:n_val]
     is_val = multi & np.isin(codes, val_groups)
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
@@ -286,8 +276,9 @@ def _fit(h, codes, label_codes, loss, epochs, seed, progress, h_val=None, codes_
     rng = np.random.default_rng(seed)
     d = h.shape[1]
     head = torch.nn.Sequential(torch.nn.Linear(d, HIDDEN), torch.nn.ReLU(), torch.nn.Dropout(DROPOUT), torch.nn.Linear(HIDDEN, d))
-    torch.nn.init.zeros_(head[-1].weight)  # start as the identity: the untrained whitened features
-    torch.nn.init.zeros_(head[-1].bias)
+    last: torch.nn.Linear = head[-1]  # type: ignore[assignment]  # Sequential's items are typed as Module
+    torch.nn.init.zeros_(last.weight)  # start as the identity: the untrained whitened features
+    torch.nn.init.zeros_(last.bias)
     opt = torch.optim.AdamW(head.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
     ht = torch.from_numpy(h)
     history: list[float] = []
@@ -442,18 +433,5 @@ def _codes(values: Sequence[str | None]) -> np.ndarray:
     return codes
 
 
-def _digest(layers: list[tuple[np.ndarray, np.ndarray]]) -> str:
-    h = hashlib.sha256()
-    for w, b in layers:
-        h.update(np.ascontiguousarray(w, np.float32).tobytes() + np.ascontiguousarray(b, np.float32).tobytes())
-    return h.hexdigest()[:8]
-
-
 def _unit(y: np.ndarray) -> np.ndarray:
     return (y / np.maximum(np.linalg.norm(y, axis=1, keepdims=True), 1e-12)).astype(np.float32)
-
-
-def _json_default(x: Any) -> Any:
-    if isinstance(x, np.generic):
-        return x.item()
-    raise TypeError(f"not JSON serialisable: {type(x).__name__}")

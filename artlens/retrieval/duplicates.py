@@ -38,10 +38,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-import faiss
 import numpy as np
-
-from artlens.store.index import build_index
 
 # Chosen on the measurements above: the best recall at <= 0.5% of paintings in a false pair, on a
 # plateau (22 -> 24 bits or 0.75 -> 0.80 moves recall by < 1 point and false pairs by <= 2).
@@ -118,6 +115,10 @@ def find_near_duplicates(
     A pair is reported when its pHash distance is <= `phash_max`, or when it is <= `joint_phash_max`
     and the content cosine reaches `content_bar(distance)` (see the module docstring).
     """
+    import faiss  # deferred: reading the pairs of a built collection needs no FAISS
+
+    from artlens.store.index import build_index
+
     ids = np.asarray(ids, np.int64)
     n = len(ids)
     if n < 2:

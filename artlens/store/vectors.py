@@ -27,11 +27,11 @@ from artlens.features.facets import DEFAULT_WEIGHTS, FACETS, TRANSFORM_SPECS, Fa
 from artlens.machine import usable_cores
 from artlens.retrieval.duplicates import NearDuplicate, find_near_duplicates
 from artlens.store.database import Catalog
-from artlens.store.index import VectorIndex, build_index
 from artlens.vocabulary import LEARNED_STYLE
 
 if TYPE_CHECKING:
     from artlens.learn.style_space import StyleSpace
+    from artlens.store.index import VectorIndex
 
 QUANTILE_LEVELS = np.linspace(0.0, 1.0, 1001)
 STATE_FILE = "state.json"
@@ -77,6 +77,8 @@ class FacetVectors:
     def index(self, facet: str) -> VectorIndex:
         """The FAISS index of a facet (or 'joint'), loaded on first use."""
         if facet not in self._indexes:
+            from artlens.store.index import VectorIndex
+
             self._indexes[facet] = VectorIndex.load(self.directory / f"{facet}.faiss")
         return self._indexes[facet]
 
@@ -132,6 +134,8 @@ def build(store: Catalog, directory: Path, raw_dims: dict[str, int], spaces: dic
 
     spaces: learned facets to add, by name (each must `fit` the collection's raw features).
     """
+    from artlens.store.index import build_index
+
     spaces = dict(spaces or {})
     weights = default_weights((*FACETS, *spaces))
     for name, space in spaces.items():
