@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import shutil
 import sys
 import traceback
 from enum import Enum
@@ -22,7 +23,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from artlens import ArtLensError, Collection, evaluate_boxes, parse_weights
+from artlens import ArtLensError, Collection, InputError, evaluate_boxes, parse_weights
 from artlens.errors import EXIT_INTERNAL
 from artlens.results import plain
 from artlens.vocabulary import BACKBONES, LABEL_KINDS, STYLE_LOSSES, STYLE_VARIANTS, facet_word
@@ -129,6 +130,7 @@ def add(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    existed = collection.expanduser().exists()
     col = Collection.create(collection, backbone=backbone.value, style=style.value)
 
     with Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
@@ -140,12 +142,19 @@ def add(
 
         try:
             report = col.add(paths, metadata=metadata, progress=progress)
+        except ArtLensError:
+            if not existed and col.count() == 0:  # a mistyped path or CSV must not leave an empty collection behind
+                col.close()
+                shutil.rmtree(collection.expanduser(), ignore_errors=True)
+            raise
         except KeyboardInterrupt:
             bar.stop()
             err.print("Interrupted. Every finished batch is saved: run the same command again to continue.")
             raise typer.Exit(130) from None
     if as_json:
         _print_json(report.as_dict())
+        if report.nothing_usable:
+            raise typer.Exit(1)
         return
     out.print(f"Added {report.added} artworks to {collection} in {report.seconds:.1f} s "
               f"({report.duplicates} exact duplicates, {report.unchanged} unchanged, {len(report.failed)} failed, "
@@ -159,6 +168,11 @@ def add(
         out.print(f"Failed ({reasons}):")
         for f in report.failed:
             out.print(f"  {f['reason']:<13} {f['message']}")
+    for note in report.passed_over:
+        out.print(f"  passed over: {note}")
+    if report.nothing_usable:
+        err.print("Error: no file could be added (see the reasons above).")
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -393,13 +407,20 @@ def export(
     format: Annotated[ExportFormats, typer.Option("--format", help="csv or json.")] = "csv",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: standard output).", show_default=False)] = None,
 ) -> None:
-    """One row per artwork: id, path, metadata, and per label model pred.<model> and conf.<model>.
+    """One row per artwork: id, path, metadata, labels people gave, and per label model its decision
+    (pred.<model>), the decision's confidence (conf.<model>), and its best class and probability even
+    when it abstains (top.<model>, p.<model>).
+
+    In CSV, a cell that a spreadsheet would run as a formula (starting with =, +, -, @, a tab or a
+    carriage return, and not a number) is written with a leading apostrophe.
 
     Example: artlens export my-collection --format csv -o artworks.csv
     """
     import csv
     import io
 
+    if output is not None and not output.expanduser().parent.is_dir():
+        raise InputError(f"cannot write {output}: the folder {output.expanduser().parent} does not exist")
     with Collection.open(collection) as col:
         rows = col.export()
     if format.value == "json":
@@ -409,13 +430,31 @@ def export(
         fields = list(rows[0]) if rows else ["id", "path"]
         writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: _spreadsheet_safe(v) for k, v in row.items()} for row in rows)
         text = buf.getvalue()
     if output:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.expanduser().write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write {output}: {exc.strerror}") from None
         err.print(f"wrote {len(rows)} artworks to {output}")
     else:
         sys.stdout.write(text)
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _spreadsheet_safe(value: Any) -> Any:
+    """A text cell that Excel or LibreOffice would evaluate (=HYPERLINK(...), +cmd, @SUM) gets a leading
+    apostrophe (OWASP's advice against CSV injection); numbers, negative ones included, stay as they are."""
+    if not isinstance(value, str) or not value.startswith(_FORMULA_STARTS):
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
 
 
 @app.command()

@@ -156,11 +156,11 @@ class Collection:
         """
         from artlens.pipeline import ingest
 
-        files, ignored = ingest.scan([Path(p) for p in paths])
+        found = ingest.scan([Path(p) for p in paths])
         meta, problems = ingest.read_metadata(Path(metadata)) if metadata else ({}, [])
-        report = AddReport(ignored=ignored, metadata_problems=problems)
+        report = AddReport(ignored=found.ignored, passed_over=found.passed_over, metadata_problems=problems)
         try:
-            ingest.add_files(self._store, self.backbone, self.style_variant, files, meta, batch_size or ingest.BATCH_SIZE, progress, report)
+            ingest.add_files(self._store, self.backbone, self.style_variant, found.files, meta, batch_size or ingest.BATCH_SIZE, progress, report)
         except KeyboardInterrupt:
             report.interrupted = True
             raise
@@ -480,7 +480,9 @@ class Collection:
 
     def export(self) -> list[dict[str, Any]]:
         """One row per artwork: id, path, metadata, labels people gave (`label.<name>`), and per label
-        model `pred.<model>` and `conf.<model>`."""
+        model its decision `pred.<model>` with its confidence `conf.<model>`, and its best class
+        `top.<model>` with that class's probability `p.<model>` (given even when the decision is
+        "unsure"; for a yes/no model the class is the positive one and `p` is P(yes))."""
         given = self._store.human_labels()
         label_names = sorted(self._store.label_counts())
         preds = self._store.predictions()
@@ -493,8 +495,12 @@ class Collection:
             row.update({f"label.{n}": given.get(a.id, {}).get(n, "") for n in label_names})
             for m in models:
                 pred = preds.get(a.id, {}).get(m)
+                best = pred["top3"][0] if pred and pred["top3"] else None
                 row[f"pred.{m}"] = pred["label"] if pred else ""
                 row[f"conf.{m}"] = pred["confidence"] if pred else None
+                # The best guess even where the model abstains ("unsure"); for a yes/no model, P(yes).
+                row[f"top.{m}"] = best[0] if best else ""
+                row[f"p.{m}"] = best[1] if best else None
             out.append(row)
         return out
 

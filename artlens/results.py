@@ -42,13 +42,19 @@ class AddReport:
 
     added: int = 0
     duplicates: int = 0
-    unchanged: int = 0
+    unchanged: int = 0        # files added before and not changed since
     ignored: int = 0          # files without an image suffix found while walking folders
-    failed: list[dict[str, str]] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)  # path, reason, message; unchanged bad files too
+    passed_over: list[str] = field(default_factory=list)  # links not followed (a loop, a broken link), with why
     metadata_rows: int = 0    # CSV rows applied to a catalogued file
     metadata_problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
+
+    @property
+    def nothing_usable(self) -> bool:
+        """Every file failed: nothing was added, and nothing was there already."""
+        return bool(self.failed) and self.added + self.duplicates + self.unchanged == 0
 
     def failure_reasons(self) -> dict[str, int]:
         return dict(Counter(f["reason"] for f in self.failed))
@@ -57,7 +63,7 @@ class AddReport:
         return {
             "added": self.added, "duplicates": self.duplicates, "unchanged": self.unchanged,
             "ignored": self.ignored, "failed": self.failed, "failure_reasons": self.failure_reasons(),
-            "metadata_rows": self.metadata_rows, "metadata_problems": self.metadata_problems,
+            "passed_over": self.passed_over, "metadata_rows": self.metadata_rows, "metadata_problems": self.metadata_problems,
             "seconds": round(self.seconds, 2), "interrupted": self.interrupted,
         }
 

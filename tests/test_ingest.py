@@ -71,8 +71,10 @@ def test_bad_files_are_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
     assert report.ignored == 1
     failed = {Path(f.path).name: f.reason for f in col.info().failed}
     assert failed == {"empty.jpg": "empty", "notes.jpg": "not-an-image", "cut.jpg": "truncated"}
-    # A failed file that has not changed is not retried; once fixed, it is added.
-    assert col.add([art]).failed == []
+    # A failed file that has not changed is not decoded again but still reported as failed (not as
+    # "unchanged"); once fixed, it is added.
+    again = col.add([art])
+    assert again.failure_reasons() == {"empty": 1, "not-an-image": 1, "truncated": 1} and again.unchanged == 5
     shutil.copy(WIKIART / read_labels(WIKIART)[100]["image"], art / "cut.jpg")
     fixed = col.add([art])
     assert fixed.added == 1 and col.info().failed == [f for f in col.info().failed if "cut.jpg" not in f.path]

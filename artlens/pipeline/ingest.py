@@ -11,12 +11,14 @@ re-adding unchanged files does nothing.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,39 +37,77 @@ BATCH_SIZE = 32
 ProgressFn = Callable[[int, int], None]
 
 
-def scan(paths: Sequence[Path]) -> tuple[list[Path], int]:
-    """Image files under `paths` (recursive, sorted, absolute) and how many other files were passed over.
+@dataclass
+class Scan:
+    """What walking the paths found: image files (sorted, absolute), how many other files were passed
+    over, and the links that could not be followed (a loop, a broken link), each with a reason."""
+
+    files: list[Path]
+    ignored: int = 0
+    passed_over: list[str] = field(default_factory=list)
+
+
+def scan(paths: Sequence[Path]) -> Scan:
+    """Image files under `paths`, recursively. Symbolic links to folders are followed once: a link that
+    leads back into a folder already walked (a loop) and a link to nothing are reported, not followed.
 
     Hidden files and folders (.DS_Store, ._copies, .git) are passed over silently. A file named
     explicitly is always tried, whatever its suffix, so that a wrong file gets a clear reason.
     """
     if not paths:
         raise InputError("no paths given: name at least one image file or folder to add")
-    found: list[Path] = []
-    ignored = 0
+    missing = [str(Path(p).expanduser()) for p in paths if not Path(p).expanduser().exists()]
+    if missing:
+        raise InputError(f"{missing[0]}: no such file or folder" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    out = Scan(files=[])
     for p in paths:
         p = Path(p).expanduser()
-        if not p.exists():
-            raise InputError(f"{p}: no such file or folder")
         if p.is_file():
-            found.append(p.resolve())
+            out.files.append(p.resolve())
+        else:
+            _walk(p, out)
+    out.files = sorted(dict.fromkeys(out.files))
+    return out
+
+
+def _walk(top: Path, out: Scan) -> None:
+    seen: set[tuple[int, int]] = set()  # (device, inode) of every folder walked: a link back to one is a loop
+    for folder, dirs, names in os.walk(top, followlinks=True, onerror=lambda exc: out.passed_over.append(f"{exc.filename}: cannot be read ({exc.strerror})")):
+        st = os.stat(folder)
+        if (st.st_dev, st.st_ino) in seen:
+            out.passed_over.append(f"{folder}: a symbolic link back into a folder already walked (a loop); not followed")
+            dirs.clear()
             continue
-        for f in sorted(p.rglob("*")):
-            rel = f.relative_to(p)
-            if any(part.startswith(".") for part in rel.parts) or not f.is_file():
+        seen.add((st.st_dev, st.st_ino))
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            if name.startswith("."):
                 continue
-            if is_image_path(f):
-                found.append(f.resolve())
+            f = Path(folder) / name
+            if not f.exists():
+                out.passed_over.append(f"{f}: a symbolic link to nothing ({os.readlink(f)}); passed over")
+            elif not f.is_file():
+                continue
+            elif is_image_path(f):
+                out.files.append(f.resolve())
             else:
-                ignored += 1
-    return sorted(dict.fromkeys(found)), ignored
+                out.ignored += 1
+
+
+# A cell can hold a whole essay, but not the rest of the file: csv's default limit (131,072
+# characters) turned one long description into an aborted add.
+MAX_CELL = 16 * 2**20
 
 
 def read_metadata(csv_path: Path) -> tuple[dict[str, dict[str, str]], list[str]]:
     """Metadata CSV -> ({absolute image path: {column: value}}, problems).
 
     The `image` column holds paths relative to the CSV's folder (absolute paths also work). Every
-    other column is metadata; empty cells are left out. A bad row is reported and skipped, never fatal.
+    other column is metadata; empty cells are left out. Nothing is lost silently: every non-empty
+    line is applied or named in the problems. A bad row is reported and skipped, never fatal; a row
+    naming a file that does not exist (a typo) is reported. A quoted cell may span lines, but a
+    quote left open by mistake would swallow the rows after it: when the lines a cell spans read as
+    rows of their own, the lines are read one by one instead (the stray quote taken literally).
     """
     csv_path = Path(csv_path).expanduser()
     if not csv_path.is_file():
@@ -76,33 +116,97 @@ def read_metadata(csv_path: Path) -> tuple[dict[str, dict[str, str]], list[str]]
         text = csv_path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"{csv_path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    reader = csv.reader(text.splitlines())
-    header = next(reader, None)
-    if not header or "image" not in [h.strip() for h in header]:
+    lines = text.splitlines(keepends=True)  # a quoted cell may hold a line break: keep them for the reader
+    header_cells = _parse_line(lines[0]) if lines else None
+    if not header_cells or "image" not in [h.strip() for h in header_cells]:
         raise InputError(f"{csv_path}: the first row must be a header with an 'image' column")
-    header = [h.strip() for h in header]
+    header = [h.strip() for h in header_cells]
     dupes = [h for h, n in Counter(header).items() if n > 1]
     if dupes:
         raise InputError(f"{csv_path}: column names appear twice: {', '.join(dupes)}")
     base = csv_path.resolve().parent
     rows: dict[str, dict[str, str]] = {}
     problems: list[str] = []
-    for line_no, cells in enumerate(reader, start=2):
-        if not any(c.strip() for c in cells):
+    name = csv_path.name
+    for line_no, cells, note in _records(lines, 1, len(header)):
+        if note:
+            problems.append(f"{name} line {line_no}: {note}")
+        if cells is None or not any(c.strip() for c in cells):
             continue
         if len(cells) != len(header):
-            problems.append(f"{csv_path.name} line {line_no}: {len(cells)} fields where the header has {len(header)}; row skipped")
+            problems.append(f"{name} line {line_no}: {len(cells)} fields where the header has {len(header)}; row skipped")
             continue
         record = dict(zip(header, (c.strip() for c in cells)))
         image = record.pop("image")
         if not image:
-            problems.append(f"{csv_path.name} line {line_no}: empty 'image' cell; row skipped")
+            problems.append(f"{name} line {line_no}: empty 'image' cell; row skipped")
             continue
-        path = str((base / image).resolve())
-        if path in rows:
-            problems.append(f"{csv_path.name} line {line_no}: {image} already described on an earlier line; the later line wins")
-        rows[path] = {k: v for k, v in record.items() if v != ""}
+        path = base / image
+        if not path.exists():
+            problems.append(f"{name} line {line_no}: {image} not found (looked for {path}); row skipped")
+            continue
+        key = str(path.resolve())
+        if key in rows:
+            problems.append(f"{name} line {line_no}: {image} already described on an earlier line; the later line wins")
+        rows[key] = {k: v for k, v in record.items() if v != ""}
     return rows, problems
+
+
+def _parse_line(line: str) -> list[str] | None:
+    """One physical line as CSV cells; a quote it leaves open is taken literally. None if unreadable."""
+    try:
+        cells = next(csv.reader([line], strict=True), [])
+    except csv.Error:
+        try:
+            cells = next(csv.reader([line], quoting=csv.QUOTE_NONE), [])
+        except csv.Error:
+            return None
+    return cells
+
+
+def _records(lines: list[str], start: int, width: int) -> Iterator[tuple[int, list[str] | None, str]]:
+    """(line number, cells or None, note) for every record from line index `start`, lines numbered from 1.
+
+    One reader walks the lines; when a record looks wrong (unreadable, or an open quote ran over
+    the line end into what reads as rows), its lines are read one by one and a fresh reader goes on
+    from the next line.
+    """
+    it = iter(lines[start:])
+    reader, base = csv.reader(it, strict=True), start  # base: index of the first line this reader sees
+    while True:
+        before = reader.line_num
+        i = base + before
+        try:
+            with _cell_limit():
+                cells: list[str] | None = next(reader)
+            note = ""
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            cells, note = None, f"misplaced quote ({exc}); read literally"
+        used = max(1, reader.line_num - before)
+        if cells is None or (used > 1 and (len(cells) != width or _look_like_rows(lines[i + 1:i + used], width))):
+            for j in range(i, i + used):
+                first = note or "a quote opened here runs into the lines after it; the lines read one by one, the quote literally"
+                yield j + 1, _parse_line(lines[j]), first if j == i else ""
+            reader, base = csv.reader(it, strict=True), i + used  # a fresh reader: the failed one may hold a half record
+            continue
+        yield i + 1, cells, note
+
+
+def _look_like_rows(lines: list[str], width: int) -> bool:
+    """Do these continuation lines of a multi-line cell each parse as a full row of `width` cells?"""
+    return any(len(_parse_line(line) or []) == width for line in lines)
+
+
+@contextlib.contextmanager
+def _cell_limit() -> Iterator[None]:
+    old = csv.field_size_limit()
+    csv.field_size_limit(max(old, MAX_CELL))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
 
 
 @dataclass
@@ -199,6 +303,7 @@ def add_files(
     metadata = metadata or {}
     start = time.perf_counter()
     seen = store.file_states()
+    bad_before = {f["path"]: f for f in store.failures()}
     todo: list[Path] = []
     for f in files:
         try:
@@ -206,10 +311,12 @@ def add_files(
         except OSError:
             todo.append(f)  # _prepare records why it cannot be read
             continue
-        if seen.get(str(f)) == (st.st_size, st.st_mtime_ns):
-            report.unchanged += 1
-        else:
+        if seen.get(str(f)) != (st.st_size, st.st_mtime_ns):
             todo.append(f)
+        elif str(f) in bad_before:  # unchanged and still bad: a failure again, not "unchanged"
+            report.failed.append(dict(bad_before[str(f)]))
+        else:
+            report.unchanged += 1
     done = 0
     if progress:
         progress(done, len(todo))
@@ -230,6 +337,14 @@ def add_files(
             if progress:
                 progress(done, len(todo))
     # Metadata for files that were already in the catalog (or that a CSV describes later).
-    report.metadata_rows += store.merge_metadata(metadata, skip=inserted)
+    applied = store.merge_metadata(metadata, skip=inserted)
+    report.metadata_rows += applied
+    if applied < len(metadata):
+        # Rows naming files that exist but are neither in this add nor in the collection.
+        catalogued = store.ids_by_path(metadata)
+        stray = sorted(p for p in metadata if p not in inserted and p not in catalogued)
+        report.metadata_problems.append(
+            f"{len(stray)} metadata rows name files that are neither among the files added nor in the collection, e.g. {stray[0]}"
+            if stray else f"{len(metadata) - applied} metadata rows were not applied")
     report.seconds += time.perf_counter() - start
     return report
