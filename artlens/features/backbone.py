@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # only for annotations; torch stays optional at runtime
     import torch
 
 __all__ = ["BACKBONES", "BackboneSpec", "Backbone", "onnx_path", "cache_dir", "export_onnx_bytes", "build_torch_wrapper",
+           "load_efficientnet", "stages_of", "select_taps",
            "OUTPUT_NAMES"]
 
 # Bump whenever the wrapper's graph (taps, statistics, input handling) changes: it is part of the cache
@@ -112,7 +113,7 @@ def onnx_path(name: str = "lite0", exporter: Callable[[BackboneSpec], bytes] | N
 # PyTorch side (export only). Everything below imports torch lazily.
 # --------------------------------------------------------------------------------------------------
 
-def _load_efficientnet(spec: BackboneSpec) -> torch.nn.Module:
+def load_efficientnet(spec: BackboneSpec) -> torch.nn.Module:
     import importlib
 
     from efficientnet_lite_pytorch import EfficientNet
@@ -130,7 +131,7 @@ def _stride(block: Any) -> int:
     return int(s[0] if isinstance(s, (list, tuple)) else s)
 
 
-def _stages(model: Any) -> list[dict[str, Any]]:
+def stages_of(model: Any) -> list[dict[str, Any]]:
     """Group ``model._blocks`` into stages: a stage starts where channels or resolution change."""
     stages: list[dict[str, Any]] = []
     stride = 2  # the stem conv already halves the resolution
@@ -144,7 +145,7 @@ def _stages(model: Any) -> list[dict[str, Any]]:
     return stages
 
 
-def _select_taps(stages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def select_taps(stages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Choose style and Gram taps from the model structure (works for any Lite width/depth).
 
     style: the last stage at each output stride 4, 8, 16, 32 - four scales, from texture to layout. The final
@@ -170,9 +171,9 @@ def build_torch_wrapper(name: str = "lite0") -> torch.nn.Module:
     from torch import nn
 
     spec = _spec(name)
-    net = _load_efficientnet(spec)
-    stages = _stages(net)
-    style_taps, gram_taps = _select_taps(stages)
+    net = load_efficientnet(spec)
+    stages = stages_of(net)
+    style_taps, gram_taps = select_taps(stages)
 
     class TappedEfficientNet(nn.Module):
         def __init__(self) -> None:

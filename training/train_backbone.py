@@ -1,0 +1,427 @@
+"""Fine-tune EfficientNet-Lite0 on art: a backbone whose features see paintings, for every facet.
+
+    .venv/bin/python training/train_backbone.py [--work /tmp/artlens-backbone] [--epochs 12] [--minutes 100]
+        [--limit N] [--resume]
+
+Needs the `train` extra (torch and the efficientnet packages). Data: ../shared/data wikiart + wikiart_more
+(10,605 paintings, 596 artists). A FIXED split of validation artists (every artist whose sha1 sorts
+first, until at least 1,600 paintings; `validation_artists`) is never trained on; every figure the
+script reports is on those artists.
+
+How it stays within two hours on a 2-core CPU:
+- The early stages (stem to stage5, 80 channels at stride 16) stay frozen at their ImageNet weights.
+  Their output is computed ONCE per image and view (the painting and its mirror image) and cached
+  (float16, ~31 KB a view); training runs only stages 6-8 and the conv head on it. The two style taps
+  in the frozen part (stages 3 and 4) are cached as statistics.
+- Augmentation on the cached maps: a random 12x12 window of the 14x14 map (the painting cropped to
+  about 86% without rescaling, so brushwork keeps its scale) and the mirror view. No colour jitter:
+  the palette is part of what a style is.
+
+The objective serves every facet at once (one shared network, small heads dropped after training):
+- movement (11 classes) and genre (10, where known) cross-entropy on [content, style statistics];
+- medium (where WikiArt knows it) cross-entropy;
+- artist identity: supervised contrastive loss (ALADIN) on a projection of the style statistics, in
+  batches of P artists x K works, so works by one hand move together (the style facet and the learned
+  style space read these statistics);
+- content: distillation towards the frozen ImageNet model's logits (KL, temperature 2), so the content
+  facet and the ImageNet-mapped content words keep their meaning.
+PACS (depiction) is left out: it has no artists to hold out, and the depiction head is judged on it.
+The colour facet is computed from pixels and is untouched.
+
+Resumable: a checkpoint (trainable weights, heads, optimiser, step, RNG) is written every few minutes
+and at every epoch end; --resume continues from it. Fixed seeds. Progress with rate and ETA.
+Writes <work>/backbone-lite0-art.pt (the whole network's state dict, ready for export) and
+<work>/report.json (validation figures per epoch and, for the final network and the frozen ImageNet one,
+linear-probe movement and genre top-1; time). The network kept is the last epoch's: the validation
+artists are watched, never used to choose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from artlens.features.backbone import BACKBONES, Backbone, load_efficientnet, select_taps, stages_of  # noqa: E402
+from artlens.features.embed import model_input  # noqa: E402
+from artlens.features.facets import color_features  # noqa: E402
+from artlens.features.images import load_image  # noqa: E402
+
+DATA = HERE.parents[1] / "shared" / "data"
+SEED = 0
+MIN_VAL_PAINTINGS = 1600
+CUT_STAGE = "stage5"  # frozen up to and including this stage
+CROP = 12  # of the 14x14 cached map
+GENRES = ("abstract_painting", "cityscape", "genre_painting", "illustration", "landscape", "nude_painting",
+          "portrait", "religious_painting", "sketch_and_study", "still_life")
+
+
+# -- data -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Works:
+    paths: list[Path]
+    movement: np.ndarray  # class index
+    genre: np.ndarray  # class index or -1
+    medium: np.ndarray  # class index or -1
+    artist: np.ndarray  # artist index
+    artists: list[str]
+    movements: list[str]
+    media: list[str]
+
+
+def read_works(limit: int | None = None) -> Works:
+    rows = []
+    for folder in ("wikiart", "wikiart_more"):
+        with open(DATA / folder / "labels.csv", newline="", encoding="utf-8") as f:
+            rows += [dict(r, folder=folder) for r in csv.DictReader(f)]
+    rows.sort(key=lambda r: (r["artist"], r["image"]))
+    if limit:
+        rng = np.random.default_rng(SEED)
+        rows = [rows[i] for i in sorted(rng.choice(len(rows), limit, replace=False))]
+    movements = sorted({r["style"] for r in rows})
+    media = sorted({r["medium"] for r in rows if r.get("medium")})
+    artists = sorted({r["artist"] for r in rows})
+    return Works(
+        paths=[DATA / r["folder"] / r["image"] for r in rows],
+        movement=np.array([movements.index(r["style"]) for r in rows]),
+        genre=np.array([GENRES.index(r["genre"]) if r.get("genre") in GENRES else -1 for r in rows]),
+        medium=np.array([media.index(r["medium"]) if r.get("medium") else -1 for r in rows]),
+        artist=np.array([artists.index(r["artist"]) for r in rows]),
+        artists=artists, movements=movements, media=media,
+    )
+
+
+def validation_artists(works: Works, minimum: int = MIN_VAL_PAINTINGS) -> set[int]:
+    """Artists in sha1 order of their names until they hold `minimum` paintings: fixed, whatever the seed."""
+    counts = np.bincount(works.artist, minlength=len(works.artists))
+    order = sorted(range(len(works.artists)), key=lambda a: hashlib.sha1(works.artists[a].encode()).hexdigest())
+    chosen, total = set(), 0
+    for a in order:
+        if total >= min(minimum, len(works.paths) // 6):
+            break
+        chosen.add(a)
+        total += int(counts[a])
+    return chosen
+
+
+# -- the network, split at the cut ------------------------------------------------------------------
+
+
+def split_network(name: str = "lite0") -> tuple[Any, int, list[int], list[int]]:
+    """(the ImageNet network, index of the last frozen block, style-tap blocks before and after the cut)."""
+    net = load_efficientnet(BACKBONES[name])
+    stages = stages_of(net)
+    style_taps, _ = select_taps(stages)
+    cut = next(s["last_block"] for s in stages if s["name"] == CUT_STAGE)
+    frozen_taps = [s["last_block"] for s in style_taps if s["last_block"] <= cut]
+    trained_taps = [s["last_block"] for s in style_taps if s["last_block"] > cut]
+    return net, cut, frozen_taps, trained_taps
+
+
+def adain(x: Any) -> Any:
+    import torch
+
+    mu = x.mean(dim=(2, 3))
+    d = x - mu[:, :, None, None]
+    return torch.cat([mu, torch.sqrt((d * d).mean(dim=(2, 3)) + 1e-5)], dim=1)
+
+
+def frozen_forward(net: Any, cut: int, taps: list[int], images: Any) -> tuple[Any, Any]:
+    """uint8 (N, S, S, 3) -> (cut-stage map (N, C, H, W), style statistics of the frozen taps)."""
+    x = (images.float() - 127.5) / 128.0
+    x = net._swish(net._bn0(net._conv_stem(x.permute(0, 3, 1, 2))))
+    stats = []
+    for i, block in enumerate(net._blocks[: cut + 1]):
+        x = block(x)
+        if i in taps:
+            stats.append(adain(x))
+    return x, torch_cat(stats)
+
+
+def torch_cat(parts: list[Any]) -> Any:
+    import torch
+
+    return torch.cat(parts, dim=1)
+
+
+def trained_forward(net: Any, cut: int, taps: list[int], x: Any, frozen_stats: Any) -> tuple[Any, Any, Any]:
+    """Cut-stage map -> (content (N, 1280), style statistics of all taps, ImageNet logits)."""
+    stats = [frozen_stats]
+    for i, block in enumerate(net._blocks[cut + 1:], start=cut + 1):
+        x = block(x)
+        if i in taps:
+            stats.append(adain(x))
+    x = net._swish(net._bn1(net._conv_head(x)))
+    content = x.mean(dim=(2, 3))
+    return content, torch_cat(stats), net._fc(content)
+
+
+# -- the cache ----------------------------------------------------------------------------------------
+
+
+def build_cache(works: Works, work: Path, net: Any, cut: int, frozen_taps: list[int]) -> dict[str, np.ndarray]:
+    """Per image and view (0 the painting, 1 its mirror): the cut-stage map, the frozen style statistics,
+    and the frozen ImageNet model's outputs (content, style, logits: the distillation target and the
+    baseline), plus the colour facet of the painting. Written once to <work>/cache.npz."""
+    import torch
+
+    path = work / "cache.npz"
+    if path.exists():
+        with np.load(path) as z:
+            if z["n"] == len(works.paths):
+                return {k: z[k] for k in z.files}
+    ort = Backbone("lite0")  # the shipped ImageNet graph: the frozen baseline and the distillation target
+    n = len(works.paths)
+    out: dict[str, np.ndarray] = {}
+    start = time.time()
+    torch.set_num_threads(2)
+    for lo in range(0, n, 64):
+        batch = np.stack([model_input(load_image(p, max_side=448).rgb, ort) for p in works.paths[lo:lo + 64]])
+        views = [batch, batch[:, :, ::-1].copy()]
+        for v, pixels in enumerate(views):
+            with torch.no_grad():
+                fmap, stats = frozen_forward(net, cut, frozen_taps, torch.from_numpy(pixels))
+            base = ort.run(pixels)
+            parts = {"map": fmap.numpy().astype(np.float16), "frozen_stats": stats.numpy().astype(np.float16),
+                     "logits": base["logits"].astype(np.float16), "content": base["content"].astype(np.float16),
+                     "style": base["style"].astype(np.float16)}
+            for key, value in parts.items():
+                if key not in out:
+                    out[key] = np.zeros((n, 2, *value.shape[1:]), np.float16)
+                out[key][lo:lo + len(batch), v] = value
+        if "color" not in out:
+            out["color"] = np.zeros((n, color_features(batch[:1]).shape[1]), np.float32)
+        out["color"][lo:lo + len(batch)] = color_features(batch)
+        done = min(lo + 64, n)
+        rate = done / (time.time() - start)
+        print(f"cache {done}/{n} images, {rate:.1f}/s, {((n - done) / rate) / 60:.1f} min left", flush=True)
+    out["n"] = np.array(n)
+    np.savez(path, **out)
+    return out
+
+
+# -- training -----------------------------------------------------------------------------------------
+
+
+def batches(rng: np.random.Generator, artist: np.ndarray, train: np.ndarray, p: int, k: int) -> list[np.ndarray]:
+    """One epoch of P artists x K works batches over the training works (artists with one work pad batches)."""
+    by_artist: dict[int, list[int]] = {}
+    for i in train:
+        by_artist.setdefault(int(artist[i]), []).append(int(i))
+    pools = [np.array(v) for v in by_artist.values()]
+    epoch: list[np.ndarray] = []
+    steps = max(1, len(train) // (p * k))
+    for _ in range(steps):
+        chosen = rng.choice(len(pools), size=min(p, len(pools)), replace=False)
+        items = [rng.choice(pools[a], size=k, replace=len(pools[a]) < k) for a in chosen]
+        epoch.append(np.concatenate(items))
+    return epoch
+
+
+def supcon(z: Any, labels: Any, temperature: float = 0.1) -> Any:
+    """Supervised contrastive loss (Khosla et al.), as ALADIN trains its style space."""
+    import torch
+
+    z = torch.nn.functional.normalize(z, dim=1)
+    sim = z @ z.T / temperature
+    n = z.shape[0]
+    self_mask = torch.eye(n, dtype=torch.bool)
+    sim = sim.masked_fill(self_mask, -1e9)
+    pos = (labels[:, None] == labels[None, :]) & ~self_mask
+    log_prob = sim - torch.logsumexp(sim, dim=1, keepdim=True)
+    has = pos.any(dim=1)
+    return -(log_prob * pos).sum(1)[has].div(pos.sum(1)[has]).mean()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", type=Path, default=Path("/tmp/artlens-backbone"))
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--minutes", type=float, default=100, help="stop training after this long (the cache comes first)")
+    ap.add_argument("--limit", type=int, default=None, help="use only this many paintings (a smoke test)")
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--lr", type=float, default=3e-4)
+    args = ap.parse_args()
+    import torch
+
+    torch.manual_seed(SEED)
+    args.work.mkdir(parents=True, exist_ok=True)
+    works = read_works(args.limit)
+    val_artists = validation_artists(works)
+    is_val = np.isin(works.artist, list(val_artists))
+    train, val = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+    print(f"{len(works.paths)} paintings, {len(works.artists)} artists: {len(train)} for training, "
+          f"{len(val)} by {len(val_artists)} validation artists never trained on", flush=True)
+    net, cut, frozen_taps, trained_taps = split_network()
+    t0 = time.time()
+    cache = build_cache(works, args.work, net, cut, frozen_taps)
+    cache_minutes = (time.time() - t0) / 60
+
+    heads = torch.nn.ModuleDict({
+        "movement": torch.nn.Linear(1280 + 736, len(works.movements)),
+        "genre": torch.nn.Linear(1280 + 736, len(GENRES)),
+        "medium": torch.nn.Linear(1280 + 736, max(1, len(works.media))),
+        "artist": torch.nn.Sequential(torch.nn.Linear(736, 512), torch.nn.ReLU(), torch.nn.Linear(512, 128)),
+    })
+    style_scale = torch.nn.Parameter(torch.ones(736))  # style statistics vary by orders of magnitude per tap
+    trainable = [*net._blocks[cut + 1:], net._conv_head, net._bn1]
+    for p in net.parameters():  # the frozen stages and the ImageNet classifier keep their weights
+        p.requires_grad_(False)
+    for m in trainable:
+        for p in m.parameters():
+            p.requires_grad_(True)
+    params = [{"params": [p for m in trainable for p in m.parameters()], "lr": args.lr},
+              {"params": list(heads.parameters()) + [style_scale], "lr": args.lr * 3}]
+    opt = torch.optim.AdamW(params, weight_decay=1e-4)
+    rng = np.random.default_rng(SEED)
+    ckpt = args.work / "checkpoint.pt"
+    state = {"epoch": 0, "history": [], "seconds": 0.0}
+    if args.resume and ckpt.exists():
+        saved = torch.load(ckpt, weights_only=False)
+        net.load_state_dict(saved["net"])
+        heads.load_state_dict(saved["heads"])
+        style_scale.data.copy_(saved["style_scale"])
+        opt.load_state_dict(saved["opt"])
+        rng.bit_generator.state = saved["rng"]
+        torch.set_rng_state(saved["torch_rng"])
+        state = saved["state"]
+        print(f"resumed after epoch {state['epoch']}", flush=True)
+    style_mu = torch.from_numpy(cache["style"][train, 0].astype(np.float32).mean(0))
+    style_sd = torch.from_numpy(cache["style"][train, 0].astype(np.float32).std(0) + 1e-3)
+
+    def features(idx: np.ndarray, views: np.ndarray, crops: np.ndarray | None) -> tuple[Any, Any, Any]:
+        fmap = torch.from_numpy(cache["map"][idx, views].astype(np.float32))
+        if crops is not None:
+            fmap = torch.stack([fmap[j, :, y:y + CROP, x:x + CROP] for j, (y, x) in enumerate(crops)])
+        stats = torch.from_numpy(cache["frozen_stats"][idx, views].astype(np.float32))
+        content, style, logits = trained_forward(net, cut, trained_taps, fmap, stats)
+        return content, (style - style_mu) / style_sd * style_scale, logits
+
+    total_steps = args.epochs * max(1, len(train) // 96)
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
+    schedule.last_epoch = state["epoch"] * max(1, len(train) // 96)
+    labels = {k: torch.from_numpy(getattr(works, k)) for k in ("movement", "genre", "medium", "artist")}
+    started, last_save = time.time() - state["seconds"], time.time()
+    for epoch in range(state["epoch"] + 1, args.epochs + 1):
+        net.train()
+        for m in net._blocks[: cut + 1]:
+            m.eval()
+        steps = batches(rng, works.artist, train, p=24, k=4)
+        for step, idx in enumerate(steps, 1):
+            views = rng.integers(0, 2, len(idx))
+            crops = rng.integers(0, 14 - CROP + 1, (len(idx), 2))
+            content, style, logits = features(idx, views, crops)
+            z = torch.cat([content, style], dim=1)
+            teacher = torch.from_numpy(cache["logits"][idx, views].astype(np.float32))
+            loss = torch.nn.functional.cross_entropy(heads["movement"](z), labels["movement"][idx])
+            for task, weight in (("genre", 1.0), ("medium", 0.5)):
+                y = labels[task][idx]
+                if (y >= 0).any():
+                    loss = loss + weight * torch.nn.functional.cross_entropy(heads[task](z[y >= 0]), y[y >= 0])
+            loss = loss + supcon(heads["artist"](style), labels["artist"][idx])
+            loss = loss + 4.0 * torch.nn.functional.kl_div(torch.log_softmax(logits / 2, 1), torch.softmax(teacher / 2, 1), reduction="batchmean")
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            schedule.step()
+            elapsed = time.time() - started
+            if step % 10 == 0 or step == len(steps):
+                done = (epoch - 1) * len(steps) + step
+                eta = elapsed / done * (args.epochs * len(steps) - done)
+                print(f"epoch {epoch}/{args.epochs} step {step}/{len(steps)} loss {loss.item():.3f} "
+                      f"{elapsed / 60:.1f} min, ~{eta / 60:.0f} min left", flush=True)
+            if time.time() - last_save > 300:
+                state["seconds"] = elapsed
+                save_checkpoint(ckpt, net, heads, style_scale, opt, rng, state)
+                last_save = time.time()
+        # The validation artists are watched, never used to choose: the network kept is the last epoch's.
+        figures = validate(net, cut, trained_taps, cache, works, train, val, probes=False)
+        state["epoch"], state["seconds"] = epoch, time.time() - started
+        state["history"].append({"epoch": epoch, **figures})
+        print(f"epoch {epoch}: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()), flush=True)
+        save_checkpoint(ckpt, net, heads, style_scale, opt, rng, state)
+        if time.time() - started > args.minutes * 60:
+            print(f"time budget of {args.minutes} min reached after epoch {epoch}", flush=True)
+            break
+    torch.save(net.state_dict(), args.work / "backbone-lite0-art.pt")
+    report = {"paintings": len(works.paths), "train": int(len(train)), "validation": int(len(val)),
+              "validation_artists": len(val_artists), "epochs": state["epoch"], "cache_minutes": round(cache_minutes, 1),
+              "train_minutes": round(state["seconds"] / 60, 1),
+              "frozen_imagenet": validate(None, cut, trained_taps, cache, works, train, val, probes=True),
+              "fine_tuned": validate(net, cut, trained_taps, cache, works, train, val, probes=True),
+              "history": state["history"]}
+    (args.work / "report.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps({k: report[k] for k in ("frozen_imagenet", "fine_tuned", "train_minutes")}, indent=2))
+    return 0
+
+
+def save_checkpoint(path: Path, net: Any, heads: Any, style_scale: Any, opt: Any, rng: np.random.Generator, state: dict[str, Any]) -> None:
+    import torch
+
+    tmp = path.with_suffix(".tmp")
+    torch.save({"net": net.state_dict(), "heads": heads.state_dict(), "style_scale": style_scale.detach().clone(),
+                "opt": opt.state_dict(), "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "state": state}, tmp)
+    tmp.replace(path)
+
+
+def validate(net: Any, cut: int, taps: list[int], cache: dict[str, np.ndarray], works: Works, train: np.ndarray,
+             val: np.ndarray, probes: bool) -> dict[str, float]:
+    """Figures on the validation artists, from features of whole paintings (view 0): same-artist P@1 and
+    movement P@10 of the standardised style statistics; with `probes`, movement and genre top-1 of a
+    logistic regression fitted on the training artists' features. `net` None: frozen ImageNet features."""
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    from artlens.evaluation import metrics
+    from artlens.evaluation.evaluate import ranked_neighbours
+
+    def extract(idx: np.ndarray) -> np.ndarray:
+        if net is None:
+            return np.concatenate([cache["content"][idx, 0], cache["style"][idx, 0]], 1).astype(np.float32)
+        net.eval()
+        out = []
+        with torch.no_grad():
+            for lo in range(0, len(idx), 256):
+                part = idx[lo:lo + 256]
+                fmap = torch.from_numpy(cache["map"][part, 0].astype(np.float32))
+                stats = torch.from_numpy(cache["frozen_stats"][part, 0].astype(np.float32))
+                content, style, _ = trained_forward(net, cut, taps, fmap, stats)
+                out.append(torch.cat([content, style], 1).numpy())
+        return np.concatenate(out)
+
+    fva = extract(val)
+    ftr = extract(train) if probes else fva
+    mu, sd = ftr.mean(0), ftr.std(0) + 1e-6
+    zva = (fva - mu) / sd
+    out: dict[str, float] = {}
+    style = zva[:, 1280:] / np.linalg.norm(zva[:, 1280:], axis=1, keepdims=True)
+    artists, moves = works.artist[val], works.movement[val]
+    ranked = ranked_neighbours(style, np.arange(len(val)), 10)
+    out["artist P@1 (style)"] = float(metrics.group_precision(artists, artists[ranked], ks=(1,), query_mask=metrics.group_query_mask(artists))["P@1"])
+    out["movement P@10 (style)"] = float(metrics.retrieval_scores(moves, moves[ranked], metrics.other_members(moves), ks=(10,))["P@10"])
+    if probes:
+        ztr = (ftr - mu) / sd
+        for task in ("movement", "genre"):
+            y = getattr(works, task)
+            mtr, mva = y[train] >= 0, y[val] >= 0
+            clf = LogisticRegression(C=0.01, max_iter=500).fit(ztr[mtr], y[train][mtr])
+            out[f"{task} top-1 (linear probe)"] = float((clf.predict(zva[mva]) == y[val][mva]).mean())
+    return out
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
