@@ -15,7 +15,16 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from artlens.errors import AccessError, ArtLensError, CollectionError, ImageError, InputError, NotFoundError, RequestError
+from artlens.errors import (
+    AccessError,
+    ArtLensError,
+    CollectionBusyError,
+    CollectionError,
+    ImageError,
+    InputError,
+    NotFoundError,
+    RequestError,
+)
 
 if TYPE_CHECKING:
     from artlens.collection import Collection
@@ -25,6 +34,7 @@ if TYPE_CHECKING:
         Artwork,
         ArtworkPage,
         BoxesReport,
+        CheckReport,
         Duplicates,
         Info,
         LabelsReport,
@@ -35,18 +45,18 @@ if TYPE_CHECKING:
         StyleSpaceReport,
         Suggestion,
     )
-    from artlens.standalone import ImageFacts, evaluate_boxes, inspect_image, parse_weights, parse_where
+    from artlens.standalone import ImageFacts, QueryImage, evaluate_boxes, inspect_image, load_query_image, parse_weights, parse_where
 
-_RESULTS = ("AddReport", "Annotation", "Artwork", "ArtworkPage", "BoxesReport", "Duplicates", "Info", "LabelsReport",
+_RESULTS = ("AddReport", "Annotation", "Artwork", "ArtworkPage", "BoxesReport", "CheckReport", "Duplicates", "Info", "LabelsReport",
             "ModelCard", "Neighbour", "RetrievalReport", "SearchResult", "StyleSpaceReport", "Suggestion")
-_STANDALONE = ("ImageFacts", "evaluate_boxes", "inspect_image", "parse_weights", "parse_where")
+_STANDALONE = ("ImageFacts", "QueryImage", "evaluate_boxes", "inspect_image", "load_query_image", "parse_weights", "parse_where")
 _LAZY = {"Collection": "artlens.collection"} | dict.fromkeys(_RESULTS, "artlens.results") | dict.fromkeys(_STANDALONE, "artlens.standalone")
 
 __all__ = [
-    "AccessError", "AddReport", "Annotation", "ArtLensError", "Artwork", "ArtworkPage", "BoxesReport", "Collection",
-    "CollectionError", "Duplicates", "ImageError", "ImageFacts", "Info", "InputError", "LabelsReport", "ModelCard",
-    "Neighbour", "NotFoundError", "RequestError", "RetrievalReport", "SearchResult", "StyleSpaceReport", "Suggestion",
-    "evaluate_boxes", "inspect_image", "parse_weights", "parse_where",
+    "AccessError", "AddReport", "Annotation", "ArtLensError", "Artwork", "ArtworkPage", "BoxesReport", "CheckReport",
+    "Collection", "CollectionBusyError", "CollectionError", "Duplicates", "ImageError", "ImageFacts", "Info", "InputError", "LabelsReport", "ModelCard",
+    "Neighbour", "NotFoundError", "QueryImage", "RequestError", "RetrievalReport", "SearchResult", "StyleSpaceReport", "Suggestion",
+    "evaluate_boxes", "inspect_image", "load_query_image", "parse_weights", "parse_where",
 ]
 
 

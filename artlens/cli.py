@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import shutil
 import sys
 import traceback
 from enum import Enum
@@ -120,6 +119,7 @@ def add(
     style: Annotated[StyleVariants, typer.Option(
         help="Style statistics for a new collection: adain (channel mean/std, ALADIN) or gram (DeepArt).",
     )] = "adain",
+    wait: Annotated[bool, typer.Option("--wait", help="If another writer holds the collection, wait for it instead of failing (exit 75).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Add images to a collection (created if needed) and rebuild its search index.
@@ -141,11 +141,10 @@ def add(
             bar.update(task, completed=done, total=total)
 
         try:
-            report = col.add(paths, metadata=metadata, progress=progress)
+            report = col.add(paths, metadata=metadata, progress=progress, wait=float("inf") if wait else None)
         except ArtLensError:
-            if not existed and col.count() == 0:  # a mistyped path or CSV must not leave an empty collection behind
-                col.close()
-                shutil.rmtree(collection.expanduser(), ignore_errors=True)
+            if not existed:  # a mistyped path or CSV must not leave an empty collection behind
+                col.discard_if_empty()
             raise
         except KeyboardInterrupt:
             bar.stop()
@@ -260,6 +259,32 @@ def duplicates(collection: CollectionArg, as_json: JsonOpt = False) -> None:
     for pair in found.near:
         out.print(f"  near (phash distance {pair.phash_distance}, content {pair.content_similarity:.2f}): "
                   f"{_short(pair.a.path)} ~ {_short(pair.b.path)}")
+
+
+@app.command()
+def check(
+    collection: CollectionArg,
+    repair: Annotated[bool, typer.Option(
+        "--repair", help="Rebuild the vectors and thumbnails; move model files that do not load to models/broken/.",
+    )] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify a collection: catalog, vectors, thumbnails and model files. Exit code 1 while problems remain.
+
+    Example: artlens check my-collection --repair
+    """
+    report = Collection.check_directory(collection, repair=repair)
+    if as_json:
+        _print_json(report)
+    else:
+        out.print(f"Checked {report.directory}: " + ", ".join(f"{part} {state}" for part, state in report.parts.items()) + ".", markup=False)
+        for title, lines in (("Problems found", report.problems), ("Repaired", report.repaired), ("Still to do", report.remaining)):
+            if lines:
+                out.print(f"{title}:")
+                for line in lines:
+                    out.print(f"  {line}", markup=False)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -464,22 +489,63 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     token: Annotated[str | None, typer.Option(
         envvar="ARTLENS_TOKEN",
-        help="Bearer token for write endpoints (adding images); without it they are disabled.",
+        help="Bearer token for write endpoints (adding images, labels); without one they are disabled. "
+             "Prefer the ARTLENS_TOKEN variable or --token-file: a --token on the command line shows in `ps`.",
+        show_default=False,
+    )] = None,
+    token_file: Annotated[Path | None, typer.Option(
+        help="Read the bearer token from this file (its first line), e.g. one only you can read.", show_default=False,
+    )] = None,
+    allowed_host: Annotated[list[str] | None, typer.Option(
+        "--allowed-host",
+        help="Another Host header to answer to (NAME or NAME:PORT; repeatable), e.g. the name a reverse proxy "
+             "passes. 127.0.0.1, localhost, [::1] and --host are always answered; others get 400.",
         show_default=False,
     )] = None,
     max_upload_mb: Annotated[int, typer.Option(help="Largest accepted upload, in MB.", min=1)] = 25,
+    max_query_pixels: Annotated[int, typer.Option(
+        help="Most pixels a query image's decoder may hold at once (a PNG, TIFF, WebP, BMP, GIF or progressive "
+             "JPEG counts all its pixels; a baseline JPEG is decoded at 1/8 scale).", min=1)] = 16_000_000,
+    decode_workers: Annotated[int, typer.Option(help="Uploads decoded at the same time.", min=1, max=64)] = 2,
 ) -> None:
-    """Serve the REST API of a collection (OpenAPI schema at /openapi.json).
+    """Serve the web app and REST API of a collection (OpenAPI schema at /openapi.json, docs at /docs).
 
-    Example: artlens serve my-collection --port 8000
+    Example: ARTLENS_TOKEN=... artlens serve my-collection --port 8000
     """
     import uvicorn
 
     from artlens.web import create_app
+    from artlens.web.security import allowed_hosts
+    from artlens.web.state import Limits
 
-    api = create_app(collection, token=token, max_upload_bytes=max_upload_mb * 2**20)
-    err.print(f"Serving {collection} at http://{host}:{port} (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(api, host=host, port=port, log_level="warning")
+    if token_file is not None:
+        if token:
+            raise InputError("give the token one way: --token-file, or --token / ARTLENS_TOKEN, not both")
+        token = _read_token(token_file)
+    elif any(a == "--token" or a.startswith("--token=") for a in sys.argv):
+        err.print("Warning: a --token on the command line is visible to other users (ps); "
+                  "use ARTLENS_TOKEN or --token-file instead.")
+    directory = collection.expanduser().resolve()  # uploads are recorded by absolute path
+    limits = Limits(upload_bytes=max_upload_mb * 2**20, query_pixels=max_query_pixels, decode_workers=decode_workers)
+    api = create_app(directory, token=token, hosts=allowed_hosts(host, allowed_host or []), limits=limits)
+    err.print(f"Serving {directory} at http://{host}:{port} (API docs: http://{host}:{port}/docs; "
+              f"writes {'need the token' if token else 'disabled: no token'})")
+    uvicorn.run(api, host=host, port=port, log_level="warning", server_header=False)
+
+
+def _read_token(path: Path) -> str:
+    """The first line of a token file (InputError if it cannot be read or is empty); warns when others can read it."""
+    try:
+        text = path.expanduser().read_text(encoding="utf-8")
+        mode = path.expanduser().stat().st_mode
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the token file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    token = text.splitlines()[0].strip() if text.strip() else ""
+    if not token:
+        raise InputError(f"the token file {path} is empty")
+    if mode & 0o077:
+        err.print(f"Warning: {path} can be read by other users; `chmod 600 {path}` keeps the token yours.")
+    return token
 
 
 eval_app = typer.Typer(help="Measure how good search and labels are.", no_args_is_help=True)

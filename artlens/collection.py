@@ -14,9 +14,10 @@ import nothing below this module. The on-disk layout is in docs/architecture.md.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from artlens.errors import CollectionError, InputError, NotFoundError
 from artlens.results import (
@@ -25,6 +26,7 @@ from artlens.results import (
     Artwork,
     ArtworkPage,
     ArtworkRef,
+    CheckReport,
     Duplicates,
     ExactCopy,
     FacetInfo,
@@ -42,6 +44,7 @@ from artlens.results import (
     Suggestion,
 )
 from artlens.retrieval.filters import Condition, parse_where
+from artlens.store.layout import DB_FILE, MODELS_DIR, VECTORS_DIR
 from artlens.vocabulary import (
     BACKBONES,
     DEFAULT_WEIGHTS,
@@ -59,13 +62,31 @@ if TYPE_CHECKING:
 
     from artlens.features.backbone import Backbone
     from artlens.learn.style_space import StyleSpace
+    from artlens.standalone import QueryImage
     from artlens.store.database import ArtworkRow, Catalog
+    from artlens.store.lock import WriterLock
     from artlens.store.vectors import FacetVectors
 
-DB_FILE = "artlens.db"
-VECTORS_DIR = "vectors"
-MODELS_DIR = "models"
 MORE_LIKE_THIS = 6
+CREATE_WAIT = 60.0  # seconds a second `add` on a collection being created waits for its schema (a moment)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _writes(command: str) -> Callable[[Callable[Concatenate[Collection, P], R]], Callable[Concatenate[Collection, P], R]]:
+    """Run a Collection method holding the collection's writer lock (store/lock.py): a second writer,
+    in this process or another, gets CollectionBusyError instead of interleaving its writes."""
+
+    def decorate(method: Callable[Concatenate[Collection, P], R]) -> Callable[Concatenate[Collection, P], R]:
+        @functools.wraps(method)
+        def locked(self: Collection, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            with self._writer.hold(command):
+                return method(self, *args, **kwargs)
+
+        return locked
+
+    return decorate
 
 
 class Collection:
@@ -78,13 +99,19 @@ class Collection:
         self.style_variant: str = store.setting("style_variant")
         self._backbone: Backbone | None = None
         self._vectors: FacetVectors | None = None
+        from artlens.store.lock import WriterLock
+
+        self._writer: WriterLock = WriterLock(directory)
 
     # -- opening -----------------------------------------------------------------------------
 
     @classmethod
     def create(cls, directory: str | Path, backbone: str = "lite0", style: str = "adain") -> Collection:
-        """Open the collection at `directory`, creating it (with this backbone and style variant) if needed."""
-        from artlens.store.database import Catalog
+        """Open the collection at `directory`, creating it (with this backbone and style variant) if needed.
+
+        CollectionError when its catalog database is damaged (see `check`).
+        """
+        from artlens.store.lock import LOCK_FILE
 
         directory = Path(directory).expanduser()
         if backbone not in BACKBONES:
@@ -93,14 +120,12 @@ class Collection:
             raise InputError(f"unknown style variant {style!r}: choose one of {', '.join(STYLE_VARIANTS)}")
         if directory.exists() and not directory.is_dir():
             raise CollectionError(f"{directory} is a file, not a collection directory")
-        if directory.exists() and any(directory.iterdir()) and not (directory / DB_FILE).exists():
+        if directory.exists() and not (directory / DB_FILE).exists() and any(p.name != LOCK_FILE for p in directory.iterdir()):
             raise CollectionError(f"{directory} is a folder that is not an ArtLens collection; choose a new or empty folder")
         directory.mkdir(parents=True, exist_ok=True)
-        store = Catalog.open(directory / DB_FILE)
+        store = _open_catalog(directory, {"backbone": backbone, "style_variant": style})
         have = (store.setting("backbone"), store.setting("style_variant"))
-        if have == (None, None):
-            store.set_settings({"backbone": backbone, "style_variant": style})
-        elif have != (backbone, style):
+        if have != (backbone, style):
             store.close()
             raise CollectionError(
                 f"{directory} was made with backbone {have[0]} and style {have[1]}; "
@@ -110,13 +135,12 @@ class Collection:
 
     @classmethod
     def open(cls, directory: str | Path) -> Collection:
-        """Open an existing collection."""
-        from artlens.store.database import Catalog
-
+        """Open an existing collection. CollectionError when it is not one, or when its catalog database
+        is damaged (the message says what to do; `check_directory` reports it instead)."""
         directory = Path(directory).expanduser()
         if not (directory / DB_FILE).is_file():
             raise CollectionError(f"{directory} is not an ArtLens collection (no {DB_FILE}); create it with `artlens add`")
-        return cls(directory, Catalog.open(directory / DB_FILE))
+        return cls(directory, _open_catalog(directory))
 
     @property
     def catalog(self) -> Catalog:
@@ -149,38 +173,70 @@ class Collection:
         metadata: str | Path | None = None,
         progress: Callable[[int, int], None] | None = None,
         batch_size: int | None = None,
+        wait: float | None = None,
     ) -> AddReport:
         """Add every image under `paths` (recursively), with metadata from a CSV, then rebuild the vectors.
 
-        Safe to interrupt and to repeat: committed batches are kept, unchanged files are skipped.
+        Safe to interrupt and to repeat: committed batches are kept, unchanged files are skipped, and
+        vectors that are stale, missing or incomplete are rebuilt even when no file changed.
+        wait: when another writer holds the collection, seconds to wait for it (float("inf"): as long
+        as it takes); None fails at once with CollectionBusyError.
         """
         from artlens.pipeline import ingest
 
         found = ingest.scan([Path(p) for p in paths])
         meta, problems = ingest.read_metadata(Path(metadata)) if metadata else ({}, [])
         report = AddReport(ignored=found.ignored, passed_over=found.passed_over, metadata_problems=problems)
-        try:
-            ingest.add_files(self._store, self.backbone, self.style_variant, found.files, meta, batch_size or ingest.BATCH_SIZE, progress, report)
-        except KeyboardInterrupt:
-            report.interrupted = True
-            raise
-        if self.is_stale():
-            self.build()
+        with self._writer.hold("add", wait):
+            try:
+                ingest.add_files(self._store, self.backbone, self.style_variant, found.files, meta, batch_size or ingest.BATCH_SIZE, progress, report)
+            except KeyboardInterrupt:
+                report.interrupted = True
+                raise
+            if self.is_stale():
+                self.build()
         return report
 
+    def discard_if_empty(self) -> bool:
+        """Delete the collection directory if nothing was ever written to it (no batch committed), holding
+        the writer lock so that no other writer is mid-add; True when deleted. The CLI calls it when the
+        first `add` of a new collection fails on a mistyped path or CSV: no empty collection is left behind."""
+        import shutil
+
+        from artlens.errors import CollectionBusyError
+
+        try:
+            with self._writer.hold("discard"):
+                if self._store.version() != 0:
+                    return False
+                self.close()
+                shutil.rmtree(self.directory, ignore_errors=True)
+                return True
+        except CollectionBusyError:
+            return False
+
     def is_stale(self) -> bool:
-        """True when the catalog changed since the vectors were last built."""
+        """True when the vectors are not those of the catalog as it is now: never built, built before
+        its last change (an add that did not finish), or incomplete on disk. The next `add` (or
+        `check --repair`) rebuilds them."""
         from artlens.store import vectors
 
-        return vectors.built_version(self.directory / VECTORS_DIR) != self._store.version()
+        folder = self.directory / VECTORS_DIR
+        return vectors.built_version(folder) != self._store.version() or bool(vectors.problems(folder))
 
+    @_writes("build")
     def build(self) -> FacetVectors:
         """Refit the facet transforms on the whole collection and rebuild every index."""
         from artlens.features.embed import raw_dims
         from artlens.store import vectors
 
         dims = raw_dims(self.backbone, self.style_variant)
-        space = self.style_space()
+        try:
+            space = self.style_space()
+        except vectors.READ_ERRORS as exc:
+            raise CollectionError(f"the learned style space of {self.directory} does not load ({type(exc).__name__}); "
+                                  f"run `artlens check --repair {self.directory}` to move a damaged model file aside",
+                                  {"kind": "damaged", "part": "models"}) from None
         spaces = {LEARNED_STYLE: space} if space is not None and space.fits(dims) else {}
         self._vectors = vectors.build(self._store, self.directory / VECTORS_DIR, dims, spaces)
         return self._vectors
@@ -195,6 +251,7 @@ class Collection:
             return StyleSpace.load(own)
         return default_style_space(self.backbone_name, self.style_variant)
 
+    @_writes("learn style")
     def learn_style(
         self,
         group: str,
@@ -228,19 +285,29 @@ class Collection:
 
     @property
     def vectors(self) -> FacetVectors:
-        """The built facet vectors (CollectionError before the first `add`)."""
-        if self._vectors is None:
-            from artlens.store import vectors
+        """The built facet vectors: CollectionError before the first `add`, or naming the damage when
+        they cannot be read. Reloaded when another build has been put in place since they were loaded
+        (a stat of state.json per call), so a long-lived process (the web app) serves what another
+        process added."""
+        from artlens.store import vectors
 
-            if vectors.built_version(self.directory / VECTORS_DIR) is None:
-                raise CollectionError(f"{self.directory} has no search index yet; add images with `artlens add`")
-            self._vectors = vectors.load(self.directory / VECTORS_DIR)
+        folder = self.directory / VECTORS_DIR
+        loaded = self._vectors
+        if loaded is not None and loaded.key == vectors.state_key(folder):
+            return loaded
+        if not vectors.exists(folder):
+            if self._store.count():
+                raise CollectionError(f"{self.directory} has no search index yet; build it with `artlens check --repair {self.directory}` "
+                                      "(or the next `artlens add`)")
+            raise CollectionError(f"{self.directory} has no search index yet; add images with `artlens add`")
+        self._vectors = vectors.load(folder)
         return self._vectors
 
     def _built(self) -> bool:
+        """True when there is a vectors folder (whole or damaged: reading it says which)."""
         from artlens.store import vectors
 
-        return vectors.built_version(self.directory / VECTORS_DIR) is not None
+        return vectors.exists(self.directory / VECTORS_DIR)
 
     # -- searching ---------------------------------------------------------------------------
 
@@ -259,25 +326,33 @@ class Collection:
 
     def search(
         self,
-        images: Sequence[str | Path],
-        not_images: Sequence[str | Path] = (),
+        images: Sequence[str | Path | QueryImage] = (),
+        not_images: Sequence[str | Path | QueryImage] = (),
         facet: str = JOINT,
         weights: dict[str, float] | None = None,
         where: Iterable[str | Condition] = (),
         k: int = 10,
         include_self: bool = False,
+        ids: Sequence[int] = (),
+        not_ids: Sequence[int] = (),
     ) -> list[SearchResult]:
-        """Artworks most like `images` (a moodboard when several) and unlike `not_images`.
+        """Artworks most like `images` and `ids` (a moodboard when several) and unlike `not_images` and `not_ids`.
 
+        images: paths, or `QueryImage`s from `artlens.load_query_image` (decoded once, not read again).
+        ids: artworks of the collection, by id: their stored vectors are used (no file is read).
         facet: 'joint' (weighted mix; `weights` overrides the default mix), 'content', 'style', 'color',
         or a learned facet such as 'style_learned' (see `facets`).
         where: metadata conditions such as 'style=Baroque' or 'genre!=portrait'.
         A query image that is in the collection is left out of its own results unless include_self.
         """
-        from artlens.retrieval import query, search
+        from artlens.retrieval import search
 
-        if not images:
+        if not images and not ids:
             raise InputError("give at least one query image")
+        if self._store.count() == 0:
+            # Before this check an empty index surfaced as a KeyError deep in ranking.
+            raise CollectionError(f"{self.directory}: the collection has no artworks yet, so there is no search index yet; "
+                                  "add images with `artlens add`")
         if facet not in self.facets:
             raise InputError(f"unknown facet {facet!r}: choose one of {', '.join(self.facets)}")
         if weights is not None and facet != JOINT:
@@ -289,8 +364,8 @@ class Collection:
             raise InputError("k must be at least 1")
         use = dict(weights or self.vectors.weights) if facet == JOINT else {facet: 1.0}
         conditions = parse_where(where)
-        positives, inside = query.image_vectors(images, self.vectors, self._store, self.backbone, self.style_variant)
-        negatives = query.image_vectors(not_images, self.vectors, self._store, self.backbone, self.style_variant)[0] if not_images else None
+        positives, inside = self._query_vectors(images, ids)
+        negatives = self._query_vectors(not_images, not_ids)[0] if not_images or not_ids else None
         allowed = None
         if conditions:
             self._require_columns([c for c, _, _ in conditions], predictions=True)
@@ -299,6 +374,25 @@ class Collection:
         hits = search.rank(self.vectors, search.query_vectors(positives, negatives), use, k, allowed, exclude)
         rows = self._store.artworks([h.id for h in hits])
         return [SearchResult(id=h.id, path=rows[h.id].path, score=h.score, scores=h.scores, metadata=rows[h.id].meta, why=h.why(use)) for h in hits]
+
+    def _query_vectors(self, images: Sequence[str | Path | QueryImage], ids: Sequence[int]) -> tuple[dict[str, np.ndarray], set[int]]:
+        """Vectors of query images and artworks (facet -> (n, d)), and the indexed ids among them."""
+        import numpy as np
+
+        from artlens.retrieval import query
+        from artlens.standalone import QueryImage
+
+        parts: list[tuple[dict[str, np.ndarray], set[int]]] = []
+        if images:
+            items = [i.decoded if isinstance(i, QueryImage) else i for i in images]
+            parts.append(query.image_vectors(items, self.vectors, self._store, self.backbone, self.style_variant))
+        if ids:
+            parts.append(query.artwork_vectors([int(i) for i in ids], self.vectors, self._store))
+        vectors = {f: np.concatenate([p[0][f] for p in parts]) for f in self.vectors.facets}
+        inside: set[int] = set()
+        for _, ids_in in parts:
+            inside |= ids_in
+        return vectors, inside
 
     def more_like_this(self, artwork_id: int, k: int = MORE_LIKE_THIS) -> dict[str, list[Neighbour]]:
         """The `k` nearest artworks to an indexed artwork in every facet, from its stored vectors (no
@@ -401,6 +495,7 @@ class Collection:
             ids, out[f] = self._store.features(f, dims[f])
         return ids, out
 
+    @_writes("annotate")
     def annotate(
         self,
         models: Sequence[str] | None = None,
@@ -425,6 +520,7 @@ class Collection:
         ids, raw = self._raw(sorted({f for head in heads.values() for f in head.input_dims}))
         return annotate.annotate(self._store, heads, ids, raw, self.backbone if tta else None, self.style_variant, progress)
 
+    @_writes("labels train")
     def train_label(self, label: str, kind: str = "one-of-many", group: str | None = None, name: str | None = None) -> ModelCard:
         """Train a label head on the labels people gave under `label` (`set_label`) and the metadata column
         of that name, a given label winning (held-out split by `group`); returns its card."""
@@ -580,7 +676,8 @@ class Collection:
             columns=self._store.columns(),
             labels=self.label_counts(),
             model=ModelInfo(self.backbone_name, _input_size(self.backbone_name), self.style_variant),
-            stale=self.is_stale(),
+            # The vectors on disk, and those this object serves (reloaded above when a newer build is in place).
+            stale=self.is_stale() or (self._vectors is not None and self._vectors.catalog_version != self._store.version()),
         )
 
     def duplicates(self, artwork_id: int | None = None) -> Duplicates:
@@ -601,11 +698,74 @@ class Collection:
                 for n in near_pairs if n.a in rows and n.b in rows]
         return Duplicates(exact, near)
 
+    # -- checking and repairing --------------------------------------------------------------
+
+    def check(self, repair: bool = False) -> CheckReport:
+        """Verify the collection: the catalog (SQLite's integrity check, the schema, raw features for
+        every searchable artwork), the vectors against the catalog (every file read, row counts,
+        the catalog version they were built from), the thumbnails and the model files in models/.
+
+        repair: rebuild what can be rebuilt (the vectors, from the catalog; thumbnails, from the image
+        files that are still there), move model files that do not load to models/broken/, and say
+        what cannot be repaired (a damaged catalog) and how to recover. Repairing takes the writer
+        lock (CollectionBusyError while another writer runs); checking alone never waits.
+        """
+        from artlens.pipeline import check
+
+        return check.check_collection(self._store, self.directory, self._writer, repair, rebuild=lambda: len(self.build()))
+
+    @classmethod
+    def check_directory(cls, directory: str | Path, repair: bool = False) -> CheckReport:
+        """`check` for a collection that may not even open: a catalog database too damaged to open is
+        reported (it cannot be repaired) instead of raised. CollectionError for a folder that is not
+        a collection at all."""
+        from artlens.pipeline import check
+
+        try:
+            col = cls.open(directory)
+        except CollectionError as exc:
+            if not check.catalog_damage(exc):
+                raise
+            return check.unreadable_catalog(Path(directory).expanduser(), exc)
+        with col:
+            return col.check(repair)
+
     def _require_columns(self, names: Sequence[str | None], predictions: bool = False) -> None:
         """InputError naming the columns the collection does not have (None entries are options not given)."""
         missing, known = self._store.unknown_columns(names, predictions)
         if missing:
             raise InputError(f"unknown metadata column {', '.join(missing)}; the collection has: {', '.join(known) or 'none'}")
+
+
+def _open_catalog(directory: Path, settings: dict[str, str] | None = None) -> Catalog:
+    """The catalog of `directory`, created with `settings` (backbone, style variant) when new.
+
+    Two processes creating one collection at once (two `add`s) would race to create its tables:
+    whoever finds it unfinished creates it holding the writer lock, the other waits for that moment.
+    """
+    from artlens.store.database import Catalog
+    from artlens.store.lock import WriterLock
+
+    db = directory / DB_FILE
+    if Catalog.initialised(db):
+        return Catalog.open(db)
+    with WriterLock(directory).hold("create", wait=CREATE_WAIT):
+        store = Catalog.open(db)
+        if settings and (store.setting("backbone"), store.setting("style_variant")) == (None, None):
+            store.set_settings(settings)
+        return store
+
+
+
+
+
+
+
+
+
+
+
+
 
 
 def _input_size(backbone: str) -> int:

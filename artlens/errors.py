@@ -45,6 +45,15 @@ class CollectionError(ArtLensError):
     http_status = 409
 
 
+class CollectionBusyError(CollectionError):
+    """Another process (or thread) is writing to the collection: an add, an index build, `learn style`,
+    `labels train` or `annotate`. Try again when it has finished, or wait for it (`artlens add --wait`,
+    `wait=` in Python). detail: {"pid", "command"} of the writer."""
+
+    exit_code = 75  # BSD sysexits EX_TEMPFAIL: the same command will work later
+    http_status = 423  # Locked
+
+
 ImageFailure = Literal["empty", "not-an-image", "truncated", "corrupt", "too-large", "unreadable", "unsupported"]
 IMAGE_FAILURES: frozenset[str] = frozenset(get_args(ImageFailure))
 

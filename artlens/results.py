@@ -356,3 +356,29 @@ def plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     return value
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What `check` found in a collection and, with repair, what it fixed (`artlens check`).
+
+    parts: "catalog", "vectors", "thumbnails" and "models", each "ok", "damaged" (problems remain)
+    or "repaired". problems: what was wrong when the check ran, each "part: what". repaired: what
+    the repair did. remaining: what is still wrong, each saying how to fix it (`check --repair`, or
+    how to recover what cannot be repaired).
+    """
+
+    directory: str
+    parts: dict[str, str]
+    problems: tuple[str, ...] = ()
+    repaired: tuple[str, ...] = ()
+    remaining: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong (any more)."""
+        return not self.remaining and "damaged" not in self.parts.values()
+
+    def as_dict(self) -> JSON:
+        return {"directory": self.directory, "ok": self.ok, "parts": dict(self.parts), "problems": list(self.problems),
+                "repaired": list(self.repaired), "remaining": list(self.remaining)}

@@ -44,10 +44,10 @@ from PIL import Image, ImageEnhance
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from artlens import Collection  # noqa: E402
-from artlens.collection import DB_FILE  # noqa: E402
 from artlens.features.embed import raw_dims  # noqa: E402
 from artlens.features.facets import TRANSFORM_SPECS, fit_transform  # noqa: E402
 from artlens.retrieval import duplicates  # noqa: E402
+from artlens.store.layout import DB_FILE  # noqa: E402
 
 WIKIART = pathlib.Path(os.environ.get("ARTLENS_TEST_DATA", ROOT.parent / "shared" / "data")) / "wikiart"
 

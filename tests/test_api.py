@@ -293,7 +293,7 @@ def test_labelling_loop_through_the_api(small_collection, tmp_path):
     auth = {"Authorization": f"Bearer {TOKEN}"}
     _assert_error(app.put("/api/artworks/1/labels/ukiyo_e", json={"value": "yes"}), 401)
     _assert_error(app.put("/api/artworks/999999/labels/ukiyo_e", json={"value": "yes"}, headers=auth), 404)
-    _assert_error(app.put("/api/artworks/1/labels/bad%20name", json={"value": "yes"}, headers=auth), 400)
+    _assert_error(app.put("/api/artworks/1/labels/bad%20name", json={"value": "yes"}, headers=auth), 422)  # not a label name
     style = {a["id"]: a["metadata"]["style"] for a in app.get("/api/artworks?limit=500").json()["artworks"]}
     for _ in range(5):
         page = app.get("/api/labels/ukiyo_e/suggestions?n=10").json()

@@ -7,7 +7,9 @@ row without its features, and re-running it simply continues.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +19,8 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from artlens.vocabulary import PREDICTION_PREFIX
+from artlens.errors import CollectionError
+from artlens.vocabulary import PREDICTION_PREFIX, RAW_FEATURES
 
 SCHEMA_VERSION = 1
 
@@ -147,14 +150,47 @@ def _on_connect(dbapi_conn: Any, _record: Any) -> None:
 
 
 def open_engine(db_path: Path) -> Engine:
-    """Open (and create if needed) the catalog database at `db_path`."""
+    """Open (and create if needed) the catalog database at `db_path`.
+
+    A file that is not a database, or one whose pages are damaged, raises CollectionError (here or
+    in any later query) rather than SQLite's DatabaseError: the user gets the file and what to do.
+    """
     engine = sa.create_engine(f"sqlite:///{db_path}")
     sa.event.listen(engine, "connect", _on_connect)
+    sa.event.listen(engine, "handle_error", lambda ctx: _damaged(db_path, ctx.original_exception))
     metadata_obj.create_all(engine)
     with engine.begin() as conn:
         if get_setting(conn, "schema_version") is None:
             set_setting(conn, "schema_version", SCHEMA_VERSION)
     return engine
+
+
+def _damaged(db_path: Path, exc: BaseException) -> None:
+    # SQLITE_NOTADB and SQLITE_CORRUPT are plain DatabaseError; locks, constraints and SQL mistakes are subclasses.
+    if type(exc) is sqlite3.DatabaseError:
+        raise damaged_error(db_path, str(exc))
+
+
+def damaged_error(db_path: Path, reason: str) -> CollectionError:
+    return CollectionError(
+        f"{db_path} is damaged ({reason}). The catalog cannot be repaired from the collection: restore it from a "
+        "backup, or add the image files again into a new collection (`artlens add NEW-COLLECTION PATH... --metadata CSV`); "
+        "the models/ folder can be copied over",
+        {"kind": "damaged", "part": "catalog", "problem": reason},
+    )
+
+
+def initialised(db_path: Path) -> bool:
+    """True when `db_path` is a catalog whose creation finished (its settings name the backbone).
+    Creates nothing, and reads as any reader does: a read-only connection ("mode=ro") met a creator
+    switching the file to WAL with "disk I/O error"."""
+    if not db_path.is_file():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=rw", uri=True, timeout=10)) as conn:
+            return conn.execute("SELECT 1 FROM settings WHERE key = 'backbone'").fetchone() is not None
+    except sqlite3.Error:
+        return False
 
 
 def get_setting(conn: Connection, key: str, default: Any = None) -> Any:
@@ -498,3 +534,63 @@ def catalog_version(conn: Connection) -> int:
 
 def bump_version(conn: Connection) -> None:
     set_setting(conn, "catalog_version", catalog_version(conn) + 1)
+
+
+# -- integrity (artlens check) ------------------------------------------------------------------
+
+JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+def integrity_problems(conn: Connection, limit: int = 10) -> list[str]:
+    """SQLite's own check of every page and index: [] when sound."""
+    rows = [str(r[0]) for r in conn.exec_driver_sql(f"PRAGMA integrity_check({int(limit)})")]
+    return [] if rows == ["ok"] else rows
+
+
+def schema_problems(conn: Connection) -> list[str]:
+    found = []
+    tables = set(sa.inspect(conn).get_table_names())
+    found += [f"table {name} is missing" for name in metadata_obj.tables if name not in tables]
+    if "settings" in tables:
+        found += [f"setting {key} is missing" for key in ("schema_version", "backbone", "style_variant") if get_setting(conn, key) is None]
+        version = get_setting(conn, "schema_version")
+        if isinstance(version, int) and version > SCHEMA_VERSION:
+            found.append(f"schema version {version} is newer than this ArtLens reads ({SCHEMA_VERSION}): upgrade ArtLens")
+    return found
+
+
+def indexed_ids(conn: Connection) -> np.ndarray:
+    """Sorted ids of the artworks that are searchable (every one that is not an exact copy)."""
+    rows = conn.execute(sa.select(artworks.c.id).where(artworks.c.duplicate_of.is_(None)).order_by(artworks.c.id))
+    return np.asarray(rows.scalars().all(), dtype=np.int64)
+
+
+def feature_gaps(conn: Connection) -> dict[str, list[int]]:
+    """raw feature -> ids of searchable artworks without it, or with a vector of another length than the rest."""
+    stored = set(conn.execute(sa.select(features.c.facet).distinct()).scalars())
+    gaps: dict[str, list[int]] = {}
+    for name in [*RAW_FEATURES, *sorted(stored - set(RAW_FEATURES))]:
+        has = sa.select(features.c.artwork_id).where(features.c.facet == name, features.c.artwork_id == artworks.c.id)
+        q = sa.select(artworks.c.id).where(artworks.c.duplicate_of.is_(None), ~has.exists()).order_by(artworks.c.id)
+        missing = [int(i) for i in conn.execute(q).scalars()]
+        length = sa.func.length(features.c.vector)
+        lengths = conn.execute(sa.select(length, sa.func.count()).where(features.c.facet == name)
+                               .group_by(length).order_by(sa.func.count().desc())).all()
+        if len(lengths) > 1:  # the most common length is the right one
+            odd = sa.select(features.c.artwork_id).where(features.c.facet == name, length != lengths[0][0])
+            missing += [int(i) for i in conn.execute(odd).scalars()]
+        if missing:
+            gaps[name] = sorted(set(missing))
+    return gaps
+
+
+def thumbnail_gaps(conn: Connection) -> list[int]:
+    """Ids of artworks (exact copies included) without a thumbnail, or whose thumbnail is not a JPEG."""
+    q = (sa.select(artworks.c.id).select_from(artworks.outerjoin(thumbnails, thumbnails.c.artwork_id == artworks.c.id))
+         .where(sa.or_(thumbnails.c.data.is_(None), sa.func.substr(thumbnails.c.data, 1, 3) != JPEG_MAGIC)).order_by(artworks.c.id))
+    return [int(i) for i in conn.execute(q).scalars()]
+
+
+def set_thumbnail(conn: Connection, artwork_id: int, data: bytes) -> None:
+    conn.execute(sa.delete(thumbnails).where(thumbnails.c.artwork_id == artwork_id))
+    conn.execute(sa.insert(thumbnails).values(artwork_id=artwork_id, data=data))

@@ -29,8 +29,14 @@ class Catalog:
 
     @classmethod
     def open(cls, db_path: Path) -> Catalog:
-        """Open (and create if needed) the catalog database at `db_path`."""
+        """Open (and create if needed) the catalog database at `db_path`. CollectionError when the file
+        is not a database or is damaged (and from any later method that meets damaged pages)."""
         return cls(catalog.open_engine(db_path))
+
+    @staticmethod
+    def initialised(db_path: Path) -> bool:
+        """True when the catalog at `db_path` exists and its creation finished (nothing is created)."""
+        return catalog.initialised(db_path)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -196,3 +202,34 @@ class Catalog:
         """artwork id -> {model: {"label", "confidence", "top3"}}, for every artwork or just `ids`."""
         with self.engine.connect() as conn:
             return catalog.predictions_by_artwork(conn, ids)
+
+    # -- integrity (artlens check) -----------------------------------------------------------
+
+    def integrity_problems(self) -> list[str]:
+        """SQLite's check of every page and index (PRAGMA integrity_check): [] when sound."""
+        with self.engine.connect() as conn:
+            return catalog.integrity_problems(conn)
+
+    def schema_problems(self) -> list[str]:
+        """Tables or settings that are missing: [] when the schema is whole."""
+        with self.engine.connect() as conn:
+            return catalog.schema_problems(conn)
+
+    def indexed_ids(self) -> np.ndarray:
+        """Sorted ids of the searchable artworks (exact copies left out): what the vectors must hold."""
+        with self.engine.connect() as conn:
+            return catalog.indexed_ids(conn)
+
+    def feature_gaps(self) -> dict[str, list[int]]:
+        """raw feature -> ids of searchable artworks that lack it (or hold a vector of the wrong length)."""
+        with self.engine.connect() as conn:
+            return catalog.feature_gaps(conn)
+
+    def thumbnail_gaps(self) -> list[int]:
+        """Ids of artworks whose thumbnail is missing or is not a JPEG."""
+        with self.engine.connect() as conn:
+            return catalog.thumbnail_gaps(conn)
+
+    def set_thumbnail(self, artwork_id: int, data: bytes) -> None:
+        with self.engine.begin() as conn:
+            catalog.set_thumbnail(conn, artwork_id, data)

@@ -25,10 +25,12 @@ import os
 import pathlib
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import faiss
 import numpy as np
+
+from artlens.errors import CollectionError
 
 # For the search-parameter classes, untyped: FAISS's generated stubs miss their keyword constructors
 # (added at runtime by its Python wrappers) and SearchParametersHNSW.
@@ -309,14 +311,28 @@ class VectorIndex:
             tmp.unlink(missing_ok=True)
 
     @classmethod
-    def load(cls, path: pathlib.Path) -> VectorIndex:
-        """Read an index written by `save`."""
-        path = pathlib.Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no vector index at {path}")
-        index = faiss.read_index(str(path))
+    def load(cls, path: pathlib.Path | BinaryIO) -> VectorIndex:
+        """Read an index written by `save`, from its path or from a file opened earlier (so that a
+        reader gets the file it opened even if a new build has replaced it since).
+
+        FileNotFoundError when there is no such file; CollectionError when the file is not a
+        readable index (cut short, overwritten): the collection's `check --repair` rebuilds it.
+        """
+        if isinstance(path, (str, pathlib.Path)):
+            path = pathlib.Path(path)
+            if not path.is_file():
+                raise FileNotFoundError(f"no vector index at {path}")
+            name, source = str(path), str(path)
+        else:
+            name, source = getattr(path, "name", "vector index"), _faiss.PyCallbackIOReader(path.read)
+        try:
+            index = faiss.read_index(source)
+        except RuntimeError:  # FAISS says only where its reader stopped
+            raise CollectionError(f"{name} is not a readable vector index (cut short or damaged)",
+                                  {"kind": "damaged", "part": "vectors", "file": name}) from None
         if not isinstance(index, faiss.IndexIDMap2):
-            raise ValueError(f"{path} is not an artlens vector index (found {type(index).__name__})")
+            raise CollectionError(f"{name} is not an artlens vector index (found {type(index).__name__})",
+                                  {"kind": "damaged", "part": "vectors", "file": name})
         return cls(index)
 
 

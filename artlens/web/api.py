@@ -1,105 +1,162 @@
 """REST routes under /api: search, artworks (list, detail, thumbnail, image), info, add.
 
 No route takes a filesystem path from the client: artworks are named by catalog id, and files are
-served only from paths the catalog recorded for that id.
+served only from paths the catalog recorded for that id. Every answer has a model in schemas.py and
+every error the one error body; the OpenAPI schema (openapi.py) is the contract.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Security, UploadFile
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
+from pydantic import Field
 
-from artlens import Artwork, RequestError, parse_weights, parse_where
-from artlens.web.state import AppState, get_state
-from artlens.web.uploads import CheckedUpload, as_str_dict, remove_all, save_checked
+from artlens import Artwork, QueryImage, RequestError, parse_weights
+from artlens.web.schemas import (
+    MAX_ARTWORK_ID,
+    AddResult,
+    ArtworkDetail,
+    ArtworkList,
+    InfoOut,
+    SearchPage,
+    errors,
+    matches,
+    weights_pattern,
+    where_pattern,
+)
+from artlens.web.state import AppState, WriterRoute, bearer, get_state
+from artlens.web.uploads import CheckedUpload, checked_upload, parse_metadata, query_image, remove_all
 
 router = APIRouter(prefix="/api")
+writes = APIRouter(prefix="/api", route_class=WriterRoute, dependencies=[Security(bearer)])
 State = Annotated[AppState, Depends(get_state)]
 
 MAX_K = 1000
 MAX_OFFSET = 10_000
-MAX_QUERY_IMAGES = 32
+# Per search: positive and negative examples; the four add up to MAX_QUERY_IMAGES.
+MAX_IMAGES, MAX_IDS, MAX_NOT_IMAGES, MAX_NOT_IDS = 16, 16, 8, 8
+MAX_QUERY_IMAGES = MAX_IMAGES + MAX_IDS + MAX_NOT_IMAGES + MAX_NOT_IDS
+MAX_ADD_FILES = 32
 MORE_LIKE_THIS = 6
 MEDIA_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "TIFF": "image/tiff",
                "WEBP": "image/webp", "GIF": "image/gif", "BMP": "image/bmp"}
+OTHER_MEDIA_TYPE = "application/octet-stream"
+IMAGE_PART_TYPES = "image/jpeg, image/png, image/gif, image/webp, image/tiff, image/bmp"
+
+ArtworkId = Annotated[int, PathParam(ge=1, le=MAX_ARTWORK_ID, description="an artwork's catalog id")]
+FormId = Annotated[int, Field(ge=1, le=MAX_ARTWORK_ID)]
 
 
-def _stored_paths(state: AppState, ids: list[int]) -> list[str]:
-    """Catalog paths of artworks named by id (404 for unknown ids, 409 when the file is gone)."""
+def _binary(*media_types: str) -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": {m: {"schema": {"type": "string", "format": "binary"}} for m in media_types}}}
+
+
+def parse_where_text(state: AppState, where: list[str]) -> list[tuple[str, str, str]]:
+    """`where` strings -> (column, op, value) conditions, by the pattern the schema publishes (400 otherwise)."""
+    if not where:
+        return []
+    pattern = where_pattern(state.filter_columns())
     out = []
-    for i in ids:
-        path = state.collection.artwork(i, predictions=False).path
-        if not os.path.isfile(path):
-            raise RequestError(409, f"the file of artwork {i} is no longer at its recorded path", {"id": i})
-        out.append(path)
+    for text in where:
+        found = matches(pattern, text)
+        if found is None:
+            column = text.split("!=" if "!=" in text else "=", 1)[0].strip() if "=" in text else ""
+            known = state.filter_columns()
+            if column and column not in known:
+                raise RequestError(400, f"unknown filter column(s): {column[:100]}",
+                                   {"columns": state.collection.columns(), "predictions": state.collection.prediction_models()})
+            raise RequestError(400, f"bad filter {text[:100]!r}: expected COLUMN=VALUE or COLUMN!=VALUE with a column of the collection",
+                               {"columns": known})
+        out.append((found[1], found[2], found[3].strip()))
     return out
 
 
-@router.post("/search", summary="Search by example images and/or artwork ids")
+def parse_weights_text(state: AppState, text: str | None) -> dict[str, float] | None:
+    """'style=0.6,content=0.4' -> {facet: weight} by the pattern the schema publishes (400 otherwise); a facet
+    named twice counts the sum."""
+    if text is None:
+        return None
+    facets = state.weight_facets()
+    if not matches(weights_pattern(facets), text):
+        parsed = parse_weights(text)  # InputError naming the problem, when it is one parse_weights sees
+        unknown = [f for f in parsed or {} if f not in facets]
+        if unknown:
+            raise RequestError(400, f"unknown facet {', '.join(unknown)} in the weights: choose from {', '.join(facets)}",
+                               {"facets": facets})
+        raise RequestError(400, f"bad weights {text[:100]!r}: expected FACET=NUMBER,... with facets from {', '.join(facets)}, "
+                                "numbers >= 0 (up to 6 digits each side of the point), at least one of them positive",
+                           {"facets": facets})
+    weights: dict[str, float] = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        weights[name] = weights.get(name, 0.0) + float(value)
+    return weights
+
+
+def _check_query(state: AppState, facet: str, weights: str | None, where: list[str]) -> tuple[dict[str, float] | None, list[tuple[str, str, str]]]:
+    facets = state.search_facets()
+    if facet not in facets:
+        raise RequestError(400, f"unknown facet {facet[:100]!r}: choose one of {', '.join(facets)}", {"facets": facets})
+    if weights is not None and facet != "joint":
+        raise RequestError(400, "weights apply to the joint facet only; drop the facet or the weights")
+    return parse_weights_text(state, weights), parse_where_text(state, where)
+
+
+@router.post("/search", summary="Search by example images and/or artwork ids", response_model=SearchPage,
+             responses=errors(400, 404, 409, 413, 422))
 async def search(
     state: State,
-    image: Annotated[list[UploadFile], File(description="query image(s): several make a moodboard")] = [],  # noqa: B006
-    id: Annotated[list[int], Form(description="artwork id(s) to use as query images")] = [],  # noqa: B006,A002
-    not_image: Annotated[list[UploadFile], File(description="image(s) to move away from")] = [],  # noqa: B006
-    not_id: Annotated[list[int], Form(description="artwork id(s) to move away from")] = [],  # noqa: B006
-    facet: Annotated[str, Form(description="joint|content|style|color, or a learned facet such as style_learned")] = "joint",
-    weights: Annotated[str | None, Form(description="e.g. style=0.6,content=0.3,color=0.1 (joint facet)")] = None,
+    image: Annotated[list[UploadFile], File(description="query image(s): several make a moodboard", max_length=MAX_IMAGES)] = [],  # noqa: B006
+    id: Annotated[list[FormId], Form(description="artwork id(s) to use as query images", max_length=MAX_IDS)] = [],  # noqa: B006,A002
+    not_image: Annotated[list[UploadFile], File(description="image(s) to move away from", max_length=MAX_NOT_IMAGES)] = [],  # noqa: B006
+    not_id: Annotated[list[FormId], Form(description="artwork id(s) to move away from", max_length=MAX_NOT_IDS)] = [],  # noqa: B006
+    facet: Annotated[str, Form(description="joint (the weighted mix) or one facet of the collection")] = "joint",
+    weights: Annotated[str | None, Form(description="the joint mix, e.g. style=0.6,content=0.3,color=0.1 (facet joint only)")] = None,
     where: Annotated[list[str], Form(description="COLUMN=VALUE or COLUMN!=VALUE; pred.MODEL=VALUE")] = [],  # noqa: B006
     k: Annotated[int, Form(ge=1, le=MAX_K)] = 10,
     offset: Annotated[int, Form(ge=0, le=MAX_OFFSET)] = 0,
     include_self: Annotated[bool, Form()] = False,
 ) -> dict[str, Any]:
-    """The same JSON as `artlens search --json`, plus `offset`, `k` and `has_more` for paging."""
+    """The same JSON as `artlens search --json`, plus `offset`, `k` and `has_more` for paging.
+
+    Each uploaded image is decoded once, off the event loop, in the server's decoding pool (at most
+    `--decode-workers` at a time, at most `--max-query-pixels` held by the decoder); artworks named by id
+    use their stored vectors."""
     if not image and not id:
         raise RequestError(400, "give at least one query: an 'image' file or an artwork 'id'")
-    if len(image) + len(id) + len(not_image) + len(not_id) > MAX_QUERY_IMAGES:
-        raise RequestError(400, f"at most {MAX_QUERY_IMAGES} query images and ids in one search")
-    parsed_weights = parse_weights(weights)
-    conditions = parse_where(where)
-    if conditions:
-        state.collection.check_filters(conditions)
-    positives = _stored_paths(state, id)
-    negatives = _stored_paths(state, not_id)
-    saved: list[CheckedUpload] = []
-    tmpdir = Path(tempfile.gettempdir())
-    try:
-        for up in image:
-            saved.append(await save_checked(up, tmpdir, state.max_upload_bytes))
-        n_pos = len(saved)
-        for up in not_image:
-            saved.append(await save_checked(up, tmpdir, state.max_upload_bytes))
-        pos = [str(s.path) for s in saved[:n_pos]] + positives
-        neg = [str(s.path) for s in saved[n_pos:]] + negatives
-        hits = await run_in_threadpool(
-            state.collection.search, images=pos, not_images=neg, facet=facet, weights=parsed_weights,
-            where=conditions, k=k + offset + 1, include_self=include_self,
-        )
-    finally:
-        remove_all([s.path for s in saved])
+    parsed_weights, conditions = await run_in_threadpool(_check_query, state, facet, weights, where)
+    positives: list[QueryImage] = [await query_image(up, state) for up in image]
+    negatives: list[QueryImage] = [await query_image(up, state) for up in not_image]
+    hits = await run_in_threadpool(
+        state.collection.search, images=positives, not_images=negatives, ids=id, not_ids=not_id, facet=facet,
+        weights=parsed_weights, where=conditions, k=k + offset + 1, include_self=include_self,
+    )
     page = hits[offset:offset + k]
     return {"results": [h.as_dict() for h in page], "offset": offset, "k": k, "has_more": len(hits) > offset + k}
 
 
-@router.get("/artworks", summary="A page of artworks, filterable by metadata and predictions")
+@router.get("/artworks", summary="A page of artworks, filterable by metadata and predictions", response_model=ArtworkList,
+            responses=errors(400, 422))
 def list_artworks(
     state: State,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     where: Annotated[list[str], Query(description="COLUMN=VALUE or COLUMN!=VALUE; pred.MODEL=VALUE")] = [],  # noqa: B006
 ) -> dict[str, Any]:
-    return state.collection.artworks(where, offset, limit).as_dict()
+    return state.collection.artworks(parse_where_text(state, where), offset, limit).as_dict()
 
 
-@router.get("/artworks/{artwork_id}", summary="One artwork: file facts, metadata, predictions, duplicates, similar works")
-def artwork_detail(artwork_id: int, state: State) -> dict[str, Any]:
+@router.get("/artworks/{artwork_id}", summary="One artwork: file facts, metadata, predictions, duplicates, similar works",
+            response_model=ArtworkDetail, responses=errors(404, 422))
+def artwork_detail(artwork_id: ArtworkId, state: State) -> dict[str, Any]:
     art: Artwork = state.collection.artwork(artwork_id)
     target = art.duplicate_of if art.duplicate_of is not None else artwork_id
     return {
@@ -109,9 +166,9 @@ def artwork_detail(artwork_id: int, state: State) -> dict[str, Any]:
     }
 
 
-@router.get("/artworks/{artwork_id}/thumbnail", summary="The artwork's JPEG thumbnail",
-            responses={200: {"content": {"image/jpeg": {}}}})
-def artwork_thumbnail(artwork_id: int, state: State) -> Response:
+@router.get("/artworks/{artwork_id}/thumbnail", summary="The artwork's JPEG thumbnail", response_class=Response,
+            responses={**_binary("image/jpeg"), **errors(404, 422)})
+def artwork_thumbnail(artwork_id: ArtworkId, state: State) -> Response:
     state.collection.artwork(artwork_id, predictions=False)
     data = state.collection.thumbnail(artwork_id)
     if data is None:
@@ -119,47 +176,38 @@ def artwork_thumbnail(artwork_id: int, state: State) -> Response:
     return Response(content=data, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=3600"})
 
 
-@router.get("/artworks/{artwork_id}/image", summary="The artwork's original file",
-            responses={200: {"content": {"image/*": {}}}})
-def artwork_image(artwork_id: int, state: State) -> FileResponse:
+@router.get("/artworks/{artwork_id}/image", summary="The artwork's original file", response_class=FileResponse,
+            responses={**_binary(*dict.fromkeys(MEDIA_TYPES.values()), OTHER_MEDIA_TYPE), **errors(404, 422)})
+def artwork_image(artwork_id: ArtworkId, state: State) -> FileResponse:
     row = state.collection.artwork(artwork_id, predictions=False)
     # Only the exact path the catalog recorded for this id: nothing from the request reaches the filesystem.
     if not os.path.isfile(row.path):
         raise RequestError(404, f"the file of artwork {artwork_id} is no longer at its recorded path", {"id": artwork_id})
-    return FileResponse(row.path, media_type=MEDIA_TYPES.get(row.format, "application/octet-stream"))
+    return FileResponse(row.path, media_type=MEDIA_TYPES.get(row.format, OTHER_MEDIA_TYPE))
 
 
-@router.get("/info", summary="Collection facts: counts, failures, duplicates, facets, model, columns")
+@router.get("/info", summary="Collection facts: counts, failures, duplicates, facets, model, columns", response_model=InfoOut,
+            responses=errors())
 def info(state: State) -> dict[str, Any]:
     return state.collection.info().as_dict()
 
 
-@router.post("/artworks", summary="Add images (needs Authorization: Bearer <token>)")
+@writes.post("/artworks", summary="Add images (needs Authorization: Bearer <token>)", response_model=AddResult,
+             responses=errors(401, 403, 409, 413, 422, 423))
 async def add_artworks(
-    request: Request,
     state: State,
-    image: Annotated[list[UploadFile], File(description="image file(s) to add")] = [],  # noqa: B006
+    image: Annotated[list[UploadFile], File(description="image file(s) to add", min_length=1, max_length=MAX_ADD_FILES)],
     metadata: Annotated[str | None, Form(description='JSON object applied to every file, e.g. {"artist": "Monet"}')] = None,
 ) -> dict[str, Any]:
     """Saves each upload as `<collection>/uploads/<sha256><suffix>` and adds it; returns the add report
     with the ids of the uploaded files."""
-    state.require_writer(request)
-    if not image:
-        raise RequestError(400, "give at least one 'image' file to add")
-    if len(image) > MAX_QUERY_IMAGES:
-        raise RequestError(400, f"at most {MAX_QUERY_IMAGES} files in one request")
-    meta: dict[str, str] = {}
-    if metadata:
-        try:
-            meta = as_str_dict(json.loads(metadata))
-        except json.JSONDecodeError as exc:
-            raise RequestError(400, f"metadata is not valid JSON: {exc.msg}") from None
+    meta = parse_metadata(metadata)
     uploads = state.uploads_dir
     uploads.mkdir(exist_ok=True)
     saved: list[CheckedUpload] = []
     try:
         for up in image:
-            saved.append(await save_checked(up, uploads, state.max_upload_bytes))
+            saved.append(await checked_upload(up, uploads, state))
     except BaseException:
         remove_all([s.path for s in saved])
         raise
@@ -173,7 +221,7 @@ async def add_artworks(
         finals.append(final)
     finals = list(dict.fromkeys(finals))
     report = await run_in_threadpool(_add_locked, state, finals, meta)
-    by_path = state.collection.artworks_by_path(finals)
+    by_path = await run_in_threadpool(state.collection.artworks_by_path, finals)
     files = [{"file": s.filename, "id": (a.id if (a := by_path.get(str(uploads / f"{s.sha256}{s.suffix}"))) is not None else None),
               "duplicate_of": (a.duplicate_of if a is not None else None)} for s in saved]
     return {**report, "files": files}

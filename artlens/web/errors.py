@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import traceback
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -46,6 +48,18 @@ def _respond(request: Request, status: int, message: str, detail: Any = None, he
     return error_response(status, message, detail, headers)
 
 
+def route_methods(routes: Iterable[Any]) -> list[tuple[re.Pattern[str], set[str]]]:
+    """(path regex, methods) of every route with methods: what allowed_methods looks up."""
+    return [(r.path_regex, set(r.methods)) for r in routes if getattr(r, "methods", None) and getattr(r, "path_regex", None)]
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette's 405 names only the first route's)."""
+    table: list[tuple[re.Pattern[str], set[str]]] = getattr(request.app.state, "route_methods", [])
+    path = request.url.path
+    return sorted({m for regex, methods in table if regex.match(path) for m in methods})
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ArtLensError)
     async def _artlens_error(request: Request, exc: ArtLensError) -> Response:
@@ -54,14 +68,23 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-        return _respond(request, 422, "invalid request", _clean_validation(list(exc.errors())))
+        problems = _clean_validation(list(exc.errors()))
+        first = problems[0] if problems else {"loc": [], "msg": ""}
+        where = ".".join(str(part) for part in first["loc"][1:]) or "request"
+        # The first problem in the message: what a page can show as it is (detail has them all).
+        return _respond(request, 422, f"invalid request: {where}: {first['msg']}"[:300], problems)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 404 and message == "Not Found":
             message = "not found"
-        return _respond(request, exc.status_code, message, None, getattr(exc, "headers", None))
+        if exc.status_code == 405:
+            allowed = allowed_methods(request)
+            headers["Allow"] = ", ".join(allowed) or headers.get("Allow", "GET, HEAD")
+            message = f"{request.method} is not allowed here; use {headers['Allow']}"
+        return _respond(request, exc.status_code, message, None, headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -19,6 +19,7 @@ from artlens.vocabulary import facet_title, in_display_order, is_label_name
 from artlens.web import api
 from artlens.web.rendering import STATIC_DIR, error_page
 from artlens.web.rendering import page as _page
+from artlens.web.schemas import MAX_ARTWORK_ID
 from artlens.web.state import AppState, get_state
 
 __all__ = ["STATIC_DIR", "router"]
@@ -70,8 +71,10 @@ def _sliders(state: AppState) -> list[tuple[str, str, float]]:
 
 @router.get("/artworks/{artwork_id}", response_class=HTMLResponse)
 def artwork_page(artwork_id: str, request: Request, state: State) -> HTMLResponse:
-    if not artwork_id.isdigit():
+    if not (artwork_id.isascii() and artwork_id.isdigit()):
         return not_found(request, f"There is no artwork with id “{artwork_id[:40]}”: ids are whole numbers.")
+    if not 0 < int(artwork_id) <= MAX_ARTWORK_ID:
+        return not_found(request, f"There is no artwork with id {artwork_id[:40]} in this collection.")
     try:
         detail = api.artwork_detail(int(artwork_id), state)
     except NotFoundError:

@@ -6,6 +6,7 @@ and files kept in a collection are named `<sha256 of the bytes><suffix of the de
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -16,7 +17,9 @@ from fastapi import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from artlens import ImageError, RequestError, inspect_image
+from artlens import ImageError, QueryImage, RequestError, inspect_image, load_query_image
+from artlens.web.schemas import METADATA_COLUMN, matches
+from artlens.web.state import AppState
 
 CHUNK = 1 << 16
 SUFFIX_BY_FORMAT = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp"}
@@ -61,8 +64,6 @@ class BodyLimitMiddleware:
 
 
 async def _send_413(send: Send, limit: int) -> None:
-    import json
-
     body = json.dumps({"error": f"request body over the limit of {limit:,} bytes", "detail": {"limit": limit}}).encode()
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
@@ -85,11 +86,8 @@ def display_name(upload: UploadFile) -> str:
     return "".join(ch for ch in name if ch.isprintable())[:200] or "upload"
 
 
-async def save_checked(upload: UploadFile, directory: Path, max_bytes: int) -> CheckedUpload:
-    """Copy `upload` into a new temporary file in `directory` (at most `max_bytes`), then decode it.
-
-    Raises RequestError 413 (too many bytes) or 422 (not a usable image, with the ImageError reason).
-    """
+async def save_upload(upload: UploadFile, directory: Path, max_bytes: int) -> Path:
+    """Copy `upload` into a new temporary file in `directory`, at most `max_bytes` (RequestError 413 beyond)."""
     name = display_name(upload)
     fd, tmp = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=directory)
     path = Path(tmp)
@@ -100,18 +98,47 @@ async def save_checked(upload: UploadFile, directory: Path, max_bytes: int) -> C
                 size += len(chunk)
                 if size > max_bytes:
                     raise RequestError(413, f"{name}: upload over the limit of {max_bytes:,} bytes",
-                                   {"file": name, "limit": max_bytes})
+                                       {"file": name, "limit": max_bytes})
                 out.write(chunk)
-        try:
-            img = inspect_image(path)
-        except ImageError as exc:
-            message = str(exc).replace(str(path), name)
-            raise RequestError(422, f"{name}: {message}" if name not in message else message,
-                           {"file": name, "reason": exc.reason}) from None
-        return CheckedUpload(path=path, filename=name, sha256=img.sha256, suffix=SUFFIX_BY_FORMAT.get(img.format, ".img"))
+        return path
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+
+
+def _unusable(exc: ImageError, path: Path, name: str) -> RequestError:
+    """A 422 naming the client's file, never the server's temporary path."""
+    message = str(exc).replace(str(path), name)
+    return RequestError(422, f"{name}: {message}" if name not in message else message, {"file": name, "reason": exc.reason})
+
+
+async def query_image(upload: UploadFile, state: AppState) -> QueryImage:
+    """Decode an uploaded query image once, in the app's decoding pool, with the query pixel limit; the
+    temporary file is gone when this returns. RequestError 413 (too many bytes) or 422 (not usable)."""
+    name = display_name(upload)
+    path = await save_upload(upload, Path(tempfile.gettempdir()), state.limits.upload_bytes)
+    try:
+        return await state.decoder.run(load_query_image, path, state.limits.query_pixels)
+    except ImageError as exc:
+        raise _unusable(exc, path, name) from None
+    finally:
+        path.unlink(missing_ok=True)
+
+
+async def checked_upload(upload: UploadFile, directory: Path, state: AppState) -> CheckedUpload:
+    """Save an upload to add into `directory` and check that it decodes (in the decoding pool, with the
+    limits of `artlens add`). RequestError 413 or 422."""
+    name = display_name(upload)
+    path = await save_upload(upload, directory, state.limits.upload_bytes)
+    try:
+        img = await state.decoder.run(inspect_image, path)
+    except ImageError as exc:
+        path.unlink(missing_ok=True)
+        raise _unusable(exc, path, name) from None
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return CheckedUpload(path=path, filename=name, sha256=img.sha256, suffix=SUFFIX_BY_FORMAT.get(img.format, ".img"))
 
 
 def remove_all(paths: list[Path]) -> None:
@@ -122,18 +149,37 @@ def remove_all(paths: list[Path]) -> None:
             pass
 
 
+def parse_metadata(text: str | None) -> dict[str, str]:
+    """The `metadata` form field (a JSON object of column: text, number, true/false or null) -> {column: text}.
+
+    RequestError 400 for anything else; column names match schemas.METADATA_COLUMN (as the schema says).
+    """
+    if not text:
+        return {}
+
+    def no_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    try:
+        value = json.loads(text, parse_constant=no_constant)
+    except ValueError as exc:
+        raise RequestError(400, f"metadata is not valid JSON: {getattr(exc, 'msg', exc)}") from None
+    return as_str_dict(value)
+
+
 def as_str_dict(value: Any) -> dict[str, str]:
     """A metadata JSON object -> {column: text}; RequestError 400 for anything else."""
     if not isinstance(value, dict):
         raise RequestError(400, "metadata must be a JSON object of column: value")
     out: dict[str, str] = {}
     for k, v in value.items():
-        if not isinstance(k, str) or not k.strip() or k.strip() == "image" or any(c in k for c in "\r\n"):
-            raise RequestError(400, f"bad metadata column name {k!r}")
+        if not isinstance(k, str) or not matches(METADATA_COLUMN, k):
+            raise RequestError(400, f"bad metadata column name {k[:100]!r}: use letters, digits, space, '.', '-' and '_' "
+                                    "(not 'image')", {"column": k[:100]})
         if isinstance(v, (dict, list)):
             raise RequestError(400, f"metadata value for {k!r} must be text or a number")
         if v is None:
             continue
         text = v if isinstance(v, str) else (("true" if v else "false") if isinstance(v, bool) else str(v))
-        out[k.strip()] = text.replace("\r", " ").replace("\n", " ").strip()
+        out[k] = text.replace("\r", " ").replace("\n", " ").strip()
     return out

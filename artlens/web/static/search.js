@@ -159,9 +159,11 @@
 
   function bar(facet, score) {
     var pct = Math.max(0, Math.min(1, score)) * 100;
+    var fill = el("span", { class: "f-" + facet });
+    fill.style.width = pct.toFixed(0) + "%";  // CSSOM, not a style attribute: the page's CSP allows no inline styles
     return el("div", { class: "fbar", title: LABELS[facet] + " similarity " + score.toFixed(3) }, [
       el("span", { class: "fname", text: LABELS[facet] }),
-      el("span", { class: "bar", "aria-hidden": "true" }, [el("span", { class: "f-" + facet, style: "width:" + pct.toFixed(0) + "%" })]),
+      el("span", { class: "bar", "aria-hidden": "true" }, [fill]),
       el("span", { class: "fval", text: score.toFixed(2) })
     ]);
   }

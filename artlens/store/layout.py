@@ -1,0 +1,6 @@
+"""The names of a collection directory's parts (docs/architecture.md shows the whole layout)."""
+
+DB_FILE = "artlens.db"  # the catalog (SQLite, WAL)
+VECTORS_DIR = "vectors"  # transforms, matrices and indexes per facet, rebuilt from the catalog
+MODELS_DIR = "models"  # the collection's own label heads and learned style space
+BROKEN_MODELS_DIR = "broken"  # inside models/: where `check --repair` moves model files that do not load

@@ -1,0 +1,271 @@
+"""The REST API's contract: the JSON every route answers with (pydantic models, so /openapi.json says
+exactly what comes back), the one error body, and the text patterns the API checks its inputs with.
+
+A pattern is written once, here, and used twice: in the schema (clients and schemathesis read it) and
+by the route that checks the input (`matches`), so that what the schema calls valid and what the
+server accepts are the same strings. The patterns are ECMA-262 and Python `re` alike: explicit
+character classes only (no `.`, `\\s`, `\\d`, `\\w`, whose meaning differs between the two).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+# --- errors --------------------------------------------------------------------------------------
+
+
+class ErrorBody(BaseModel):
+    """Every error the API answers: a message for people and data for programs."""
+
+    error: str = Field(description="what went wrong, in a sentence")
+    detail: Any = Field(description="data about it: e.g. {\"id\": 12}, {\"file\", \"reason\"}, the columns a filter may use, "
+                                    "or the list of invalid fields ({\"loc\", \"msg\", \"type\"}) of a 422")
+
+
+ERROR_MEANINGS = {
+    400: "A bad request: a malformed or unknown filter, weight, facet or metadata, a missing query, or a Host "
+         "header the server does not answer to.",
+    401: "This operation needs `Authorization: Bearer <token>`.",
+    403: "The token is wrong, or the server runs without a token (writes disabled).",
+    404: "No artwork with this id (ids beyond 2^63-1 name none), or its file or thumbnail is gone.",
+    409: "The collection is not ready for this: no artworks or no search index yet, an artwork not indexed yet, "
+         "or too few labels to train.",
+    413: "An uploaded file or the request body is over the server's limit.",
+    422: "A field is invalid (type, range, pattern), or an uploaded file is not a usable image "
+         "(detail.reason: empty, not-an-image, truncated, corrupt, too-large, unreadable, unsupported).",
+    423: "Another writer (an add, an index build, training) is changing the collection; try again when it ends.",
+    500: "A bug in ArtLens: the server log has the traceback.",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, all with the one error body (and 500 always)."""
+    return {s: {"model": ErrorBody, "description": ERROR_MEANINGS[s]} for s in sorted({*statuses, 400, 500})}
+
+
+# --- input patterns ------------------------------------------------------------------------------
+
+MAX_ARTWORK_ID = 2**63 - 1  # SQLite's largest integer: a larger id names no artwork
+# Weights: up to 6 digits each side of the point (a longer number would read as infinity).
+_NUMBER = r"(?:[0-9]{1,6}(?:\.[0-9]{0,6})?|\.[0-9]{1,6})"
+_ZERO = r"(?:0{1,6}(?:\.0{0,6})?|0{0,6}\.0{1,6})"
+_POSITIVE = r"(?:0{0,5}[1-9][0-9]{0,5}(?:\.[0-9]{0,6})?|0{0,6}\.0{0,5}[1-9][0-9]{0,5})"
+LABEL_NAME = r"[A-Za-z0-9_-]{1,64}"
+# Python's str.strip() whitespace: a label value needs one character outside it.
+LABEL_VALUE = r"[^\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+METADATA_COLUMN = r"(?!image$)[A-Za-z0-9_][A-Za-z0-9_ .-]{0,62}[A-Za-z0-9_.-]|(?!image$)[A-Za-z0-9_]"
+
+
+def _alternatives(names: list[str]) -> str:
+    # Longest first, so that a name that is a prefix of another cannot cut it short.
+    return "(?:" + "|".join(re.escape(n) for n in sorted(names, key=lambda n: (-len(n), n))) + ")" if names else "(?!)"
+
+
+def weights_pattern(facets: list[str]) -> str:
+    """FACET=NUMBER,... with the collection's facets, numbers >= 0, at least one of them positive."""
+    name = _alternatives(facets)
+    return rf"{name}={_ZERO}(?:,{name}={_ZERO})*,{name}={_POSITIVE}(?:,{name}={_NUMBER})*|{name}={_POSITIVE}(?:,{name}={_NUMBER})*"
+
+
+def where_pattern(columns: list[str]) -> str:
+    """COLUMN=VALUE or COLUMN!=VALUE with a column the collection has (metadata or pred.MODEL); the value is the
+    rest of the line. Groups: 1 column, 2 operator, 3 value (numbered: ECMA and Python name groups differently)."""
+    return rf" *({_alternatives(columns)}) *(!=|=)([^\r\n\u2028\u2029]*)"
+
+
+def anchored(pattern: str) -> str:
+    """The form the schema publishes: the whole string must match."""
+    return f"^(?:{pattern})$"
+
+
+def matches(pattern: str, text: str) -> re.Match[str] | None:
+    """Does `text` match `pattern` as the schema means it (the whole string, ASCII classes)?"""
+    return re.fullmatch(pattern, text, re.ASCII)
+
+
+# --- answers -------------------------------------------------------------------------------------
+
+Metadata = dict[str, str]
+
+
+class SearchHit(BaseModel):
+    id: int
+    path: str = Field(description="the file the catalog records for it")
+    score: float = Field(description="the ranking score (weighted similarity)")
+    scores: dict[str, float] = Field(description="similarity in every facet")
+    metadata: Metadata
+    why: str = Field(description="how unusual each facet's similarity is, e.g. 'style top 0.4% · content top 3%'")
+
+
+class SearchPage(BaseModel):
+    results: list[SearchHit]
+    offset: int
+    k: int
+    has_more: bool = Field(description="more results follow: ask again with offset + k")
+
+
+class PredictionOut(BaseModel):
+    label: str = Field(description="the model's decision, or 'unsure'")
+    confidence: float
+    top3: list[tuple[str, float]] = Field(description="[[class, probability], ...]")
+
+
+class ArtworkOut(BaseModel):
+    id: int
+    path: str
+    width: int
+    height: int
+    format: str = Field(description="decoded format: JPEG, PNG, TIFF, WEBP, GIF, BMP or MPO")
+    duplicate_of: int | None = Field(description="the original's id for an exact copy")
+    metadata: Metadata
+    predictions: dict[str, PredictionOut] = Field(description="label model -> its decision")
+
+
+class ArtworkList(BaseModel):
+    total: int = Field(description="artworks that pass the filters")
+    offset: int
+    limit: int
+    artworks: list[ArtworkOut]
+
+
+class ArtworkRef(BaseModel):
+    id: int
+    path: str
+
+
+class ExactCopyOut(BaseModel):
+    path: str
+    id: int
+    duplicate_of: str = Field(description="the original's path")
+    original_id: int
+    same: str = Field(description="'bytes' or 'pixels'")
+
+
+class NearPairOut(BaseModel):
+    a: ArtworkRef
+    b: ArtworkRef
+    phash_distance: int
+    content_similarity: float
+
+
+class DuplicatesOut(BaseModel):
+    exact: list[ExactCopyOut]
+    near: list[NearPairOut]
+
+
+class NeighbourOut(BaseModel):
+    id: int
+    path: str
+    score: float
+    metadata: Metadata
+
+
+class ArtworkDetail(ArtworkOut):
+    duplicates: DuplicatesOut
+    more_like_this: dict[str, list[NeighbourOut]] = Field(description="facet -> the most similar artworks in it")
+
+
+class FailureOut(BaseModel):
+    path: str
+    reason: str
+    message: str
+
+
+class DuplicateCounts(BaseModel):
+    exact: int
+    near: int
+
+
+class FacetOut(BaseModel):
+    name: str
+    dim: int
+    index: str = Field(description="'exact' or the approximate index kind")
+    learned: dict[str, Any] | None = Field(default=None, description="the card of a learned space")
+
+
+class ModelOut(BaseModel):
+    backbone: str
+    input_size: int
+    style: str
+
+
+class InfoOut(BaseModel):
+    directory: str
+    artworks: int
+    failed: list[FailureOut]
+    duplicates: DuplicateCounts
+    facets: list[FacetOut]
+    weights: dict[str, float] = Field(description="the default joint mix")
+    columns: list[str]
+    labels: dict[str, dict[str, int]] = Field(description="label name -> value -> artworks")
+    model: ModelOut
+    stale: bool = Field(description="the catalog changed since the vectors were built")
+
+
+class UploadedFile(BaseModel):
+    file: str = Field(description="the client's file name (for messages only)")
+    id: int | None = Field(description="the artwork's id (null if it could not be added)")
+    duplicate_of: int | None
+
+
+class AddFailure(BaseModel):
+    path: str
+    reason: str
+    message: str
+
+
+class AddResult(BaseModel):
+    added: int
+    duplicates: int
+    unchanged: int
+    ignored: int
+    failed: list[AddFailure]
+    failure_reasons: dict[str, int]
+    passed_over: list[str] = Field(default_factory=list)
+    metadata_rows: int
+    metadata_problems: list[str]
+    seconds: float
+    interrupted: bool
+    files: list[UploadedFile]
+
+
+class LabelCounts(BaseModel):
+    labels: dict[str, dict[str, int]] = Field(description="label name -> value -> artworks")
+
+
+class LabelValue(BaseModel):
+    value: str | None = Field(description='the label, e.g. "yes" or "no" (null removes it)', max_length=200,
+                              json_schema_extra={"pattern": LABEL_VALUE})
+
+
+class LabelGiven(BaseModel):
+    id: int
+    name: str
+    value: str | None
+    counts: dict[str, int] = Field(description="value -> artworks, for this label")
+
+
+class SuggestionOut(BaseModel):
+    id: int
+    score: float
+    reason: str
+    path: str
+    metadata: Metadata
+
+
+class Suggestions(BaseModel):
+    name: str
+    counts: dict[str, int]
+    suggestions: list[SuggestionOut]
+
+
+class Trained(BaseModel):
+    name: str
+    kind: str
+    data: dict[str, Any] = Field(description="what it was trained on (labelled, held out, ...)")
+    held_out: dict[str, Any] = Field(description="held-out figures: n, positives, average precision, precision and coverage")
+    thresholds: dict[str, Any]
+    decisions: dict[str, int] = Field(description="decision -> artworks, after describing the collection")
