@@ -161,17 +161,21 @@ def select_taps(stages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], lis
     return style, gram
 
 
-def build_torch_wrapper(name: str = "lite0") -> torch.nn.Module:
+def build_torch_wrapper(name: str = "lite0", state_dict: dict[str, Any] | None = None) -> torch.nn.Module:
     """Build the PyTorch module that is exported to ONNX (also handy as a reference in tests).
 
     ``forward(image)`` takes a uint8 (or float) tensor (N, S, S, 3) RGB with values 0..255 and returns the
     tuple ``(content, style, gram, logits)``; attribute ``taps`` describes the tapped stages.
+    state_dict: weights to use instead of the ImageNet ones (a network fine-tuned from them, e.g. by
+    training/train_backbone.py; same architecture).
     """
     import torch
     from torch import nn
 
     spec = _spec(name)
     net = load_efficientnet(spec)
+    if state_dict is not None:
+        net.load_state_dict(state_dict)
     stages = stages_of(net)
     style_taps, gram_taps = select_taps(stages)
 
@@ -228,14 +232,17 @@ def build_torch_wrapper(name: str = "lite0") -> torch.nn.Module:
     return TappedEfficientNet().eval()
 
 
-def export_onnx_bytes(spec: BackboneSpec) -> bytes:
-    """Export the tapped wrapper to ONNX (dynamic batch) and return the serialised model."""
+def export_onnx_bytes(spec: BackboneSpec, state_dict: dict[str, Any] | None = None, variant: str = "imagenet") -> bytes:
+    """Export the tapped wrapper to ONNX (dynamic batch) and return the serialised model.
+
+    state_dict and variant: fine-tuned weights and the name they go by (recorded in the model's metadata).
+    """
     import warnings
 
     import onnx
     import torch
 
-    wrapper: Any = build_torch_wrapper(spec.name)  # a TappedEfficientNet, with its .taps
+    wrapper: Any = build_torch_wrapper(spec.name, state_dict)  # a TappedEfficientNet, with its .taps
     dummy = torch.zeros((2, spec.input_size, spec.input_size, 3), dtype=torch.uint8)
     buf = io.BytesIO()
     dynamic = {n: {0: "batch"} for n in (INPUT_NAME, *OUTPUT_NAMES)}
@@ -245,7 +252,7 @@ def export_onnx_bytes(spec: BackboneSpec) -> bytes:
                           input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES),
                           dynamic_axes=dynamic, opset_version=OPSET, do_constant_folding=True, dynamo=False)
     model = onnx.load_from_string(buf.getvalue())
-    meta = dict(wrapper.taps, backbone=spec.name, input_size=spec.input_size, version=WRAPPER_VERSION)
+    meta = dict(wrapper.taps, backbone=spec.name, input_size=spec.input_size, version=WRAPPER_VERSION, weights=variant)
     entry = model.metadata_props.add()
     entry.key, entry.value = _META_KEY, json.dumps(meta)  # lets the runtime describe taps without torch
     onnx.checker.check_model(model)
