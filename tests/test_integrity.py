@@ -169,3 +169,14 @@ def test_artworks_without_features_are_reported_not_a_traceback(collection: Path
         assert any("new collection" in r for r in report.remaining)
         with pytest.raises(CollectionError, match="run `artlens check"):
             col.build()
+
+
+def test_a_damaged_model_file_is_named_by_annotate(collection: Path) -> None:
+    """annotate meets a model file cut short: a clear message naming it and the repair, not a traceback."""
+    directory = collection
+    models = directory / "models"
+    models.mkdir(exist_ok=True)
+    (models / "mine.npz").write_bytes(b"PK\x03\x04 cut short")
+    result = CliRunner().invoke(app, ["annotate", str(directory)])
+    assert result.exit_code == 1, result.output
+    assert "mine.npz does not load" in result.stderr and "artlens check --repair" in result.stderr

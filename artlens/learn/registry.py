@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
+from artlens.errors import CollectionError
 from artlens.learn import small_model
 from artlens.learn.heads import LabelHead
 
@@ -31,7 +33,14 @@ def available(collection_models: Path, backbone: str) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for folder in (MODELS_DIR, collection_models):
         for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
-            if _is_label_head(path) and LabelHead.load(path).backbone == backbone:
+            try:
+                applies = _is_label_head(path) and LabelHead.load(path).backbone == backbone
+            except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+                # A damaged or foreign model file: say which and how to repair, not a traceback.
+                raise CollectionError(f"the model file {path} does not load ({type(exc).__name__}: {exc}); "
+                                      "run `artlens check --repair` to move it aside",
+                                      {"part": "models", "kind": "damaged", "file": str(path)}) from None
+            if applies:
                 found[path.stem] = path
     return found
 
