@@ -92,3 +92,8 @@ def test_a_bug_in_the_api_is_a_500_without_internals(demo_collection: Path, monk
     response = client.get("/api/info")
     assert response.status_code == 500
     assert response.json() == {"error": "internal error, see the server log", "detail": "ZeroDivisionError"}
+
+
+def test_an_id_too_large_for_the_catalog_names_no_artwork(demo_collection: Path) -> None:
+    result = CliRunner().invoke(app, ["labels", "set", str(demo_collection), "--name", "x", "--value", "yes", str(10**23)])
+    assert result.exit_code == 1 and result.stderr.strip() == f"Error: no artwork with id {10**23}"

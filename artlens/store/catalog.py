@@ -335,8 +335,11 @@ def set_metadata(conn: Connection, path: str, meta: dict[str, str]) -> bool:
     return True
 
 
+MAX_ID = 2**63 - 1  # SQLite's INTEGER: a larger number names no artwork (and cannot even be bound)
+
+
 def artworks_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, ArtworkRow]:
-    ids = [int(i) for i in ids]
+    ids = [int(i) for i in ids if 0 <= int(i) <= MAX_ID]
     out: dict[int, ArtworkRow] = {}
     for chunk in _chunks(ids, 500):
         for r in conn.execute(sa.select(artworks).where(artworks.c.id.in_(chunk))):
