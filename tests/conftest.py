@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("ARTLENS_TEST_DATA", ROOT.parent / "shared" / "data"))
+DATA = Path(os.environ.get("ARTLENS_TEST_DATA", ROOT.parent / "shared" / "data")).resolve()  # as the catalog records paths
 WIKIART = DATA / "wikiart"
 DEMO = ROOT / "demo"
 DATA_SETS = ("wikiart", "peopleart", "pacs")  # the folders of DATA the tests read, each with a labels.csv
