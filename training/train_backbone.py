@@ -383,7 +383,7 @@ def write_report(work: Path, works: Works, train: np.ndarray, val: np.ndarray, n
         report.update(epochs=state["epoch"], train_minutes=round(state["seconds"] / 60, 1), history=state["history"])
     elif (work / "report.json").exists():  # keep the training run's figures
         old = json.loads((work / "report.json").read_text())
-        report.update({k: old[k] for k in ("epochs", "train_minutes", "history") if k in old})
+        report.update({k: old[k] for k in ("epochs", "train_minutes", "history", "cache_minutes") if k in old})
     (work / "report.json").write_text(json.dumps(report, indent=2))
     print(json.dumps({k: report.get(k) for k in ("frozen_imagenet", "fine_tuned", "train_minutes")}, indent=2))
     return 0
@@ -463,6 +463,10 @@ itself, default weights; movement P@10. Style: the standardised style statistics
 | measure | frozen ImageNet | fine-tuned | change | goal |
 | --- | --- | --- | --- | --- |
 {chr(10).join(rows)}
+
+Not shipped yet: ArtLens still runs the ImageNet Lite0. The network is exported and checked by
+`training/export_backbone.py`; it becomes the default once the learned style space is at least as good
+on unseen artists and the default heads are retrained on its features.
 
 ## Per epoch (style statistics, validation artists)
 
