@@ -255,6 +255,8 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=None, help="use only this many paintings (a smoke test)")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--artist-weight", type=float, default=1.0, help="weight of the artist contrastive term (0: none)")
+    ap.add_argument("--cache", type=Path, default=None, help="reuse this cache.npz (made by an earlier run on the same data)")
     ap.add_argument("--evaluate", action="store_true", help="only measure <work>/backbone-lite0-art.pt against frozen ImageNet")
     ap.add_argument("--write", action="store_true", help="write the figures to docs/backbone.md")
     args = ap.parse_args()
@@ -270,6 +272,8 @@ def main() -> int:
           f"{len(val)} by {len(val_artists)} validation artists never trained on", flush=True)
     net, cut, frozen_taps, trained_taps = split_network()
     t0 = time.time()
+    if args.cache is not None and not (args.work / "cache.npz").exists():
+        (args.work / "cache.npz").symlink_to(args.cache.resolve())
     cache = build_cache(works, args.work, net, cut, frozen_taps)
     cache_minutes = (time.time() - t0) / 60
     if args.evaluate:
@@ -340,7 +344,8 @@ def main() -> int:
                 y = labels[task][idx]
                 if (y >= 0).any():
                     loss = loss + weight * torch.nn.functional.cross_entropy(heads[task](z[y >= 0]), y[y >= 0])
-            loss = loss + supcon(heads["artist"](style), labels["artist"][idx])
+            if args.artist_weight:
+                loss = loss + args.artist_weight * supcon(heads["artist"](style), labels["artist"][idx])
             loss = loss + 4.0 * torch.nn.functional.kl_div(torch.log_softmax(logits / 2, 1), torch.softmax(teacher / 2, 1), reduction="batchmean")
             opt.zero_grad()
             loss.backward()
