@@ -353,29 +353,32 @@ class Collection:
             # Before this check an empty index surfaced as a KeyError deep in ranking.
             raise CollectionError(f"{self.directory}: the collection has no artworks yet, so there is no search index yet; "
                                   "add images with `artlens add`")
-        if facet not in self.facets:
-            raise InputError(f"unknown facet {facet!r}: choose one of {', '.join(self.facets)}")
+        vecs = self.vectors  # one build for the whole search, even if another is swapped in meanwhile
+        facets = (JOINT, *vecs.facets)
+        if facet not in facets:
+            raise InputError(f"unknown facet {facet!r}: choose one of {', '.join(facets)}")
         if weights is not None and facet != JOINT:
             raise InputError("weights apply to the joint facet only; drop --facet or the weights")
-        unknown = [f for f in weights or {} if f not in self.vectors.facets]
+        unknown = [f for f in weights or {} if f not in vecs.facets]
         if unknown:
-            raise InputError(f"unknown facet {', '.join(unknown)} in the weights: choose from {', '.join(self.vectors.facets)}")
+            raise InputError(f"unknown facet {', '.join(unknown)} in the weights: choose from {', '.join(vecs.facets)}")
         if k < 1:
             raise InputError("k must be at least 1")
-        use = dict(weights or self.vectors.weights) if facet == JOINT else {facet: 1.0}
+        use = dict(weights or vecs.weights) if facet == JOINT else {facet: 1.0}
         conditions = parse_where(where)
-        positives, inside = self._query_vectors(images, ids)
-        negatives = self._query_vectors(not_images, not_ids)[0] if not_images or not_ids else None
+        positives, inside = self._query_vectors(vecs, images, ids)
+        negatives = self._query_vectors(vecs, not_images, not_ids)[0] if not_images or not_ids else None
         allowed = None
         if conditions:
             self._require_columns([c for c, _, _ in conditions], predictions=True)
             allowed = self._store.filter_ids(conditions)
         exclude = set() if include_self else inside
-        hits = search.rank(self.vectors, search.query_vectors(positives, negatives), use, k, allowed, exclude)
+        hits = search.rank(vecs, search.query_vectors(positives, negatives), use, k, allowed, exclude)
         rows = self._store.artworks([h.id for h in hits])
         return [SearchResult(id=h.id, path=rows[h.id].path, score=h.score, scores=h.scores, metadata=rows[h.id].meta, why=h.why(use)) for h in hits]
 
-    def _query_vectors(self, images: Sequence[str | Path | QueryImage], ids: Sequence[int]) -> tuple[dict[str, np.ndarray], set[int]]:
+    def _query_vectors(self, vecs: FacetVectors, images: Sequence[str | Path | QueryImage],
+                       ids: Sequence[int]) -> tuple[dict[str, np.ndarray], set[int]]:
         """Vectors of query images and artworks (facet -> (n, d)), and the indexed ids among them."""
         import numpy as np
 
@@ -385,10 +388,10 @@ class Collection:
         parts: list[tuple[dict[str, np.ndarray], set[int]]] = []
         if images:
             items = [i.decoded if isinstance(i, QueryImage) else i for i in images]
-            parts.append(query.image_vectors(items, self.vectors, self._store, self.backbone, self.style_variant))
+            parts.append(query.image_vectors(items, vecs, self._store, self.backbone, self.style_variant))
         if ids:
-            parts.append(query.artwork_vectors([int(i) for i in ids], self.vectors, self._store))
-        vectors = {f: np.concatenate([p[0][f] for p in parts]) for f in self.vectors.facets}
+            parts.append(query.artwork_vectors([int(i) for i in ids], vecs, self._store))
+        vectors = {f: np.concatenate([p[0][f] for p in parts]) for f in vecs.facets}
         inside: set[int] = set()
         for _, ids_in in parts:
             inside |= ids_in
@@ -615,19 +618,20 @@ class Collection:
 
         if not labels and not group:
             raise InputError("name at least one label column (or a group column) to evaluate against")
-        facets = list(facets or self.vectors.matrices)  # every facet the collection has, learned ones included
-        unknown_facets = [f for f in facets if f not in self.vectors.matrices]
+        vecs = self.vectors
+        facets = list(facets or vecs.matrices)  # every facet the collection has, learned ones included
+        unknown_facets = [f for f in facets if f not in vecs.matrices]
         if unknown_facets:
-            raise InputError(f"unknown facet {', '.join(unknown_facets)}: choose from {', '.join(self.vectors.matrices)}")
+            raise InputError(f"unknown facet {', '.join(unknown_facets)}: choose from {', '.join(vecs.matrices)}")
         self._require_columns([*labels, group])
-        rows = self._store.artworks(self.vectors.ids)
+        rows = self._store.artworks(vecs.ids)
         if min_shared is not None and not 1 <= min_shared <= len(labels):
             raise InputError(f"--min-shared must be between 1 and the number of labels ({len(labels)})")
         if k < 1:
             raise InputError("k must be at least 1")
-        meta = [rows[int(i)].meta for i in self.vectors.ids]
+        meta = [rows[int(i)].meta for i in vecs.ids]
         task = evaluate.RetrievalTask(labels=tuple(labels), group=group, k=k, min_shared=min_shared)
-        return RetrievalReport(evaluate.evaluate_retrieval({f: self.vectors.matrices[f] for f in facets}, meta, task))
+        return RetrievalReport(evaluate.evaluate_retrieval({f: vecs.matrices[f] for f in facets}, meta, task))
 
     def evaluate_labels(
         self,
@@ -660,10 +664,11 @@ class Collection:
 
         facets: list[FacetInfo] = []
         built = self._built()
-        if built and len(self.vectors):
-            for f in self.facets:
-                dim, kind = self.vectors.index_facts(f)
-                space = self.vectors.spaces.get(f)
+        vecs = self.vectors if built else None
+        if vecs is not None and len(vecs):
+            for f in (JOINT, *vecs.facets):
+                dim, kind = vecs.index_facts(f)
+                space = vecs.spaces.get(f)
                 facets.append(FacetInfo(f, dim, kind, space.meta if space is not None else None))
         return Info(
             directory=str(self.directory),
@@ -672,7 +677,7 @@ class Collection:
             exact_duplicates=len(self._store.exact_duplicates()),
             near_duplicates=len(vectors.load_near_duplicates(self.directory / VECTORS_DIR)),
             facets=facets,
-            weights=self.vectors.weights if built else DEFAULT_WEIGHTS,
+            weights=vecs.weights if vecs is not None else DEFAULT_WEIGHTS,
             columns=self._store.columns(),
             labels=self.label_counts(),
             model=ModelInfo(self.backbone_name, _input_size(self.backbone_name), self.style_variant),
