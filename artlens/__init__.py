@@ -12,8 +12,7 @@ need no collection. The CLI and the web app import nothing else. Names load on f
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from artlens.errors import (
     AccessError,
@@ -25,6 +24,7 @@ from artlens.errors import (
     NotFoundError,
     RequestError,
 )
+from artlens.lazy import lazy_names
 
 if TYPE_CHECKING:
     from artlens.collection import Collection
@@ -60,9 +60,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'artlens' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, globals(), _LAZY)

@@ -7,8 +7,9 @@ Names load on first use: reading a collection (`artlens info`) must not pay for 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from artlens.lazy import lazy_names
 
 if TYPE_CHECKING:
     from artlens.learn.heads import FORMAT_VERSION, KINDS, UNSURE, Decision, LabelHead
@@ -37,9 +38,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'artlens.learn' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, globals(), _LAZY)
