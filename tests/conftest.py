@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,27 @@ def small_collection(tmp_path_factory: pytest.TempPathFactory, small_wikiart: tu
     col.add(files, metadata=csv_path)
     yield col
     col.close()
+
+
+DEMO_IMAGES = sorted((DEMO / "images").iterdir())  # the bundled public-domain works: no research data needed
+
+
+@pytest.fixture(scope="session")
+def demo_art(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with six works of the bundled demo."""
+    folder = tmp_path_factory.mktemp("demo-art")
+    for path in DEMO_IMAGES[:6]:
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def demo_collection(tmp_path_factory: pytest.TempPathFactory, demo_art: Path) -> Path:
+    """The six works of `demo_art`, indexed. Shared by many tests: a test that changes a collection
+    copies this one first (shutil.copytree)."""
+    from artlens import Collection
+
+    directory = tmp_path_factory.mktemp("collections") / "demo"
+    with Collection.create(directory) as col:
+        col.add([demo_art])
+    return directory

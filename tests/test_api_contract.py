@@ -15,12 +15,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from webserver import serve
 
-from artlens import Collection
 from artlens.web import create_app
 
-from conftest import DEMO, ROOT
+from conftest import DEMO_IMAGES, ROOT
+from webserver import serve
 
 pytest.importorskip("schemathesis")
 
@@ -28,18 +27,6 @@ TOKEN = "contract-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 HOOKS = ROOT / "tests" / "schemathesis_hooks.py"
 ST = Path(sys.executable).parent / "st"
-DEMO_IMAGES = sorted((DEMO / "images").iterdir())
-
-
-@pytest.fixture(scope="module")
-def demo_collection(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    art = tmp_path_factory.mktemp("demo-art")
-    for path in DEMO_IMAGES[:6]:
-        shutil.copy(path, art / path.name)
-    directory = tmp_path_factory.mktemp("collections") / "demo"
-    with Collection.create(directory) as col:
-        col.add([art])
-    return directory
 
 
 @pytest.fixture(scope="module")

@@ -25,10 +25,9 @@ from artlens import Collection, CollectionBusyError
 from artlens.store import vectors
 from artlens.web import create_app
 
-from conftest import DEMO
+from conftest import DEMO_IMAGES
 
 TIMEOUT = 120  # seconds any one process may take; each takes 2-4 s here
-IMAGES = sorted((DEMO / "images").iterdir())
 
 # A writer that holds the collection's lock until its stdin closes (or it is killed).
 HOLD = """
@@ -65,7 +64,7 @@ Collection.open(sys.argv[1]).build()
 
 def copy_images(dest: Path, start: int, n: int) -> Path:
     dest.mkdir(parents=True)
-    for path in IMAGES[start:start + n]:
+    for path in DEMO_IMAGES[start:start + n]:
         shutil.copy(path, dest / path.name)
     return dest
 
@@ -140,7 +139,7 @@ def test_a_second_writer_is_told_who_is_busy_and_readers_do_not_wait(collection:
     # Readers go on: info and search answer while the writer holds the lock.
     code, out, err = finish(artlens("info", collection, "--json"))
     assert code == 0 and json.loads(out)["artworks"] == 6, err
-    code, out, err = finish(artlens("search", collection, "--image", IMAGES[0], "-k", "2", "--json"))
+    code, out, err = finish(artlens("search", collection, "--image", DEMO_IMAGES[0], "-k", "2", "--json"))
     assert code == 0 and len(json.loads(out)["results"]) == 2, err
     # The kernel drops the lock of a killed writer: nothing stale to clean by hand.
     writer.send_signal(signal.SIGKILL)
@@ -152,7 +151,7 @@ def test_a_second_writer_is_told_who_is_busy_and_readers_do_not_wait(collection:
 @pytest.mark.parametrize("write", ["add", "build", "annotate", "train_label", "learn_style"])
 def test_every_writer_takes_the_lock(collection: Path, writer: subprocess.Popen[str], write: str) -> None:
     actions = {
-        "add": lambda col: col.add([IMAGES[10]], wait=0.2),
+        "add": lambda col: col.add([DEMO_IMAGES[10]], wait=0.2),
         "build": lambda col: col.build(),
         "annotate": lambda col: col.annotate(models=["depiction"]),
         "train_label": lambda col: col.train_label("depiction"),
@@ -176,8 +175,8 @@ def test_add_waits_for_the_writer_with_wait(collection: Path, tmp_path: Path, wr
 
 def test_the_api_answers_423_while_another_process_writes(collection: Path, writer: subprocess.Popen[str]) -> None:
     client = TestClient(create_app(collection, token="secret"))
-    with open(IMAGES[20], "rb") as f:
-        response = client.post("/api/artworks", files={"image": (IMAGES[20].name, f, "image/jpeg")},
+    with open(DEMO_IMAGES[20], "rb") as f:
+        response = client.post("/api/artworks", files={"image": (DEMO_IMAGES[20].name, f, "image/jpeg")},
                                headers={"Authorization": "Bearer secret"})
     assert response.status_code == 423
     assert f"busy: another add is running (pid {writer.pid})" in response.json()["error"]
@@ -198,7 +197,7 @@ def test_racing_builds_always_leave_one_complete_build(collection: Path) -> None
     assert vectors.problems(collection / "vectors") == []
     assert sorted(p.name for p in collection.iterdir() if p.name.startswith("vectors")) == ["vectors"]
     with Collection.open(collection) as col:
-        assert len(col.search(images=[IMAGES[0]], k=3)) == 3 and col.check().ok
+        assert len(col.search(images=[DEMO_IMAGES[0]], k=3)) == 3 and col.check().ok
 
 
 def test_a_build_killed_midway_leaves_the_old_vectors_usable(collection: Path) -> None:
@@ -206,7 +205,7 @@ def test_a_build_killed_midway_leaves_the_old_vectors_usable(collection: Path) -
     assert code == -signal.SIGKILL
     assert [p.name for p in collection.glob("vectors.build-*")] != []  # the dead build's folder
     with Collection.open(collection) as col:
-        assert len(col.search(images=[IMAGES[0]], k=3)) == 3  # the previous build, untouched
+        assert len(col.search(images=[DEMO_IMAGES[0]], k=3)) == 3  # the previous build, untouched
         assert not col.is_stale()
         assert "is left over from a build that did not finish" in col.check().problems[0]
         col.build()  # the lock died with the process; the next build clears what it left

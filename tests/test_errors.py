@@ -3,7 +3,6 @@ its status (web); anything else is a bug, reported as one and logged with its tr
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,20 +13,6 @@ from artlens import ArtLensError, Collection, CollectionError, ImageError, Input
 from artlens.cli import app
 from artlens.errors import EXIT_INTERNAL
 from artlens.web import create_app
-
-from conftest import DEMO
-
-
-@pytest.fixture(scope="module")
-def demo_collection(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Six public-domain works of the bundled demo (no research data needed)."""
-    art = tmp_path_factory.mktemp("demo-art")
-    for path in sorted((DEMO / "images").iterdir())[:6]:
-        shutil.copy(path, art / path.name)
-    directory = tmp_path_factory.mktemp("collections") / "demo"
-    with Collection.create(directory) as col:
-        col.add([art])
-    return directory
 
 
 def test_every_user_error_is_an_artlens_error_with_its_status() -> None:

@@ -19,9 +19,7 @@ from artlens import Collection
 from artlens.cli import app
 from artlens.pipeline.ingest import read_metadata, scan
 
-from conftest import DEMO
-
-DEMO_IMAGES = sorted((DEMO / "images").iterdir())
+from conftest import DEMO_IMAGES
 
 
 def blank_files(folder: Path, n: int) -> list[Path]:

@@ -16,9 +16,8 @@ from typer.testing import CliRunner
 from artlens import CheckReport, Collection, CollectionError
 from artlens.cli import app
 
-from conftest import DEMO
+from conftest import DEMO_IMAGES
 
-IMAGES = sorted((DEMO / "images").iterdir())
 JPEG = b"\xff\xd8\xff"
 
 
@@ -26,25 +25,9 @@ def run(*args: str | Path):
     return CliRunner().invoke(app, [str(a) for a in args])
 
 
-@pytest.fixture(scope="module")
-def art(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("art")
-    for path in IMAGES[:6]:
-        shutil.copy(path, folder / path.name)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, art: Path) -> Path:
-    directory = tmp_path_factory.mktemp("collections") / "demo"
-    with Collection.create(directory) as col:
-        col.add([art])
-    return directory
-
-
 @pytest.fixture
-def collection(built: Path, tmp_path: Path) -> Path:
-    shutil.copytree(built, tmp_path / "col")
+def collection(demo_collection: Path, tmp_path: Path) -> Path:
+    shutil.copytree(demo_collection, tmp_path / "col")
     return tmp_path / "col"
 
 
@@ -71,7 +54,7 @@ DAMAGE: dict[str, Callable[[Path], None]] = {
 @pytest.mark.parametrize("damage", DAMAGE)
 def test_damaged_vectors_are_named_and_check_repair_rebuilds_them(collection: Path, damage: str) -> None:
     DAMAGE[damage](collection)
-    for command in (["search", collection, "--image", IMAGES[0]], ["info", collection]):
+    for command in (["search", collection, "--image", DEMO_IMAGES[0]], ["info", collection]):
         result = run(*command)
         assert result.exit_code == 1, result.output
         assert result.stderr.startswith(f"Error: the search vectors of {collection} are damaged (")
@@ -87,18 +70,18 @@ def test_damaged_vectors_are_named_and_check_repair_rebuilds_them(collection: Pa
     assert fixed.exit_code == 0, fixed.output
     assert "vectors: rebuilt from the catalog (6 artworks)" in fixed.stdout
     with Collection.open(collection) as col:
-        assert len(col.search(images=[IMAGES[0]], k=3)) == 3
+        assert len(col.search(images=[DEMO_IMAGES[0]], k=3)) == 3
         assert col.check() == CheckReport(str(collection), dict.fromkeys(("catalog", "vectors", "thumbnails", "models"), "ok"), (), (), ())
 
 
-def test_add_rebuilds_a_half_written_vectors_folder(collection: Path, art: Path) -> None:
+def test_add_rebuilds_a_half_written_vectors_folder(collection: Path, demo_art: Path) -> None:
     """As reported: with vectors/ holding only state.json and near_duplicates.json, `artlens add`
     said "Added 0 ... unchanged" and left the collection unsearchable."""
     DAMAGE["half a build"](collection)
-    result = run("add", collection, art)
+    result = run("add", collection, demo_art)
     assert result.exit_code == 0 and result.stdout.startswith("Added 0 artworks"), result.output
     with Collection.open(collection) as col:
-        assert not col.is_stale() and len(col.search(images=[IMAGES[0]], k=3)) == 3
+        assert not col.is_stale() and len(col.search(images=[DEMO_IMAGES[0]], k=3)) == 3
 
 
 def test_a_deleted_vectors_folder_is_rebuilt_by_check_repair(collection: Path) -> None:
@@ -106,10 +89,10 @@ def test_a_deleted_vectors_folder_is_rebuilt_by_check_repair(collection: Path) -
     with Collection.open(collection) as col:
         assert col.is_stale()
         with pytest.raises(CollectionError, match="no search index yet"):
-            col.search(images=[IMAGES[0]])
+            col.search(images=[DEMO_IMAGES[0]])
         assert col.check().problems == ("vectors: not built for the 6 artworks of the catalog",)
         assert col.check(repair=True).repaired == ("vectors: rebuilt from the catalog (6 artworks)",)
-        assert len(col.search(images=[IMAGES[0]], k=2)) == 2
+        assert len(col.search(images=[DEMO_IMAGES[0]], k=2)) == 2
 
 
 def test_a_database_that_is_not_one_is_named_and_not_repairable(collection: Path) -> None:

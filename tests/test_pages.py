@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -25,6 +21,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from artlens.web import create_app  # noqa: E402
 
 from conftest import ROOT, WIKIART  # noqa: E402
+from webserver import serve  # noqa: E402
 
 CHROMIUM = Path(os.environ.get("ARTLENS_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -116,44 +113,13 @@ def test_pages_are_not_in_the_openapi_schema(client):
 
 # ---------------------------------------------------------------- (b) a real browser
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(small_collection, tmp_path_factory: pytest.TempPathFactory):
-    """uvicorn serving a copy of the small collection on 127.0.0.1:<free port>; stopped afterwards."""
+    """`artlens serve` on a copy of the small collection, on 127.0.0.1:<free port> (tests/webserver.py); stopped afterwards."""
     copy = tmp_path_factory.mktemp("pages") / "collection"
     shutil.copytree(small_collection.directory, copy)
-    port = _free_port()
-    code = ("import sys, uvicorn; from pathlib import Path; from artlens.web import create_app; "
-            "uvicorn.run(create_app(Path(sys.argv[1]), token=sys.argv[3]), host='127.0.0.1', port=int(sys.argv[2]), log_level='warning')")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(copy), str(port), TOKEN], cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the uvicorn server exited with code {proc.returncode} before answering")
-            try:
-                with urllib.request.urlopen(base + "/api/info", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the uvicorn server did not answer within 60 s")
-            time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    with serve(copy, cwd=ROOT, env={"ARTLENS_TOKEN": TOKEN}, log=copy.parent / "server.log") as running:
+        yield f"http://127.0.0.1:{running.port}"
 
 
 @pytest.fixture(scope="module")

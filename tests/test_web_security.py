@@ -18,31 +18,18 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from webserver import multipart, png_bomb, serve
 
 from artlens import Collection, CollectionError, ImageError, load_query_image
 from artlens.web import create_app
 from artlens.web.security import SECURITY_HEADERS, allowed_hosts
 
-from conftest import DEMO
+from conftest import DEMO_IMAGES
+from webserver import multipart, png_bomb, serve
 
 TOKEN = "security-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-DEMO_IMAGES = sorted((DEMO / "images").iterdir())
 PEAK_RSS_LIMIT_MB = 1024  # docs/security.md: the bound the server stays under with hostile uploads
 HUGE_IDS = [10**23, 2**63, 2**64 + 5]
-
-
-@pytest.fixture(scope="module")
-def demo_collection(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Six public-domain works of the bundled demo, indexed."""
-    art = tmp_path_factory.mktemp("demo-art")
-    for path in DEMO_IMAGES[:6]:
-        shutil.copy(path, art / path.name)
-    directory = tmp_path_factory.mktemp("collections") / "demo"
-    with Collection.create(directory) as col:
-        col.add([art])
-    return directory
 
 
 @pytest.fixture
