@@ -496,6 +496,16 @@ def validate(net: Any, cut: int, taps: list[int], cache: dict[str, np.ndarray], 
     style, colour through the transforms a collection of the validation paintings fits on itself,
     mixed with the default weights).
     """
+    rva = raw_features(net, cut, taps, cache, val)
+    rtr = raw_features(net, cut, taps, cache, train) if probes else None
+    return figures(rtr, rva, works, train, val)
+
+
+def figures(rtr: dict[str, np.ndarray] | None, rva: dict[str, np.ndarray], works: Works, train: np.ndarray,
+            val: np.ndarray) -> dict[str, float]:
+    """The figures `validate` reports, from raw features ({content, style, color} rows of `train` and
+    `val`, as a collection stores them) whatever made them: the PyTorch network, an ONNX file, its INT8
+    variant. rtr None: only the style-statistics figures (the per-epoch watch)."""
     from sklearn.linear_model import LogisticRegression
 
     from artlens.evaluation import metrics
@@ -504,7 +514,6 @@ def validate(net: Any, cut: int, taps: list[int], cache: dict[str, np.ndarray], 
     from artlens.learn.style_space import evaluate_groups, train_style_space
     from artlens.store.vectors import default_weights, joint_matrix
 
-    rva = raw_features(net, cut, taps, cache, val)
     artists, moves = works.artist[val], works.movement[val]
 
     def movement_p10(vectors: np.ndarray) -> float:
@@ -515,9 +524,8 @@ def validate(net: Any, cut: int, taps: list[int], cache: dict[str, np.ndarray], 
     style /= np.linalg.norm(style, axis=1, keepdims=True)
     names = [works.artists[a] for a in artists]
     out = {"artist P@1 (style)": evaluate_groups(style, names, ks=(1,))["P@1"], "movement P@10 (style)": movement_p10(style)}
-    if not probes:
+    if rtr is None:
         return out
-    rtr = raw_features(net, cut, taps, cache, train)
     ftr, fva = (np.concatenate([r["content"], r["style"]], 1) for r in (rtr, rva))
     mu, sd = ftr.mean(0), ftr.std(0) + 1e-6
     for task in ("movement", "genre"):
