@@ -25,7 +25,7 @@ from typer.exceptions import TyperException
 from artlens import ArtLensError, Collection, InputError, evaluate_boxes, parse_weights
 from artlens.errors import EXIT_INTERNAL
 from artlens.results import plain
-from artlens.vocabulary import BACKBONES, LABEL_KINDS, STYLE_LOSSES, STYLE_VARIANTS, facet_word
+from artlens.vocabulary import BACKBONES, DEFAULT_BACKBONE, LABEL_KINDS, STYLE_LOSSES, STYLE_VARIANTS, facet_word
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -115,10 +115,13 @@ def add(
         "--metadata", "-m",
         help="CSV with an 'image' column (paths relative to the CSV) and any other columns as metadata.",
     )] = None,
-    backbone: Annotated[Backbones, typer.Option(help="Backbone for a new collection: EfficientNet-Lite0 (224 px) or Lite2 (260 px).")] = "lite0",
-    style: Annotated[StyleVariants, typer.Option(
-        help="Style statistics for a new collection: adain (channel mean/std, ALADIN) or gram (DeepArt).",
-    )] = "adain",
+    backbone: Annotated[Backbones | None, typer.Option(
+        help="Backbone for a new collection: lite0-art (EfficientNet-Lite0 fine-tuned on art; the default), lite0 or lite2 "
+             "(ImageNet weights; 224 and 260 px). An existing collection keeps its own (see `artlens reembed`).",
+        show_default=False)] = None,
+    style: Annotated[StyleVariants | None, typer.Option(
+        help="Style statistics for a new collection: adain (channel mean/std, ALADIN; the default) or gram (DeepArt).",
+        show_default=False)] = None,
     wait: Annotated[bool, typer.Option("--wait", help="If another writer holds the collection, wait for it instead of failing (exit 75).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -131,7 +134,7 @@ def add(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     existed = collection.expanduser().exists()
-    col = Collection.create(collection, backbone=backbone.value, style=style.value)
+    col = Collection.create(collection, backbone=backbone.value if backbone else None, style=style.value if style else None)
 
     with Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=err, transient=True, disable=as_json) as bar:
@@ -172,6 +175,44 @@ def add(
     if report.nothing_usable:
         err.print("Error: no file could be added (see the reasons above).")
         raise typer.Exit(1)
+
+
+@app.command()
+def reembed(
+    collection: CollectionArg,
+    backbone: Annotated[Backbones, typer.Option(help="The backbone to move the collection to.")] = DEFAULT_BACKBONE,
+    wait: Annotated[bool, typer.Option("--wait", help="If another writer holds the collection, wait for it instead of failing (exit 75).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Embed every artwork again with another backbone (or a new version of its own) and switch to it.
+
+    Reads each artwork's file again. Interrupted runs continue where they stopped; the collection
+    stays on its old backbone until every artwork is done, so it never mixes two. Labels are kept;
+    the collection's own trained models are listed to retrain.
+
+    Example: artlens reembed my-collection --backbone lite0-art
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    col = Collection.open(collection)
+    with Progress(TextColumn("re-embedding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=err, transient=True, disable=as_json) as bar:
+        task = bar.add_task("embed", total=None)
+        try:
+            report = col.reembed(backbone.value, progress=lambda done, total: bar.update(task, completed=done, total=total),
+                                 wait=float("inf") if wait else None)
+        except KeyboardInterrupt:
+            bar.stop()
+            err.print("Interrupted. Every finished batch is saved: run the same command again to continue.")
+            raise typer.Exit(130) from None
+    if as_json:
+        _print_json(report.as_dict())
+        return
+    out.print(f"{collection} is on backbone {report.backbone} {report.version}: {report.embedded} artworks embedded now, "
+              f"{report.kept} by an earlier run.")
+    if report.retrain:
+        out.print("Trained on the old features, retrain them: " + ", ".join(report.retrain)
+                  + " (`artlens labels train`, `artlens learn style`).")
 
 
 @app.command()
@@ -231,7 +272,7 @@ def info(collection: CollectionArg, as_json: JsonOpt = False) -> None:
     out.print(f"  artworks:   {info.artworks}")
     out.print(f"  duplicates: {info.exact_duplicates} exact, {info.near_duplicates} near")
     out.print(f"  failed:     {len(info.failed)}")
-    out.print(f"  model:      EfficientNet-{model.backbone.capitalize()} ({model.input_size} px), style statistics: {model.style}")
+    out.print(f"  model:      backbone {model.backbone} {model.version} ({model.input_size} px), style statistics: {model.style}")
     facets = ", ".join(f"{f.name} ({f.dim}-d, {f.index})" for f in info.facets) or "none yet"
     out.print(f"  facets:     {facets}")
     out.print("  weights:    " + ", ".join(f"{k}={v}" for k, v in info.weights.items()))

@@ -38,6 +38,7 @@ from artlens.results import (
     NearPair,
     Neighbour,
     Prediction,
+    ReembedReport,
     RetrievalReport,
     SearchResult,
     StyleSpaceReport,
@@ -47,6 +48,7 @@ from artlens.retrieval.filters import Condition, parse_where
 from artlens.store.layout import DB_FILE, MODELS_DIR, VECTORS_DIR
 from artlens.vocabulary import (
     BACKBONES,
+    DEFAULT_BACKBONE,
     DEFAULT_WEIGHTS,
     FACETS,
     JOINT,
@@ -96,6 +98,8 @@ class Collection:
         self.directory = directory
         self._store = store
         self.backbone_name: str = store.setting("backbone")
+        # Collections made before versions were recorded all ran the ImageNet graph v1.
+        self.backbone_version: str = store.setting("backbone_version") or "imagenet/taps-v1"
         self.style_variant: str = store.setting("style_variant")
         self._backbone: Backbone | None = None
         self._vectors: FacetVectors | None = None
@@ -106,30 +110,34 @@ class Collection:
     # -- opening -----------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, directory: str | Path, backbone: str = "lite0", style: str = "adain") -> Collection:
-        """Open the collection at `directory`, creating it (with this backbone and style variant) if needed.
+    def create(cls, directory: str | Path, backbone: str | None = None, style: str | None = None) -> Collection:
+        """Open the collection at `directory`, creating it if needed with this backbone (default
+        lite0-art) and style variant (default adain). None: an existing collection keeps its own;
+        naming other ones than it was made with is a CollectionError (see `reembed`).
 
         CollectionError when its catalog database is damaged (see `check`).
         """
         from artlens.store.lock import LOCK_FILE
 
         directory = Path(directory).expanduser()
-        if backbone not in BACKBONES:
+        if backbone is not None and backbone not in BACKBONES:
             raise InputError(f"unknown backbone {backbone!r}: choose one of {', '.join(BACKBONES)}")
-        if style not in STYLE_VARIANTS:
+        if style is not None and style not in STYLE_VARIANTS:
             raise InputError(f"unknown style variant {style!r}: choose one of {', '.join(STYLE_VARIANTS)}")
         if directory.exists() and not directory.is_dir():
             raise CollectionError(f"{directory} is a file, not a collection directory")
         if directory.exists() and not (directory / DB_FILE).exists() and any(p.name != LOCK_FILE for p in directory.iterdir()):
             raise CollectionError(f"{directory} is a folder that is not an ArtLens collection; choose a new or empty folder")
         directory.mkdir(parents=True, exist_ok=True)
-        store = _open_catalog(directory, {"backbone": backbone, "style_variant": style})
+        new_backbone, new_style = backbone or DEFAULT_BACKBONE, style or "adain"
+        store = _open_catalog(directory, {"backbone": new_backbone, "backbone_version": _shipped_version(new_backbone), "style_variant": new_style})
         have = (store.setting("backbone"), store.setting("style_variant"))
-        if have != (backbone, style):
+        if (backbone or have[0], style or have[1]) != have:
             store.close()
+            hint = f"; to move it to backbone {backbone}, run `artlens reembed {directory} --backbone {backbone}`" if backbone and backbone != have[0] else ""
             raise CollectionError(
                 f"{directory} was made with backbone {have[0]} and style {have[1]}; "
-                f"it cannot be extended with backbone {backbone} and style {style}"
+                f"it cannot be extended with backbone {backbone or have[0]} and style {style or have[1]}{hint}"
             )
         return cls(directory, store)
 
@@ -163,6 +171,14 @@ class Collection:
         if self._backbone is None:
             from artlens.features.backbone import Backbone
 
+            shipped = _shipped_version(self.backbone_name)
+            if shipped != self.backbone_version:
+                # New images embedded by another version would not be comparable with the stored ones.
+                raise CollectionError(
+                    f"{self.directory} was embedded with backbone {self.backbone_name} {self.backbone_version}; this ArtLens ships "
+                    f"{self.backbone_name} {shipped}. Searching by stored artworks still works; to add images or search by "
+                    f"new images, re-embed it: `artlens reembed {self.directory}`",
+                    {"kind": "backbone_version", "recorded": self.backbone_version, "shipped": shipped})
             # One model thread: ingest runs one worker per core, and a single query is fast enough.
             self._backbone = Backbone(self.backbone_name, threads=1)
         return self._backbone
@@ -196,6 +212,32 @@ class Collection:
             if self.is_stale():
                 self.build()
         return report
+
+    def reembed(self, backbone: str = DEFAULT_BACKBONE, progress: Callable[[int, int], None] | None = None,
+                batch_size: int | None = None, wait: float | None = None) -> ReembedReport:
+        """Embed every artwork again with `backbone` (another one, or a new version of this one) and
+        switch the collection to it, then rebuild the vectors. Resumable: an interrupted run keeps
+        its finished batches. CollectionError (nothing switched) when some files are gone, unreadable
+        or changed. Own label heads and an own learned style space were trained on the old features:
+        they stop applying (retrain them with `labels train` / `learn style`); labels are kept."""
+        from artlens.features.backbone import Backbone
+        from artlens.learn.registry import available
+        from artlens.pipeline import ingest, reembed
+
+        if backbone not in BACKBONES:
+            raise InputError(f"unknown backbone {backbone!r}: choose one of {', '.join(BACKBONES)}")
+        with self._writer.hold("reembed", wait):
+            if (backbone, _shipped_version(backbone)) == (self.backbone_name, self.backbone_version) and self._store.setting("reembed_target") is None:
+                return ReembedReport(backbone, self.backbone_version, embedded=0, kept=self._store.count(), retrain=[])
+            own_dir = self.directory / MODELS_DIR
+            own_heads = {name for name, path in available(own_dir, self.backbone_name).items() if path.parent == own_dir}
+            own_space = (own_dir / f"{LEARNED_STYLE}.npz").exists()
+            result = reembed.reembed(self._store, Backbone(backbone, threads=1), self.style_variant, batch_size or ingest.BATCH_SIZE, progress)
+            self.backbone_name, self.backbone_version = backbone, _shipped_version(backbone)
+            self._backbone = None
+            retrain = sorted(own_heads) + ([LEARNED_STYLE] if own_space else [])
+            self.build()
+        return ReembedReport(backbone, self.backbone_version, embedded=result.embedded, kept=result.kept, retrain=retrain)
 
     def discard_if_empty(self) -> bool:
         """Delete the collection directory if nothing was ever written to it (no batch committed), holding
@@ -248,7 +290,9 @@ class Collection:
 
         own = self.directory / MODELS_DIR / f"{LEARNED_STYLE}.npz"
         if own.exists():
-            return StyleSpace.load(own)
+            space = StyleSpace.load(own)
+            if space.meta.get("backbone", self.backbone_name) == self.backbone_name:
+                return space  # else trained before a re-embed: `learn style` trains it again
         return default_style_space(self.backbone_name, self.style_variant)
 
     @_writes("learn style")
@@ -680,7 +724,7 @@ class Collection:
             weights=vecs.weights if vecs is not None else DEFAULT_WEIGHTS,
             columns=self._store.columns(),
             labels=self.label_counts(),
-            model=ModelInfo(self.backbone_name, _input_size(self.backbone_name), self.style_variant),
+            model=ModelInfo(self.backbone_name, _input_size(self.backbone_name), self.style_variant, self.backbone_version),
             # The vectors on disk, and those this object serves (reloaded above when a newer build is in place).
             stale=self.is_stale() or (self._vectors is not None and self._vectors.catalog_version != self._store.version()),
         )
@@ -761,19 +805,14 @@ def _open_catalog(directory: Path, settings: dict[str, str] | None = None) -> Ca
         return store
 
 
-
-
-
-
-
-
-
-
-
-
-
-
 def _input_size(backbone: str) -> int:
     from artlens.features.backbone import BACKBONES as SPECS
 
     return SPECS[backbone].input_size
+
+
+def _shipped_version(backbone: str) -> str:
+    """The version of `backbone` this ArtLens ships (what a new collection records)."""
+    from artlens.features.backbone import BACKBONES as SPECS
+
+    return SPECS[backbone].version

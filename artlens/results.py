@@ -95,10 +95,26 @@ class FacetInfo:
 
 
 @dataclass(frozen=True)
+class ReembedReport:
+    """What `reembed` did: the backbone the collection is on now, artworks embedded by this run and by
+    an earlier interrupted one, and the collection's own models to retrain (trained on the old features)."""
+
+    backbone: str
+    version: str
+    embedded: int
+    kept: int
+    retrain: list[str]
+
+    def as_dict(self) -> JSON:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     backbone: str
     input_size: int
     style: str
+    version: str
 
     def as_dict(self) -> JSON:
         return asdict(self)

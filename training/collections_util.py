@@ -12,15 +12,16 @@ DATA = Path(os.environ.get("ARTLENS_TEST_DATA", ROOT.parent / "shared" / "data")
 DATASETS = ("wikiart", "pacs", "media", "peopleart")
 
 
-def ensure_collection(work: Path, name: str):
-    """Open work/name if it holds the data set already, else create it and ingest ../shared/data/name."""
+def ensure_collection(work: Path, name: str, backbone: str):
+    """Open work/backbone/name if it holds the data set already, else create it (on `backbone`) and
+    ingest ../shared/data/name."""
     from artlens import Collection
 
-    directory = work / name
+    directory = work / backbone / name
     if directory.exists():
         col = Collection.open(directory)
     else:
-        col = Collection.create(directory)
+        col = Collection.create(directory, backbone=backbone)
     col.add([DATA / name / "images"], metadata=DATA / name / "labels.csv")  # skips unchanged files
     return col
 
@@ -49,11 +50,13 @@ if __name__ == "__main__":
     import sys
     import time
 
+    from artlens.vocabulary import DEFAULT_BACKBONE
+
     work = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/artlens-train")
     work.mkdir(parents=True, exist_ok=True)
     for name in DATASETS:
         t = time.time()
-        col = ensure_collection(work, name)
+        col = ensure_collection(work, name, DEFAULT_BACKBONE)
         ids, raw, metas, _ = load_raw(col)
         print(name, len(ids), {k: v.shape for k, v in raw.items()}, f"{time.time() - t:.0f}s", flush=True)
         col.close()

@@ -54,7 +54,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from artlens.features.backbone import BACKBONES, Backbone, load_efficientnet, select_taps, stages_of  # noqa: E402
+from artlens.features.backbone import Backbone  # noqa: E402
+from artlens.features.backbone_export import load_efficientnet, select_taps, stages_of  # noqa: E402
 from artlens.features.embed import model_input  # noqa: E402
 from artlens.features.facets import color_features  # noqa: E402
 from artlens.features.images import load_image  # noqa: E402
@@ -123,7 +124,7 @@ def validation_artists(works: Works, minimum: int = MIN_VAL_PAINTINGS) -> set[in
 
 def split_network(name: str = "lite0") -> tuple[Any, int, list[int], list[int]]:
     """(the ImageNet network, index of the last frozen block, style-tap blocks before and after the cut)."""
-    net = load_efficientnet(BACKBONES[name])
+    net = load_efficientnet(name)
     stages = stages_of(net)
     style_taps, _ = select_taps(stages)
     cut = next(s["last_block"] for s in stages if s["name"] == CUT_STAGE)

@@ -35,8 +35,9 @@ from collections_util import ensure_collection, load_raw  # noqa: E402
 from artlens.evaluation import metrics  # noqa: E402
 from artlens.evaluation.evaluate import ranked_neighbours  # noqa: E402
 from artlens.features.facets import DEFAULT_WEIGHTS, FACETS, TRANSFORM_SPECS, fit_transform  # noqa: E402
-from artlens.learn.style_space import DEFAULT_PATH, LOSSES, STYLE_SPACE_INPUTS, evaluate_groups, train_style_space  # noqa: E402
+from artlens.learn.style_space import LOSSES, STYLE_SPACE_INPUTS, default_style_space_path, evaluate_groups, train_style_space  # noqa: E402
 from artlens.store.vectors import joint_matrix  # noqa: E402
+from artlens.vocabulary import BACKBONES, DEFAULT_BACKBONE  # noqa: E402
 
 SEED = 0
 COLUMNS = ("artist P@1", "artist P@5", "artist P@10", "style P@10")
@@ -92,6 +93,49 @@ def held_out(raw, artists, styles, folds: int, loss: str) -> tuple[dict[str, dic
     return means, reports
 
 
+def wikiart(work: Path, backbone: str) -> tuple:
+    """Raw features, artists and movements of ../shared/data/wikiart on `backbone`."""
+    col = ensure_collection(work, "wikiart", backbone)
+    names = (col.backbone_name, col.style_variant)
+    _, raw, metas, _ = load_raw(col, facets=tuple(sorted({*FACETS, *STYLE_SPACE_INPUTS})))
+    col.close()
+    return (raw, np.array([m["artist"] for m in metas]), np.array([m["style"] for m in metas]), *names,
+            "WikiArt subset (../shared/data/wikiart)")
+
+
+def backbone_split(work: Path, backbone: str) -> tuple:
+    """wikiart + wikiart_more on a fine-tuned backbone, split as training/train_backbone.py split them:
+    the training artists' (raw, artists, styles, ...) and the validation artists' (raw, artists, styles)."""
+    from train_backbone import read_works, validation_artists
+
+    works = read_works()
+    held = {works.artists[a] for a in validation_artists(works)}
+    parts = []
+    for dataset in ("wikiart", "wikiart_more"):
+        col = ensure_collection(work, dataset, backbone)
+        names = (col.backbone_name, col.style_variant)
+        _, raw, metas, _ = load_raw(col, facets=tuple(sorted({*FACETS, *STYLE_SPACE_INPUTS})))
+        col.close()
+        parts.append((raw, np.array([m["artist"] for m in metas]), np.array([m["style"] for m in metas])))
+    raw = {f: np.concatenate([p[0][f] for p in parts]) for f in parts[0][0]}
+    artists, styles = np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
+    val = np.isin(artists, list(held))
+    source = "WikiArt (../shared/data/wikiart + wikiart_more), the backbone's training artists"
+    return ({f: x[~val] for f, x in raw.items()}, artists[~val], styles[~val], *names, source,
+            ({f: x[val] for f, x in raw.items()}, artists[val], styles[val]))
+
+
+def unseen(raw, artists, vraw, vartists, vstyles, loss: str) -> tuple[dict[str, dict[str, float]], list[dict]]:
+    """Every method on the validation artists' gallery, the space trained on the training artists."""
+    space, report = train_style_space(raw, list(artists), loss=loss, seed=SEED)
+    learned = space.apply(vraw)
+    baselines = untrained(vraw)
+    methods = {"style_learned": learned, **baselines,
+               "joint, style_learned as style": joint_matrix({"style": learned, "content": baselines["content"], "color": baselines["color"]},
+                                                             {f: DEFAULT_WEIGHTS[f] for f in FACETS})}
+    return {name: gallery_scores(v, vartists, vstyles) for name, v in methods.items()}, [report]
+
+
 def markdown(means: dict[str, dict[str, float]]) -> str:
     lines = ["| method | " + " | ".join(COLUMNS) + " |", "|---|" + "---:|" * len(COLUMNS)]
     lines += [f"| {name} | " + " | ".join(f"{scores[c]:.3f}" for c in COLUMNS) + " |" for name, scores in means.items()]
@@ -103,21 +147,27 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/artlens-train"))
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--loss", choices=LOSSES, default="contrastive")
-    parser.add_argument("--output", type=Path, default=DEFAULT_PATH)
+    parser.add_argument("--backbone", choices=BACKBONES, default=DEFAULT_BACKBONE)
+    parser.add_argument("--output", type=Path, help="default: the shipped space for the backbone, artlens/models/<backbone>/style_learned.npz")
     parser.add_argument("--write", action="store_true", help="write the figures to docs/evaluation.md and the training time to docs/benchmarks.md")
     args = parser.parse_args()
 
-    col = ensure_collection(args.work, "wikiart")
-    backbone, style_variant = col.backbone_name, col.style_variant
-    _, raw, metas, _ = load_raw(col, facets=tuple(sorted({*FACETS, *STYLE_SPACE_INPUTS})))
-    col.close()
-    artists = np.array([m["artist"] for m in metas])
-    styles = np.array([m["style"] for m in metas])
-    print(f"WikiArt: {len(artists)} paintings, {len(np.unique(artists))} artists, {len(np.unique(styles))} movements", flush=True)
-
-    means, reports = held_out(raw, artists, styles, args.folds, args.loss)
+    args.output = args.output or default_style_space_path(args.backbone)
+    if BACKBONES[args.backbone].weights == "imagenet":
+        raw, artists, styles, backbone, style_variant, source = wikiart(args.work, args.backbone)
+        print(f"WikiArt: {len(artists)} paintings, {len(np.unique(artists))} artists, {len(np.unique(styles))} movements", flush=True)
+        means, reports = held_out(raw, artists, styles, args.folds, args.loss)
+        protocol = f"{args.folds} folds by artist; each held-out painting queries the fold's other paintings"
+    else:
+        # The backbone saw every artist but its validation ones: folds over seen artists would flatter the
+        # space. Train on the backbone's training artists, measure on its validation artists.
+        raw, artists, styles, backbone, style_variant, source, (vraw, vartists, vstyles) = backbone_split(args.work, args.backbone)
+        print(f"{source}; {len(vartists)} paintings by {len(np.unique(vartists))} validation artists held out", flush=True)
+        means, reports = unseen(raw, artists, vraw, vartists, vstyles, args.loss)
+        protocol = (f"trained on the backbone's training artists, measured on its {len(np.unique(vartists))} validation artists "
+                    f"({len(vartists)} paintings, the gallery), which neither the backbone nor the space saw")
     table = markdown(means)
-    print(f"\nHeld-out artists ({args.folds} folds by artist, mean over folds; gallery = the fold's paintings):\n")
+    print(f"\nHeld-out artists ({protocol}):\n")
     print(table, flush=True)
 
     started = time.time()
@@ -127,8 +177,8 @@ def main() -> None:
         "group": "artist",
         "backbone": backbone,
         "style_variant": style_variant,
-        "trained_on": f"WikiArt subset (../shared/data/wikiart): {len(artists)} paintings, {len(np.unique(artists))} artists",
-        "held_out": {"protocol": f"{args.folds} folds by artist; each held-out painting queries the fold's other paintings",
+        "trained_on": f"{source}: {len(artists)} paintings, {len(np.unique(artists))} artists",
+        "held_out": {"protocol": protocol,
                      "fold_best_epochs": [r["best_epoch"] for r in reports], "scores": means},
     })
     space.save(args.output)
@@ -136,27 +186,26 @@ def main() -> None:
           f"trained in {seconds:.1f}s; {args.output} ({args.output.stat().st_size / 1e6:.2f} MB)")
     print(json.dumps({k: v for k, v in report.items() if k != "val_p1_by_epoch"}))
     if args.write:
-        write_docs(table, args, report, seconds, len(artists), len(np.unique(artists)))
+        write_docs(table, args, report, seconds, len(artists), len(np.unique(artists)), protocol, source)
 
 
-def write_docs(table: str, args: argparse.Namespace, report: dict, seconds: float, paintings: int, artists: int) -> None:
+def write_docs(table: str, args: argparse.Namespace, report: dict, seconds: float, paintings: int, artists: int, protocol: str, source: str) -> None:
     from bench.report import machine, write_section
 
     section = "\n".join([
         "## Learned style space (facet `style_learned`) on artists it never saw",
         "",
-        f"`training/train_style_space.py --folds {args.folds} --loss {args.loss} --write`: WikiArt ({paintings} paintings,",
-        f"{artists} artists) split into {args.folds} folds by artist. For each fold a space is trained on the other",
-        "folds' artists (supervised contrastive loss over batches of artist groups, residual projection head on the",
-        "whitened AdaIN style statistics, early stopping on validation artists' P@1); every painting of the held-out fold",
-        "queries the fold's other paintings. Artist P@k is ALADIN's group retrieval; style P@10 is the share of",
-        "the 10 neighbours from the query's movement. The untrained facets go through the transform a collection",
-        "fits on itself. Mean over folds:",
+        f"`training/train_style_space.py --backbone {args.backbone} --loss {args.loss} --write` ({args.backbone}: "
+        f"{BACKBONES[args.backbone].summary}). Training data: {source}, {paintings} paintings by {artists} artists. Held out: {protocol}.",
+        "A space is a residual projection head on the whitened AdaIN style statistics, trained with a supervised",
+        "contrastive loss over batches of artist groups, early stopping on validation artists' P@1. Artist P@k is",
+        "ALADIN's group retrieval; style P@10 is the share of the 10 neighbours from the query's movement. The",
+        "untrained facets go through the transform a collection fits on itself.",
         "",
         table,
         "",
-        "The shipped space (`artlens/models/style_learned.npz`) is trained the same way on every artist; new",
-        "collections use it, and the joint mix then takes it in the style slot (the last row).",
+        f"The shipped space (`artlens/models/{args.backbone}/style_learned.npz`) is trained the same way on the training data; new",
+        "collections on this backbone use it, and the joint mix then takes it in the style slot (the last row).",
     ])
     evaluation = Path(__file__).resolve().parents[1] / "docs" / "evaluation.md"
     write_section("learned-style", section, evaluation, header="# Evaluation\n")
@@ -164,7 +213,7 @@ def write_docs(table: str, args: argparse.Namespace, report: dict, seconds: floa
         "## Training the default learned style space",
         "",
         f"`training/train_style_space.py` on {machine()}: the shipped space, from stored features of "
-        f"{paintings} WikiArt paintings, {report['epochs_run']} epochs (early stop, best {report['best_epoch']}): "
+        f"{paintings} WikiArt paintings ({args.backbone}), {report['epochs_run']} epochs (early stop, best {report['best_epoch']}): "
         f"**{seconds:.0f} s** (goal: under 15 minutes).",
     ])
     write_section("style-space-training", timing)

@@ -1,4 +1,5 @@
-"""The default label heads shipped in `artlens/models/<name>.npz` (trained by training/train_default_models.py)."""
+"""The default models shipped per backbone in `artlens/models/<backbone>/<name>.npz` (label heads trained by
+training/train_default_models.py, the learned style space by training/train_style_space.py)."""
 
 from __future__ import annotations
 
@@ -8,22 +9,28 @@ from pathlib import Path
 from artlens.errors import CollectionError
 from artlens.learn import small_model
 from artlens.learn.heads import LabelHead
+from artlens.vocabulary import DEFAULT_BACKBONE
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 DEFAULT_MODELS = ("style", "genre", "depiction", "medium", "content")
 
 
-def default_model_path(name: str) -> Path:
+def defaults_dir(backbone: str = DEFAULT_BACKBONE) -> Path:
+    """The folder of the default models trained on `backbone`'s features."""
+    return MODELS_DIR / backbone
+
+
+def default_model_path(name: str, backbone: str = DEFAULT_BACKBONE) -> Path:
     if name not in DEFAULT_MODELS:
         raise ValueError(f"no default model {name!r}; the default models are {', '.join(DEFAULT_MODELS)}")
-    return MODELS_DIR / f"{name}.npz"
+    return defaults_dir(backbone) / f"{name}.npz"
 
 
-def load_default_model(name: str) -> LabelHead:
+def load_default_model(name: str, backbone: str = DEFAULT_BACKBONE) -> LabelHead:
     """Load a shipped default head; FileNotFoundError if the package was built without it."""
-    path = default_model_path(name)
+    path = default_model_path(name, backbone)
     if not path.is_file():
-        raise FileNotFoundError(f"default model {name!r} is missing: {path} (run training/train_default_models.py)")
+        raise FileNotFoundError(f"default model {name!r} for backbone {backbone} is missing: {path} (run training/train_default_models.py)")
     return LabelHead.load(path)
 
 
@@ -31,7 +38,7 @@ def available(collection_models: Path, backbone: str) -> dict[str, Path]:
     """name -> model file of every head that applies to a collection on `backbone`: the defaults,
     then the collection's own models (which win on a name clash)."""
     found: dict[str, Path] = {}
-    for folder in (MODELS_DIR, collection_models):
+    for folder in (defaults_dir(backbone), collection_models):
         for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
             try:
                 applies = _is_label_head(path) and LabelHead.load(path).backbone == backbone

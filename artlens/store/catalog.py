@@ -597,3 +597,36 @@ def thumbnail_gaps(conn: Connection) -> list[int]:
 def set_thumbnail(conn: Connection, artwork_id: int, data: bytes) -> None:
     conn.execute(sa.delete(thumbnails).where(thumbnails.c.artwork_id == artwork_id))
     conn.execute(sa.insert(thumbnails).values(artwork_id=artwork_id, data=data))
+
+
+# -- re-embedding with another backbone --------------------------------------------------------
+# New features are written beside the old ones under a prefixed facet name, batch by batch (so an
+# interrupted run continues), and swapped in by one transaction at the end.
+STAGED = "next:"
+
+
+def staged_ids(conn: Connection) -> set[int]:
+    """Artworks whose features for the next backbone are written (all facets go in together)."""
+    rows = conn.execute(sa.select(features.c.artwork_id).where(features.c.facet == STAGED + "content"))
+    return set(rows.scalars())
+
+
+def stage_features(conn: Connection, rows: Iterable[tuple[int, dict[str, np.ndarray]]]) -> None:
+    conn.execute(sa.delete(features).where(features.c.facet.like(STAGED + "%"),
+                                           features.c.artwork_id.in_([i for i, _ in rows])))
+    values = [{"artwork_id": i, "facet": STAGED + name, "vector": np.asarray(vec, np.float16).tobytes()}
+              for i, feats in rows for name, vec in feats.items()]
+    if values:
+        conn.execute(sa.insert(features), values)
+
+
+def clear_staged(conn: Connection) -> None:
+    conn.execute(sa.delete(features).where(features.c.facet.like(STAGED + "%")))
+
+
+def swap_in_staged(conn: Connection) -> None:
+    """The staged features replace the current ones; predictions made from the old ones go."""
+    conn.execute(sa.delete(features).where(features.c.facet.not_like(STAGED + "%")))
+    conn.execute(sa.update(features).values(facet=sa.func.substr(features.c.facet, len(STAGED) + 1)))
+    conn.execute(sa.delete(predictions))
+    bump_version(conn)

@@ -233,3 +233,28 @@ class Catalog:
     def set_thumbnail(self, artwork_id: int, data: bytes) -> None:
         with self.engine.begin() as conn:
             catalog.set_thumbnail(conn, artwork_id, data)
+
+    # -- re-embedding ------------------------------------------------------------------------
+
+    def staged_ids(self) -> set[int]:
+        """Artworks that already have features for the backbone being switched to (`stage_features`)."""
+        with self.engine.connect() as conn:
+            return catalog.staged_ids(conn)
+
+    def stage_features(self, rows: Sequence[tuple[int, dict[str, np.ndarray]]], target: Mapping[str, Any]) -> None:
+        """Write one batch of features for the backbone `target` describes, beside the current ones.
+        A target other than the one staged so far discards the earlier batches first."""
+        with self.engine.begin() as conn:
+            if catalog.get_setting(conn, "reembed_target") != dict(target):
+                catalog.clear_staged(conn)
+                catalog.set_setting(conn, "reembed_target", dict(target))
+            catalog.stage_features(conn, rows)
+
+    def switch_backbone(self, settings: Mapping[str, Any]) -> None:
+        """One transaction: the staged features replace the current ones, `settings` (the new backbone
+        and version) are recorded, predictions go (they were made from the old features)."""
+        with self.engine.begin() as conn:
+            catalog.swap_in_staged(conn)
+            for key, value in settings.items():
+                catalog.set_setting(conn, key, value)
+            catalog.set_setting(conn, "reembed_target", None)
