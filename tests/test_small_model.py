@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from artlens.learn import LabelHead, load_default_model, small_model
-from artlens.learn.registry import MODELS_DIR, _is_label_head, default_model_path
-from artlens.learn.style_space import DEFAULT_PATH, StyleSpace
+from artlens.learn.registry import _is_label_head, default_model_path, defaults_dir
+from artlens.learn.style_space import StyleSpace, default_style_space_path
 
 
 def _raw() -> dict[str, np.ndarray]:
@@ -107,12 +107,13 @@ def test_unknown_type_or_future_format_is_refused_clearly(tmp_path) -> None:
 
 @pytest.mark.parametrize("name", ["style", "medium", "content"])
 def test_shipped_format_1_heads_load_with_the_same_scores(name, tmp_path) -> None:
-    path = default_model_path(name)
+    """The ImageNet Lite0's default heads, shipped in format 1 before the art backbone existed."""
+    path = default_model_path(name, "lite0")
     with zipfile.ZipFile(path) as z:
         assert "header.npy" not in z.namelist()
     meta, _ = small_model.load(path, arrays=False)
     assert meta["type"] == "label_head" and meta["format"] == 1  # the shipped files are not rewritten
-    head = load_default_model(name)
+    head = load_default_model(name, "lite0")
     assert head.version == VERSIONS[name]
     np.testing.assert_allclose(head.scores(_raw()), BEFORE[name], rtol=2e-6, atol=1e-12)
     # saved again: the current format, same scores, same version
@@ -123,10 +124,13 @@ def test_shipped_format_1_heads_load_with_the_same_scores(name, tmp_path) -> Non
     assert again.version == head.version and again.card == head.card and again.thresholds == head.thresholds
 
 
+LITE0_SPACE = default_style_space_path("lite0")
+
+
 def test_shipped_format_1_style_space_loads_with_the_same_vectors(tmp_path) -> None:
-    meta, _ = small_model.load(DEFAULT_PATH, arrays=False)
+    meta, _ = small_model.load(LITE0_SPACE, arrays=False)
     assert meta["type"] == "style_space" and meta["format"] == 1 and meta["card"]["version"] == "2026-11-22-b9e74990"
-    space = StyleSpace.load(DEFAULT_PATH)
+    space = StyleSpace.load(LITE0_SPACE)
     assert space.meta["version"] == "2026-11-22-b9e74990" and space.dim == 256
     y = space.apply(_raw())
     np.testing.assert_allclose(y[:, :6], SPACE_BEFORE, rtol=1e-6, atol=1e-8)
@@ -138,12 +142,14 @@ def test_shipped_format_1_style_space_loads_with_the_same_vectors(tmp_path) -> N
 
 def test_each_loader_refuses_the_other_type(tmp_path) -> None:
     with pytest.raises(ValueError, match="not a label head"):
-        LabelHead.load(DEFAULT_PATH)
+        LabelHead.load(LITE0_SPACE)
     with pytest.raises(ValueError, match="not a style space"):
         StyleSpace.load(default_model_path("style"))
 
 
-def test_registry_tells_heads_from_the_style_space_by_type() -> None:
-    kinds = {p.name: _is_label_head(p) for p in MODELS_DIR.glob("*.npz")}
+@pytest.mark.parametrize("backbone", ["lite0-art", "lite0"])
+def test_registry_tells_heads_from_the_style_space_by_type(backbone: str) -> None:
+    kinds = {p.name: _is_label_head(p) for p in defaults_dir(backbone).glob("*.npz")}
     assert kinds["style_learned.npz"] is False
     assert {n for n, is_head in kinds.items() if is_head} == {"style.npz", "genre.npz", "depiction.npz", "medium.npz", "content.npz"}
+    assert {LabelHead.load(defaults_dir(backbone) / n).backbone for n, is_head in kinds.items() if is_head} == {backbone}

@@ -36,7 +36,7 @@ from artlens.features.backbone import BACKBONES  # noqa: E402
 from artlens.learn import IMAGENET_CONTENT, LabelHead, train_head  # noqa: E402
 from artlens.learn.calibration import softmax  # noqa: E402
 from artlens.learn.registry import defaults_dir  # noqa: E402
-from artlens.vocabulary import DEFAULT_BACKBONE, UNSURE  # noqa: E402
+from artlens.vocabulary import DEFAULT_BACKBONE  # noqa: E402
 
 ROOT = HERE.parent
 MODELS = defaults_dir(DEFAULT_BACKBONE)  # main() points these at the chosen backbone's folder and doc
@@ -400,8 +400,17 @@ def write_doc(heads: list[LabelHead], mapping_check: dict | None) -> None:
             parts.append(f"- `{h.name}` on {u['paintings']:,} paintings by the {u['artists']} validation artists of the backbone (neither the "
                          f"backbone nor the head saw them; wikiart + wikiart_more): top-1 {u['top1_accuracy']:.3f}, confident precision "
                          f"{_f(u['confident_precision'])} at coverage {_f(u['confident_coverage'], 2)}"
-                         f" ({'meets' if (u['confident_precision'] or 0) >= 0.90 else 'misses'} the 0.90 goal).")
-    if style is not None:
+                         f" ({'meets' if (u['confident_precision'] or 0) >= 0.90 else 'misses'} the 0.90 goal; {u['protocol']}). "
+                         "The shipped temperature and threshold are fitted on these artists: calibrated on the artists the backbone "
+                         "was trained on, the head trusted its scores too much (confident precision 0.85).")
+    if style is not None and style.card.get("unseen_by_backbone"):
+        u = style.card["unseen_by_backbone"]
+        parts.append(f"- Style (11 WikiArt movements) top-1 accuracy on unseen artists >= 0.70: **{'met' if u['top1_accuracy'] >= 0.70 else 'not met'}** "
+                     f"({u['top1_accuracy']:.3f} on the {u['artists']} artists neither the backbone nor the head saw; the frozen ImageNet Lite0 "
+                     "heads reached 0.51-0.58 on unseen artists, docs/models-lite0.md). The held-out and cross-validation figures of the "
+                     "table are on WikiArt artists the backbone was trained on and flatter every head read from WikiArt (style "
+                     f"{style.card['held_out']['top1_accuracy']:.3f} held-out): the lines above are the ones to trust.")
+    elif style is not None:
         acc = style.card["held_out"]["top1_accuracy"]
         cv = style.card.get("cross_validation") or {}
         parts.append(f"- Style (11 WikiArt movements) top-1 accuracy on unseen artists >= 0.70: **{'met' if acc >= 0.70 else 'not met'}** "
@@ -462,18 +471,40 @@ def without_artists(entry: tuple, names: set[str]) -> tuple:
     return ids[keep], {k: v[keep] for k, v in raw.items()}, [m for m, k in zip(metas, keep) if k], [p for p, k in zip(paths, keep) if k]
 
 
-def measure_unseen(head: LabelHead, unseen: tuple, artists: int) -> dict:
-    """Top-1 and confident precision / coverage of a one-of-many head on paintings by artists neither
-    it nor the backbone saw (labels outside its classes are left out)."""
+def recalibrate_on_unseen(head: LabelHead, unseen: tuple, artists: int) -> dict:
+    """Calibrate a one-of-many head (temperature, abstention threshold) on paintings by artists the
+    backbone never saw, and measure it there honestly.
+
+    Calibrated on artists the backbone was trained on, the thresholds trust its over-fitted scores too
+    much (confident precision 0.85 on unseen artists for a 0.90 target). The figures are cross-fitted:
+    the unseen artists are split in two halves by artist, each half scored with the temperature and
+    threshold fitted on the other; the head keeps those fitted on both halves together."""
+    from artlens.learn.calibration import abstention_threshold, fit_temperature
+
     raw, metas, _ = unseen
     key = {"style": "style", "genre": "genre"}[head.name]
-    truth = [m.get(key) or None for m in metas]
-    rows = [i for i, t in enumerate(truth) if t in head.classes]
-    decisions = head.decide({k: v[rows] for k, v in raw.items()})
-    top1 = np.mean([d.top3[0][0] == truth[i] for d, i in zip(decisions, rows)])
-    sure = [(d.label == truth[i]) for d, i in zip(decisions, rows) if d.label != UNSURE]
-    return {"paintings": len(rows), "artists": artists, "top1_accuracy": float(top1),
-            "confident_precision": float(np.mean(sure)) if sure else None, "confident_coverage": len(sure) / max(1, len(rows))}
+    rows = [i for i, m in enumerate(metas) if (m.get(key) or None) in head.classes]
+    y = np.array([head.classes.index(metas[i][key]) for i in rows])
+    z = head.logits({k: v[rows] for k, v in raw.items()})
+    names = sorted({metas[i]["artist"] for i in rows})
+    half = np.array([names.index(metas[i]["artist"]) % 2 for i in rows])
+    correct, kept = np.zeros(len(rows), bool), np.zeros(len(rows), bool)
+    for h in (0, 1):
+        fit, score = half != h, half == h
+        t = fit_temperature(z[fit], y[fit])
+        threshold = abstention_threshold(softmax(z[fit], t), y[fit], head.card["precision_target"])["threshold"]
+        p = softmax(z[score], t)
+        correct[score], kept[score] = p.argmax(1) == y[score], p.max(1) >= threshold
+    head.temperature = fit_temperature(z, y)
+    ab = abstention_threshold(softmax(z, head.temperature), y, head.card["precision_target"])
+    head.thresholds["abstain"] = ab["threshold"]
+    head.card["calibration"].update({"temperature": head.temperature, "abstain_threshold": ab["threshold"],
+                                     "precision": ab["precision"], "coverage": ab["coverage"],
+                                     "precision_target_met": ab["precision_target_met"],
+                                     "calibrated_on": f"{len(rows)} paintings by the {artists} validation artists of the backbone"})
+    return {"paintings": len(rows), "artists": artists, "top1_accuracy": float((z.argmax(1) == y).mean()),
+            "confident_precision": float(correct[kept].mean()) if kept.any() else None, "confident_coverage": float(kept.mean()),
+            "protocol": "cross-fitted: two halves by artist, each scored with the calibration fitted on the other"}
 
 
 def main(argv=None) -> int:
@@ -510,7 +541,7 @@ def main(argv=None) -> int:
             t = time.time()
             head = TRAINERS[name](data)
             if unseen is not None and name in ("style", "genre"):
-                head.card["unseen_by_backbone"] = measure_unseen(head, unseen, len(names))
+                head.card["unseen_by_backbone"] = recalibrate_on_unseen(head, unseen, len(names))
             head.save(path)
             print(f"{name}: saved {path} ({path.stat().st_size / 1024:.0f} KB, {time.time() - t:.0f}s) model={head.card['model']['type']} "
                   f"held-out={json.dumps({k: v for k, v in head.card['held_out'].items() if not isinstance(v, (dict, list))})}", flush=True)

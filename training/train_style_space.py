@@ -34,10 +34,11 @@ from collections_util import ensure_collection, load_raw  # noqa: E402
 
 from artlens.evaluation import metrics  # noqa: E402
 from artlens.evaluation.evaluate import ranked_neighbours  # noqa: E402
+from artlens.features.backbone import BACKBONES  # noqa: E402
 from artlens.features.facets import DEFAULT_WEIGHTS, FACETS, TRANSFORM_SPECS, fit_transform  # noqa: E402
 from artlens.learn.style_space import LOSSES, STYLE_SPACE_INPUTS, default_style_space_path, evaluate_groups, train_style_space  # noqa: E402
 from artlens.store.vectors import joint_matrix  # noqa: E402
-from artlens.vocabulary import BACKBONES, DEFAULT_BACKBONE  # noqa: E402
+from artlens.vocabulary import DEFAULT_BACKBONE  # noqa: E402
 
 SEED = 0
 COLUMNS = ("artist P@1", "artist P@5", "artist P@10", "style P@10")
@@ -147,7 +148,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/artlens-train"))
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--loss", choices=LOSSES, default="contrastive")
-    parser.add_argument("--backbone", choices=BACKBONES, default=DEFAULT_BACKBONE)
+    parser.add_argument("--backbone", choices=list(BACKBONES), default=DEFAULT_BACKBONE)
     parser.add_argument("--output", type=Path, help="default: the shipped space for the backbone, artlens/models/<backbone>/style_learned.npz")
     parser.add_argument("--write", action="store_true", help="write the figures to docs/evaluation.md and the training time to docs/benchmarks.md")
     args = parser.parse_args()
@@ -208,7 +209,7 @@ def write_docs(table: str, args: argparse.Namespace, report: dict, seconds: floa
         "collections on this backbone use it, and the joint mix then takes it in the style slot (the last row).",
     ])
     evaluation = Path(__file__).resolve().parents[1] / "docs" / "evaluation.md"
-    write_section("learned-style", section, evaluation, header="# Evaluation\n")
+    write_section("learned-style" if args.backbone == "lite0" else f"learned-style-{args.backbone}", section, evaluation, header="# Evaluation\n")
     timing = "\n".join([
         "## Training the default learned style space",
         "",
@@ -216,7 +217,7 @@ def write_docs(table: str, args: argparse.Namespace, report: dict, seconds: floa
         f"{paintings} WikiArt paintings ({args.backbone}), {report['epochs_run']} epochs (early stop, best {report['best_epoch']}): "
         f"**{seconds:.0f} s** (goal: under 15 minutes).",
     ])
-    write_section("style-space-training", timing)
+    write_section("style-space-training" if args.backbone == "lite0" else f"style-space-training-{args.backbone}", timing)
     print(f"written to {evaluation} and docs/benchmarks.md")
 
 
