@@ -99,3 +99,37 @@ def test_the_cli_starts_without_heavy_libraries() -> None:
             "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_label_heads_and_style_spaces_train_without_torch() -> None:
+    """The default install has no torch: a collection's label training (label heads, learned style
+    spaces) must run with torch unimportable (blocked by a meta-path finder in a fresh interpreter)."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+
+class NoTorch:  # a meta-path finder: `import torch` raises ImportError, as without the train extra
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] == 'torch':
+            raise ImportError('torch is blocked')
+
+sys.meta_path.insert(0, NoTorch())
+import numpy as np
+import artlens
+from artlens.learn import train_head
+from artlens.learn.style_space import train_style_space
+rng = np.random.default_rng(0)
+raw = {'content': rng.normal(size=(60, 12)).astype(np.float32), 'style': rng.normal(size=(60, 8)).astype(np.float32)}
+groups = [f'g{i // 3}' for i in range(60)]
+labels = ['a' if i % 2 else 'b' for i in range(60)]
+train_head(raw, labels, 'one-of-many', groups, model='mlp', hidden=8)
+train_head(raw, [{'x': i % 3 == 0, 'y': None if i % 4 else True} for i in range(60)], 'many', groups, model='auto', hidden=8)
+train_style_space(raw, groups, epochs=2)
+train_style_space(raw, groups, loss='triplet', labels=[labels], epochs=2)
+print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip() == "[]"

@@ -1,7 +1,7 @@
 """Small models: what label heads (`heads.LabelHead`) and the learned style space
 (`style_space.StyleSpace`) share.
 
-- `mlp_forward`: the numpy inference of a torch-trained net, Linear layers with ReLU between.
+- `mlp_forward`: the inference of a trained net (learn/numpy_nets.py), Linear layers with ReLU between.
 - `signed_power`: sign(x) * |x| ** p, the label heads' feature transform.
 - `weight_digest`: the short weight hash in a model's version ("<date>-<digest>").
 - `jsonable`: plain JSON values for a model's metadata and card.

@@ -16,7 +16,7 @@ style statistics, like the collection's own style facet, and learning only moves
 as far as validation P@1 on unseen groups rewards. On 2,848 WikiArt paintings this residual form
 beat a plain MLP on z-scored inputs by 8 points of artist P@1 on held-out artists (the plain MLP
 fell below the untrained features): with a few hundred groups, the prior is worth more than
-capacity. torch is imported only inside `train_style_space`.
+capacity. Training is numpy too (`numpy_nets`: hand-written backward passes, AdamW).
 
 A space is stored as a `small_model` file of type "style_space" (float32 arrays, JSON metadata with
 the card); spaces saved before that format (a `header` array) still load.
@@ -24,7 +24,6 @@ the card); spaces saved before that format (a `header` array) still load.
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ import numpy as np
 from artlens.errors import InputError
 from artlens.evaluation import metrics
 from artlens.features.facets import TransformSpec, fit_transform
+from artlens.learn import numpy_nets as nets
 from artlens.learn import small_model
 from artlens.vocabulary import STYLE_LOSSES
 
@@ -53,7 +53,7 @@ LOSSES: tuple[str, ...] = STYLE_LOSSES
 # Style statistics alone: adding content, colour or logits never raised held-out artist P@1 on
 # WikiArt (z-scored together with style: -4 points; each through its own PCA: within noise).
 STYLE_SPACE_INPUTS: tuple[str, ...] = ("style",)
-DEFAULT_PATH = Path(__file__).resolve().parents[1] / "models" / "style_learned.npz"
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 
 # The style facet's kind of transform (artlens.features.facets) with more axes and stronger whitening: held-out
 # artist P@1 0.569 -> 0.587 over the facet's (128 axes, regulariser 10); 384-512 axes or regulariser
@@ -131,11 +131,17 @@ class StyleSpace:
                    shift=z["shift"], basis=z["basis"], layers=layers, meta=meta["card"])
 
 
+def default_style_space_path(backbone: str) -> Path:
+    """Where the default learned style space for `backbone` is shipped."""
+    return MODELS_DIR / backbone / "style_learned.npz"
+
+
 def default_style_space(backbone: str, style_variant: str) -> StyleSpace | None:
     """The shipped space (trained on WikiArt artists) when it was made for this backbone and style variant."""
-    if not DEFAULT_PATH.exists():
+    path = default_style_space_path(backbone)
+    if not path.exists():
         return None
-    space = StyleSpace.load(DEFAULT_PATH)
+    space = StyleSpace.load(path)
     if space.meta.get("backbone") != backbone or space.meta.get("style_variant") != style_variant:
         return None
     return space
@@ -154,7 +160,7 @@ def evaluate_groups(vectors: np.ndarray, groups: Sequence[str | None], ks: Seque
 
 
 # --------------------------------------------------------------------------------------------------
-# Training (torch, imported lazily)
+# Training (numpy: artlens.learn.numpy_nets)
 # --------------------------------------------------------------------------------------------------
 
 
@@ -188,7 +194,7 @@ def train_style_space(
     model). labels: extra label columns for the triplet loss, e.g. [styles, genres], each (N,).
     Returns the space and a report (per-epoch validation P@1, best epoch, counts, seconds).
     """
-    import torch
+    from threadpoolctl import threadpool_limits
 
     started = time.time()
     if loss not in LOSSES:
@@ -217,16 +223,12 @@ def train_style_space(
     basis = (basis_fit.components / basis_fit.scale_in).T * basis_fit.scale_out
     h = ((x - shift) @ basis).astype(np.float32)
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # same result on any machine; small batches gain little from more threads
-    try:
+    with threadpool_limits(1):  # same result on any machine; small batches gain little from more threads
         sub = label_codes[train] if label_codes is not None else None
         layers, history = _fit(h[train], codes[train], sub, loss, epochs, seed, progress, h[val], codes[val])
         best = int(np.argmax(history)) + 1
         if refit:
             layers, _ = _fit(h, codes, label_codes, loss, best, seed, progress)
-    finally:
-        torch.set_num_threads(threads)
 
     def n_groups(rows: np.ndarray) -> int:
         return int(np.unique(codes[rows][multi[rows]]).size)
@@ -267,43 +269,41 @@ def split_groups(groups: Sequence[str | None], val_fraction: float, seed: int) -
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
+def _head(d: int, rng: np.random.Generator) -> nets.Sequential:
+    """The residual head, its last layer zero: it starts as the identity (the untrained whitened features)."""
+    return nets.Sequential([nets.Linear(d, HIDDEN, rng), nets.ReLU(), nets.Dropout(DROPOUT, rng),
+                            nets.Linear(HIDDEN, d, rng, zero=True)])
+
+
 def _fit(h, codes, label_codes, loss, epochs, seed, progress, h_val=None, codes_val=None):
     """Train the residual head on whitened inputs h. With validation data: early stopping on
     validation P@1, returning the best epoch's layers and the P@1 of every epoch run."""
-    import torch
-
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    d = h.shape[1]
-    head = torch.nn.Sequential(torch.nn.Linear(d, HIDDEN), torch.nn.ReLU(), torch.nn.Dropout(DROPOUT), torch.nn.Linear(HIDDEN, d))
-    last: torch.nn.Linear = head[-1]  # type: ignore[assignment]  # Sequential's items are typed as Module
-    torch.nn.init.zeros_(last.weight)  # start as the identity: the untrained whitened features
-    torch.nn.init.zeros_(last.bias)
-    opt = torch.optim.AdamW(head.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
-    ht = torch.from_numpy(h)
+    rng = np.random.default_rng(seed)  # the batches
+    net_rng = np.random.default_rng([seed, 1])  # initialisation and dropout
+    loss_rng = np.random.default_rng([seed, 2])  # the triplet loss's random label positives
+    head = _head(h.shape[1], net_rng)
+    opt = nets.AdamW(head.params(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
     history: list[float] = []
-    best_state, best_p1 = None, -1.0
+    best_weights, best_p1 = None, -1.0
     for epoch in range(1, epochs + 1):
-        head.train()
         losses = []
         for rows in _batches(codes, rng):
-            b = torch.from_numpy(rows)
-            z = torch.nn.functional.normalize(ht[b] + head(ht[b]), dim=1)
-            g = torch.from_numpy(codes[rows])
+            x = h[rows]
+            z, norm = nets.normalize(x + head.forward(x, train=True))
             if loss == "contrastive":
-                value = _supcon(z, g)
+                value, g_z = nets.supcon(z, codes[rows], TEMPERATURE)
             else:
-                value = _triplet(z, g, None if label_codes is None else torch.from_numpy(label_codes[rows]))
-            opt.zero_grad()
-            value.backward()
-            opt.step()
-            losses.append(float(value.detach()))
+                labels = None if label_codes is None else label_codes[rows]
+                value, g_z = nets.triplet(z, codes[rows], MARGIN, labels, LABEL_WEIGHT, loss_rng)
+            head.backward(nets.normalize_backward(z, norm, g_z))  # y = x + head(x): dy/d head(x) is the identity
+            opt.step(head.grads())
+            losses.append(value)
         report: dict[str, Any] = {"epoch": epoch, "loss": float(np.mean(losses))}
         if h_val is not None:
             p1 = evaluate_groups(_embed(head, h_val), codes_val, ks=(1,))["P@1"]
             history.append(p1)
             if p1 > best_p1:
-                best_p1, best_state = p1, copy.deepcopy(head.state_dict())
+                best_p1, best_weights = p1, head.get_weights()
             report.update(val_p1=p1, best_val_p1=best_p1)
         else:
             report["phase"] = "refit"
@@ -311,20 +311,13 @@ def _fit(h, codes, label_codes, loss, epochs, seed, progress, h_val=None, codes_
             progress(report)
         if h_val is not None and epoch - (int(np.argmax(history)) + 1) >= PATIENCE:
             break
-    if best_state is not None:
-        head.load_state_dict(best_state)
-    linears = [m for m in head if isinstance(m, torch.nn.Linear)]
-    layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in linears]
-    return layers, history
+    if best_weights is not None:
+        head.set_weights(best_weights)
+    return head.linear_layers(), history
 
 
-def _embed(head, h: np.ndarray) -> np.ndarray:
-    import torch
-
-    head.eval()
-    with torch.no_grad():
-        t = torch.from_numpy(h)
-        return torch.nn.functional.normalize(t + head(t), dim=1).numpy()
+def _embed(head: nets.Sequential, h: np.ndarray) -> np.ndarray:
+    return nets.normalize(h + head.forward(h))[0]
 
 
 def _batches(codes: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
@@ -351,63 +344,6 @@ def _batches(codes: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
             batches.append(tail)
     loners = rng.permutation(np.flatnonzero(~multi))
     return [np.concatenate([b, extra]) for b, extra in zip(batches, np.array_split(loners, len(batches)))]
-
-
-def _supcon(z, g):
-    """Supervised contrastive loss (Khosla et al., 2020, L_out): every other member of the anchor's
-    group is a positive, everything else in the batch a negative; anchors without a positive only
-    serve as negatives."""
-    import torch
-
-    n = len(z)
-    eye = torch.eye(n, dtype=torch.bool)
-    logits = (z @ z.T / TEMPERATURE).masked_fill(eye, -1e9)
-    log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
-    positive = (g[:, None] == g[None, :]) & ~eye
-    count = positive.sum(1)
-    has = count > 0
-    return (-(log_prob * positive).sum(1)[has] / count[has]).mean()
-
-
-def _triplet(z, g, labels=None):
-    """DeepArt-style margin loss. Relevance first: a member of the anchor's group outranks any other
-    work, and among other works (when labels are given) sharing more labels outranks sharing fewer.
-    Then hardness: for every (anchor, group member) pair, the most similar other-group work that is
-    still less similar than the member (semi-hard), else the most similar one."""
-    import torch
-
-    s = z @ z.T
-    n = len(z)
-    eye = torch.eye(n, dtype=torch.bool)
-    same = g[:, None] == g[None, :]
-    a, p = (same & ~eye).nonzero(as_tuple=True)
-    s_ap = s[a, p]
-    s_an = s[a].masked_fill(same[a], -2.0)  # -2 < any cosine: never picked
-    semi = torch.where(s_an < s_ap[:, None], s_an, torch.full_like(s_an, -2.0)).max(1).values
-    hardest = s_an.max(1).values
-    s_neg = torch.where(semi > -2.0, semi, hardest)
-    value = torch.relu(s_neg - s_ap + MARGIN).mean()
-    if labels is None:
-        return value
-    # Label levels: at each level l, a random other-group work sharing >= l labels should beat the
-    # semi-hard one sharing fewer, by a margin that grows with the level. (The least similar positive
-    # instead of a random one lowered held-out style P@10 on WikiArt from 0.534 to 0.515.)
-    shared = ((labels[:, None, :] == labels[None, :, :]) & (labels[:, None, :] >= 0)).sum(2).masked_fill(same, -1)
-    extra = []
-    n_labels = labels.shape[1]
-    for level in range(1, n_labels + 1):
-        pos = shared >= level
-        neg = (shared >= 0) & (shared < level)
-        ok = pos.any(1) & neg.any(1)
-        if ok.any():
-            pick = torch.multinomial(pos[ok].float(), 1)[:, 0]  # a random more relevant work per anchor
-            s_ok = s[ok]
-            s_p = s_ok.gather(1, pick[:, None])[:, 0]
-            s_n = s_ok.masked_fill(~neg[ok], -2.0)
-            semi = torch.where(s_n < s_p[:, None], s_n, torch.full_like(s_n, -2.0)).max(1).values
-            s_n = torch.where(semi > -2.0, semi, s_n.max(1).values)
-            extra.append(torch.relu(s_n - s_p + MARGIN * level / (n_labels + 1)).mean())
-    return value + LABEL_WEIGHT * torch.stack(extra).mean() if extra else value
 
 
 # --------------------------------------------------------------------------------------------------

@@ -31,7 +31,9 @@ import numpy as np
 from artlens.errors import InputError
 from artlens.evaluation import metrics
 from artlens.learn import calibration as cal
+from artlens.learn import numpy_nets as nets
 from artlens.learn.heads import KINDS, LabelHead
+from artlens.learn.numpy_nets import masked_bce
 from artlens.learn.small_model import jsonable, mlp_forward, signed_power
 from artlens.vocabulary import NO_WORDS, YES_WORDS
 
@@ -41,7 +43,7 @@ HOLDOUT = 1 / 11
 LINEAR_C = (0.001, 0.003, 0.01)
 MODELS = ("auto", "linear", "mlp")
 CALIBRATION_FOLDS = 5
-MANY_LINEAR_EPOCHS = 60  # kind "many": the torch linear model's fixed epoch count
+MANY_LINEAR_EPOCHS = 60  # kind "many": the masked-BCE linear model's fixed epoch count
 # Thresholds must reach the precision target at this confidence (a Clopper-Pearson lower bound),
 # not just on average: a point estimate met on the calibration set falls short on new artists about
 # half the time. Works of one artist err together, so the items are less independent than the bound
@@ -161,90 +163,63 @@ def _kfold(y: np.ndarray | None, groups: np.ndarray, grouped: bool, k: int, seed
 # ----------------------------------------------------------------------------- models
 
 
-def masked_bce(logits, targets, mask, pos_weight=None):
-    """Mean binary cross-entropy over the known entries (mask 1); unknown entries add nothing and get no gradient."""
-    import torch
-
-    t = torch.where(mask > 0, targets, torch.zeros_like(targets))
-    per = torch.nn.functional.binary_cross_entropy_with_logits(logits, t, reduction="none", pos_weight=pos_weight)
-    per = per * mask
-    return per.sum() / mask.sum().clamp_min(1.0)
-
-
-def _fit_torch(X, T, kind, hidden, seed, epochs=None, Xval=None, Tval=None, max_epochs=150, patience=12,
-               weight_decay=1e-2, dropout=0.5, lr=1e-3, batch=128):
-    """Train a linear (hidden=0) or 1-hidden-layer net. T: (N,) int for one-of-many, (N, C) float with NaN
-    for binary/many. With validation data: early stopping on validation loss, returns the best epoch count.
-    Returns (layers [(W, b)], epochs_used, best validation loss or None)."""
-    import torch
-
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    d = X.shape[1]
-    c = int(T.max()) + 1 if kind == "one-of-many" else T.shape[1]
-    if kind == "one-of-many":
-        c = max(c, int(Tval.max()) + 1 if Tval is not None else c)
-    mods: list[torch.nn.Module] = [torch.nn.Dropout(0.2)]
+def _net(d: int, c: int, hidden: int, dropout: float, rng: np.random.Generator) -> nets.Sequential:
+    """Input dropout 0.2, then Linear (hidden=0) or Linear, ReLU, Dropout, Linear."""
+    layers: list[nets.Layer] = [nets.Dropout(0.2, rng)]
     if hidden:
-        mods += [torch.nn.Linear(d, hidden), torch.nn.ReLU(), torch.nn.Dropout(dropout), torch.nn.Linear(hidden, c)]
+        layers += [nets.Linear(d, hidden, rng), nets.ReLU(), nets.Dropout(dropout, rng), nets.Linear(hidden, c, rng)]
     else:
-        mods += [torch.nn.Linear(d, c)]
-    net = torch.nn.Sequential(*mods)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
-    Xt = torch.tensor(X, dtype=torch.float32)
+        layers += [nets.Linear(d, c, rng)]
+    return nets.Sequential(layers)
 
+
+def _loss_fn(kind: str, T: np.ndarray, c: int) -> Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]:
+    """loss(logits, targets) -> (value, gradient): class-weighted cross-entropy for one-of-many
+    (weights fitted on T), else masked BCE (NaN = unknown) with per-column positive weights."""
     if kind == "one-of-many":
         counts = np.bincount(T, minlength=c).astype(float)
-        w = np.where(counts > 0, counts.sum() / (c * np.maximum(counts, 1)), 0.0)
-        weight = torch.tensor(w, dtype=torch.float32)
-        Tt = torch.tensor(T, dtype=torch.long)
+        weight = np.where(counts > 0, counts.sum() / (c * np.maximum(counts, 1)), 0.0).astype(np.float32)
+        return lambda z, t: nets.softmax_cross_entropy(z, t, weight)
+    known = ~np.isnan(T)
+    pos = np.nansum(T, axis=0)
+    neg = known.sum(axis=0) - pos
+    pos_weight = np.where(pos > 0, neg / np.maximum(pos, 1), 1.0).astype(np.float32)
+    return lambda z, t: nets.masked_bce(z, np.nan_to_num(t), ~np.isnan(t), pos_weight)
 
-        def loss_fn(out, idx, tgt=None):
-            return torch.nn.functional.cross_entropy(out, (Tt if tgt is None else tgt)[idx], weight=weight)
-    else:
-        M = ~np.isnan(T)
-        pos = np.nansum(T, axis=0)
-        neg = M.sum(axis=0) - pos
-        pw = torch.tensor(np.where(pos > 0, neg / np.maximum(pos, 1), 1.0), dtype=torch.float32)
-        Tt = torch.tensor(np.nan_to_num(T), dtype=torch.float32)
-        Mt = torch.tensor(M, dtype=torch.float32)
 
-        def loss_fn(out, idx, tgt=None):
-            if tgt is None:
-                return masked_bce(out, Tt[idx], Mt[idx], pw)
-            tv, mv = tgt
-            return masked_bce(out, tv[idx], mv[idx], pw)
-
-    if Xval is not None:
-        Xv = torch.tensor(Xval, dtype=torch.float32)
-        val_tgt = torch.tensor(Tval, dtype=torch.long) if kind == "one-of-many" else (
-            torch.tensor(np.nan_to_num(Tval), dtype=torch.float32), torch.tensor(~np.isnan(Tval), dtype=torch.float32))
+def _fit_net(X, T, kind, hidden, seed, epochs=None, Xval=None, Tval=None, max_epochs=150, patience=12,
+             weight_decay=1e-2, dropout=0.5, lr=1e-3, batch=128):
+    """Train a linear (hidden=0) or 1-hidden-layer net (numpy, `numpy_nets`). T: (N,) int for one-of-many,
+    (N, C) float with NaN for binary/many. With validation data: early stopping on validation loss,
+    returns the best epoch count. Returns (layers [(W, b)], epochs_used, best validation loss or None)."""
+    rng = np.random.default_rng(seed)  # the shuffles
+    net_rng = np.random.default_rng([seed, 1])  # initialisation and dropout
+    c = int(T.max()) + 1 if kind == "one-of-many" else T.shape[1]
+    if kind == "one-of-many" and Tval is not None:
+        c = max(c, int(Tval.max()) + 1)
+    net = _net(X.shape[1], c, hidden, dropout, net_rng)
+    opt = nets.AdamW(net.params(), lr=lr, weight_decay=weight_decay)
+    loss_fn = _loss_fn(kind, T, c)
+    X = np.asarray(X, np.float32)
     n = X.shape[0]
     n_epochs = epochs if epochs is not None else max_epochs
-    best: tuple[float, int, list[Any] | None] = (math.inf, 0, None)  # (validation loss, epoch, weights)
+    best: tuple[float, int, list[np.ndarray] | None] = (math.inf, 0, None)  # (validation loss, epoch, weights)
     for ep in range(1, n_epochs + 1):
-        net.train()
         perm = rng.permutation(n)
         for i in range(0, n, batch):
-            b = torch.tensor(perm[i:i + batch])
-            opt.zero_grad()
-            loss_fn(net(Xt[b]), b).backward()
-            opt.step()
+            b = perm[i:i + batch]
+            _, grad = loss_fn(net.forward(X[b], train=True), T[b])
+            net.backward(grad)
+            opt.step(net.grads())
         if Xval is not None:
-            net.eval()
-            with torch.no_grad():
-                vl = float(loss_fn(net(Xv), torch.arange(Xv.shape[0]), val_tgt))
+            vl = loss_fn(net.forward(np.asarray(Xval, np.float32)), Tval)[0]
             if vl < best[0] - 1e-4:
-                best = (vl, ep, [p.detach().clone() for p in net.parameters()])
+                best = (vl, ep, net.get_weights())
             elif ep - best[1] >= patience:
                 break
     if Xval is not None and best[2] is not None:
-        with torch.no_grad():
-            for p, q in zip(net.parameters(), best[2]):
-                p.copy_(q)
-    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
-    layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in linears]
-    return layers, (best[1] if Xval is not None else n_epochs), (best[0] if Xval is not None else None)
+        net.set_weights(best[2])
+    return net.linear_layers(), (best[1] if Xval is not None else n_epochs), (best[0] if Xval is not None else None)
 
 
 def _fit_linear_sklearn(X, y, kind, C, seed, n_classes=None):
@@ -440,7 +415,7 @@ class KindStrategy:
 
     kind: str = ""
     # Make the inner split even when there is nothing to choose (model "linear" with one C):
-    # "many" reports its torch linear model's inner-split score in the card.
+    # "many" reports its masked-BCE linear model's inner-split score in the card.
     always_inner_split = False
 
     def encode(self, labels: Sequence, cfg: HeadConfig) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
@@ -640,14 +615,14 @@ class ManyKind(KindStrategy):
         return _mean_ap(z, T)
 
     def linear_candidates(self, Z: np.ndarray, T: np.ndarray, itr: np.ndarray, iva: np.ndarray, cfg: HeadConfig) -> dict[str, float]:
-        lay, _, _ = _fit_torch(Z[itr], T[itr], self.kind, 0, cfg.seed, Xval=Z[iva], Tval=T[iva])
+        lay, _, _ = _fit_net(Z[itr], T[itr], self.kind, 0, cfg.seed, Xval=Z[iva], Tval=T[iva])
         return {"linear": self.val_score(_logits(lay, Z[iva]), T[iva])}
 
     def fit_linear(self, Z: np.ndarray, T: np.ndarray, c: float, seed: int, n_out: int) -> Layers:
-        return _fit_torch(Z, T, self.kind, 0, seed, epochs=MANY_LINEAR_EPOCHS)[0]
+        return _fit_net(Z, T, self.kind, 0, seed, epochs=MANY_LINEAR_EPOCHS)[0]
 
     def linear_description(self, c: float) -> dict[str, Any]:
-        return {"type": "linear (torch, masked BCE)", "epochs": MANY_LINEAR_EPOCHS}
+        return {"type": "linear (numpy, masked BCE)", "epochs": MANY_LINEAR_EPOCHS}
 
     def calibrate(self, s: Scored, learned: list[str], cfg: HeadConfig) -> Calibration:
         names = list(learned)
@@ -729,7 +704,7 @@ def _choose_model(strategy: KindStrategy, Z: np.ndarray, lab: Labelled, split: S
         if cfg.model in ("auto", "linear"):
             candidates.update(strategy.linear_candidates(Z, T, itr, iva, cfg))
         if cfg.model in ("auto", "mlp"):
-            lay, mlp_epochs, _ = _fit_torch(Z[itr], T[itr], strategy.kind, cfg.hidden, cfg.seed, Xval=Z[iva], Tval=T[iva])
+            lay, mlp_epochs, _ = _fit_net(Z[itr], T[itr], strategy.kind, cfg.hidden, cfg.seed, Xval=Z[iva], Tval=T[iva])
             candidates["mlp"] = strategy.val_score(_logits(lay, Z[iva]), T[iva])
         if candidates:
             best = max(candidates, key=lambda k: (candidates[k], k.startswith("linear")))
@@ -755,7 +730,7 @@ def _fit_and_score(strategy: KindStrategy, choice: ModelChoice, Z: np.ndarray, l
 
     def fit(rows: np.ndarray) -> Layers:
         if choice.model == "mlp":
-            return _fit_torch(Z[rows], T[rows], strategy.kind, cfg.hidden, cfg.seed, epochs=choice.epochs)[0]
+            return _fit_net(Z[rows], T[rows], strategy.kind, cfg.hidden, cfg.seed, epochs=choice.epochs)[0]
         return strategy.fit_linear(Z[rows], T[rows], choice.c, cfg.seed, n_out)
 
     layers = _quantise(fit(tr))
@@ -821,22 +796,17 @@ def _assemble(name: str, kind: str, backbone: str, cfg: HeadConfig, input_dims: 
 
 
 def _single_threaded(fn: Callable[..., LabelHead]) -> Callable[..., LabelHead]:
-    """Run `fn` single-threaded (BLAS and torch): the models are small, and threads only fight over
-    the cores (measured: a 240-item logistic regression went from 12 s to 0.5 s on a busy 2-core box)."""
+    """Run `fn` with single-threaded BLAS: the models are small, and threads only fight over the
+    cores (measured: a 240-item logistic regression went from 12 s to 0.5 s on a busy 2-core box);
+    one thread also gives the same sums, so the same weights, on any machine."""
     import functools
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> LabelHead:
-        import torch
         from threadpoolctl import threadpool_limits
 
-        n = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with threadpool_limits(1):
-                return fn(*args, **kwargs)
-        finally:
-            torch.set_num_threads(n)
+        with threadpool_limits(1):
+            return fn(*args, **kwargs)
 
     return wrapper
 
