@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageFile, JpegImagePlugin
 
+from artlens.features.embed import WORKING_SIDE
 from artlens.features.images import (
     IMAGE_SUFFIXES,
     MAX_PIXELS,
@@ -203,15 +204,19 @@ def test_loads_wikiart(path: Path) -> None:
 
 @pytest.mark.data
 @pytest.mark.parametrize("row", PEOPLE_ROWS, ids=lambda r: r["image"].split("/")[-1][:40])
-def test_loads_peopleart_at_working_size(row: dict[str, str]) -> None:
+def test_loads_peopleart_at_working_size(row: dict[str, str], tmp_path: Path) -> None:
     path = PEOPLEART / row["image"]
     w, h = int(row["width"]), int(row["height"])
     img = load_image(path, max_side=256)
     assert (img.width, img.height) == (w, h)  # the original size, not the working one
-    assert max(img.rgb.shape[:2]) == 256
+    # A JPEG comes back at libjpeg's own half scale (500 px -> 250): within (max_side / 2, max_side].
+    assert max(img.rgb.shape[:2]) == -(-max(w, h) // 2)
     assert abs(img.rgb.shape[1] / img.rgb.shape[0] - w / h) < 0.02  # aspect kept
-    reference = np.asarray(Image.fromarray(pixels(path)).resize(img.rgb.shape[1::-1], Image.Resampling.LANCZOS))
-    assert diff(img.rgb, reference) < 2
+    # Half scale in libjpeg is close to averaging each 2x2 block of the full decode.
+    assert diff(img.rgb, np.asarray(Image.fromarray(pixels(path)).reduce(2))) < 2
+    # Any other format is resampled to exactly max_side.
+    png = load_image(save(Image.open(path), tmp_path / "same.png"), max_side=256)
+    assert max(png.rgb.shape[:2]) == 256
 
 
 @pytest.mark.data
@@ -543,11 +548,47 @@ def test_large_jpeg_uses_draft_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
     img = load_image(path, max_side=512)
-    assert requested == [(384, 512)]  # libjpeg decodes at 1/4 scale (750x1000), not 12 Mpx
-    assert (img.width, img.height) == (3000, 4000) and img.rgb.shape == (512, 384, 3)
-    reference = np.asarray(Image.open(path).convert("RGB").resize((384, 512), Image.Resampling.LANCZOS))
-    assert diff(img.rgb, reference) < 2
+    assert requested == [(193, 257)]  # just over half of max_side, in the image's own shape
+    # libjpeg decodes at 1/8 scale (375x500), not 12 Mpx, and that is the working copy: not resampled.
+    assert (img.width, img.height) == (3000, 4000) and img.rgb.shape == (500, 375, 3)
+    assert diff(img.rgb, np.asarray(Image.fromarray(pixels(path)).reduce(8))) < 2  # about each 8x8 block's mean
     assert reason_of(path, max_pixels=10_000_000) == "too-large"
+
+
+@pytest.mark.parametrize(
+    ("size", "working"),
+    [
+        ((500, 400), (500, 400)),  # not larger than max_side: decoded whole
+        ((800, 600), (400, 300)),  # 1/2
+        ((1100, 800), (275, 200)),  # 1/4: 1/2 would be 550, over max_side
+        ((3000, 2400), (375, 300)),  # 1/8: a 7 Mpx camera JPEG
+        ((4000, 3000), (500, 375)),  # 1/8: 12 Mpx
+        ((6000, 4000), (520, 347)),  # 1/8 is 750x500, still over max_side: resampled to it
+    ],
+)
+def test_jpeg_working_size_is_the_smallest_dct_scale_above_half(tmp_path: Path, size: tuple[int, int], working: tuple[int, int]) -> None:
+    path = save(Image.new("RGB", size, (120, 80, 40)), tmp_path / "photo.jpg")
+    img = load_image(path, max_side=520)
+    assert (img.width, img.height) == size
+    assert img.image.size == working
+
+
+@pytest.mark.data
+def test_a_camera_size_jpeg_is_decoded_small_and_upright(tmp_path: Path) -> None:
+    # A 7 Mpx camera JPEG, stored on its side with EXIF orientation 6, as `add` reads it.
+    camera = Image.open(LANDSCAPE).convert("RGB").resize((3000, 2400), Image.Resampling.BICUBIC)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    path = save(camera, tmp_path / "camera.jpg", quality=90, exif=exif)
+    img = load_image(path, max_side=WORKING_SIDE)
+    assert (img.width, img.height) == (2400, 3000)  # the original size, upright
+    assert img.rgb.shape == (375, 300, 3)  # 1/8 of each side (libjpeg's DCT scaling), then turned upright
+    # At 1/8 scale libjpeg keeps about each 8x8 block's mean: the full image reduced by 8.
+    assert diff(img.rgb, np.rot90(np.asarray(camera.reduce(8)), k=-1)) < 2
+    again = load_image(path, max_side=WORKING_SIDE)
+    assert (again.sha256, again.pixel_hash, again.phash) == (img.sha256, img.pixel_hash, img.phash)
+    # Enough pixels for what the working copy is for: the largest model input and the thumbnail.
+    assert min(img.rgb.shape[:2]) >= 260 and max(img.rgb.shape[:2]) >= 256
 
 
 @pytest.mark.data

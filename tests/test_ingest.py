@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import signal
 import sqlite3
@@ -99,6 +100,25 @@ def test_exact_duplicates_are_not_indexed_twice(tmp_path: Path) -> None:
         (frozenset({"b.png", "a.png"}), "pixels"),
         (frozenset({"same-bytes.jpg", files[0].name}), "bytes"),
     }
+
+
+def test_a_camera_size_photo_is_added_upright_with_a_small_thumbnail(tmp_path: Path) -> None:
+    # A 3000 x 2400 JPEG stored on its side (EXIF orientation 6), as cameras write them. libjpeg
+    # decodes it at 1/8 scale; the catalog still records the upright size of the file itself.
+    painting = copy_paintings(tmp_path / "art", 1)[0]
+    photo = tmp_path / "photo.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    Image.open(painting).convert("RGB").resize((3000, 2400), Image.Resampling.BICUBIC).save(photo, quality=90, exif=exif)
+    col = Collection.create(tmp_path / "col")
+    report = col.add([photo])
+    assert (report.added, report.failed) == (1, [])
+    art = col.artworks_by_path([photo])[str(photo)]
+    assert (art.width, art.height, art.format) == (2400, 3000, "JPEG")
+    thumbnail = col.thumbnail(art.id)
+    assert thumbnail is not None
+    with Image.open(io.BytesIO(thumbnail)) as thumb:
+        assert thumb.size == (205, 256)  # upright, longest side 256, from the 300 x 375 decode
 
 
 def test_copies_added_later_point_at_the_catalogued_original(tmp_path: Path) -> None:

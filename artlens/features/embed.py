@@ -15,9 +15,10 @@ from artlens.features.backbone import Backbone
 from artlens.features.facets import color_features
 from artlens.features.images import as_pil, square
 
-# Decoded working size: enough for the largest backbone input (260 px) and a 256 px thumbnail,
-# small enough that JPEG draft mode (DCT scaling) skips most of the decoding work on big scans.
-WORKING_SIDE = 384
+# Longest side of the decoded working copy. A JPEG larger than this is decoded at the DCT scale
+# (1/2, 1/4, 1/8) that lands it above half of it, with no resampling: so it must be twice what the
+# pixels are needed for, the largest backbone input (260 px) and the 256 px thumbnail.
+WORKING_SIDE = 520
 
 
 def model_input(rgb: np.ndarray | Image.Image, backbone: Backbone) -> np.ndarray:

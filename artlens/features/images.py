@@ -110,6 +110,9 @@ def is_image_path(path: Path) -> bool:
 def load_image(path: Path, max_side: int = 512, max_pixels: int = MAX_PIXELS) -> DecodedImage:
     """Decode `path` to an upright sRGB working copy whose longest side is at most `max_side`.
 
+    A larger image is shrunk to exactly `max_side`, except a JPEG: libjpeg decodes it at 1/2, 1/4 or
+    1/8 scale for a fraction of the work, and the smallest scale whose longest side is still above
+    `max_side / 2` is kept as it is (resampled to `max_side` only if even 1/8 is larger).
     Raises `ImageError` for any problem with the file (never anything else for bad input).
     """
     if max_side < 1:
@@ -305,13 +308,14 @@ def _identify_any(data: bytes) -> str | None:
 
 
 def _draft(im: Image.Image, max_side: int) -> None:
-    """Let libjpeg decode at 1/2, 1/4 or 1/8 scale (DCT scaling) when the image is much larger."""
+    """Let libjpeg decode at 1/2, 1/4 or 1/8 scale (DCT scaling): the smallest that keeps the longest
+    side above max_side / 2, so a large JPEG lands in (max_side / 2, max_side] with no resampling."""
     w, h = im.size
-    if max(w, h) < 2 * max_side:
+    if max(w, h) <= max_side:
         return
-    s = max_side / max(w, h)
-    # Ask for the final size, not (max_side, max_side): PIL then never decodes below it, and a
-    # panorama shrinks as well as a square would.
+    s = (max_side // 2 + 1) / max(w, h)
+    # Ask for a size of the image's own shape, not a square: PIL never decodes below it in either
+    # direction, and a panorama shrinks as well as a square would.
     im.draft(im.mode, (max(1, math.ceil(w * s)), max(1, math.ceil(h * s))))
 
 

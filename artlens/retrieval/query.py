@@ -69,9 +69,9 @@ def held_pixels(path: Path) -> tuple[int, int, int] | None:
 
 def _draft_scale(width: int, height: int, max_side: int) -> int:
     """The DCT scale (1, 2, 4 or 8) libjpeg decodes at for load_image(max_side=...): as PIL's draft picks it."""
-    if max(width, height) < 2 * max_side:
+    if max(width, height) <= max_side:
         return 1
-    r = max_side / max(width, height)
+    r = (max_side // 2 + 1) / max(width, height)  # the size features.images._draft asks for
     ratio = min(width // max(1, math.ceil(width * r)), height // max(1, math.ceil(height * r)))
     return next(s for s in (8, 4, 2, 1) if ratio >= s)
 
