@@ -216,6 +216,9 @@ def write_docs(table: str, args: argparse.Namespace, report: dict, seconds: floa
         "",
         f"The shipped space (`artlens/models/{args.backbone}/style_learned.npz`) is trained the same way on the training data; new",
         "collections on this backbone use it, and the joint mix then takes it in the style slot (the last row).",
+        *([] if BACKBONES[args.backbone].weights == "imagenet" else [
+            "The default joint weights (content 0.35, style 0.55, colour 0.1) are kept: more style weight gains at most",
+            "0.02 on these two style measures, and content's share is what lets the joint also match what a work shows."]),
     ])
     evaluation = Path(__file__).resolve().parents[1] / "docs" / "evaluation.md"
     write_section("learned-style" if args.backbone == "lite0" else f"learned-style-{args.backbone}", section, evaluation, header="# Evaluation\n")
