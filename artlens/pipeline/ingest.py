@@ -210,7 +210,7 @@ def _cell_limit() -> Iterator[None]:
 
 
 @dataclass
-class _Prepared:
+class Prepared:
     path: Path
     size: int | None = None
     mtime_ns: int | None = None
@@ -220,9 +220,9 @@ class _Prepared:
     message: str = ""
 
 
-def _prepare(path: Path, backbone: Backbone) -> _Prepared:
+def _prepare(path: Path, backbone: Backbone) -> Prepared:
     """Everything about one file that does not need the batch. Never raises for bad input."""
-    out = _Prepared(path)
+    out = Prepared(path)
     try:
         st = path.stat()
         out.size, out.mtime_ns = st.st_size, st.st_mtime_ns
@@ -259,7 +259,7 @@ def _batches(items: Sequence[Path], n: int, workers: int = 1) -> list[Sequence[P
     return out
 
 
-def _embed_batch(paths: Sequence[Path], backbone: Backbone, style_variant: str) -> list[_Prepared]:
+def _embed_batch(paths: Sequence[Path], backbone: Backbone, style_variant: str) -> list[Prepared]:
     """Prepare every file of a batch, then run the backbone once on the good ones."""
     prepared = [_prepare(p, backbone) for p in paths]
     good = [(p, p.art, p.model_input) for p in prepared if p.art is not None and p.model_input is not None]
@@ -273,15 +273,22 @@ def _embed_batch(paths: Sequence[Path], backbone: Backbone, style_variant: str) 
     return prepared
 
 
-def _in_order(pool: ThreadPoolExecutor, batches: Iterable[Sequence[Path]], backbone: Backbone, style_variant: str, ahead: int) -> Iterator[list[_Prepared]]:
+def _in_order(pool: ThreadPoolExecutor, batches: Iterable[Sequence[Path]], backbone: Backbone, style_variant: str, ahead: int) -> Iterator[list[Prepared]]:
     """Embedded batches in submission order, keeping `ahead` batches in flight on the workers."""
-    queue: deque[Future[list[_Prepared]]] = deque()
+    queue: deque[Future[list[Prepared]]] = deque()
     for batch in batches:
         queue.append(pool.submit(_embed_batch, batch, backbone, style_variant))
         if len(queue) > ahead:
             yield queue.popleft().result()
     while queue:
         yield queue.popleft().result()
+
+
+def embedded_batches(pool: ThreadPoolExecutor, files: Sequence[Path], backbone: Backbone, style_variant: str,
+                     batch_size: int, workers: int) -> Iterator[list[Prepared]]:
+    """`files` decoded and embedded batch by batch on the pool's workers, yielded in order (for `add`
+    and `reembed`); a file that cannot be used comes back with its reason instead of an artwork."""
+    return _in_order(pool, _batches(files, batch_size, workers), backbone, style_variant, ahead=workers + 1)
 
 
 def add_files(
@@ -323,7 +330,7 @@ def add_files(
     workers = usable_cores()
     inserted: set[str] = set()  # got their metadata with their row
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="artlens-ingest") as pool:
-        for prepared in _in_order(pool, _batches(todo, batch_size, workers), backbone, style_variant, ahead=workers + 1):
+        for prepared in embedded_batches(pool, todo, backbone, style_variant, batch_size, workers):
             failed = [(str(p.path), p.size, p.mtime_ns, p.reason, p.message) for p in prepared if p.art is None]
             arts = [p.art for p in prepared if p.art is not None]
             for art in arts:

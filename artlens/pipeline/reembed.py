@@ -17,7 +17,7 @@ from pathlib import Path
 from artlens.errors import CollectionError
 from artlens.features.backbone import Backbone
 from artlens.machine import usable_cores
-from artlens.pipeline.ingest import BATCH_SIZE, _batches, _in_order
+from artlens.pipeline.ingest import BATCH_SIZE, embedded_batches
 from artlens.store.database import Catalog
 
 SHOWN_PROBLEMS = 10  # files listed in the error; the rest are counted
@@ -45,7 +45,7 @@ def reembed(store: Catalog, backbone: Backbone, style_variant: str, batch_size: 
     workers = usable_cores()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="artlens-reembed") as pool:
         done = 0
-        for prepared in _in_order(pool, _batches(todo, batch_size, workers), backbone, style_variant, ahead=workers + 1):
+        for prepared in embedded_batches(pool, todo, backbone, style_variant, batch_size, workers):
             good = []
             for p in prepared:
                 row = rows[str(p.path)]
