@@ -167,6 +167,14 @@ class Collection:
     # -- building ----------------------------------------------------------------------------
 
     @property
+    def feature_space(self) -> str:
+        """The space its raw features live in: the backbone's name, shared by its INT8 variant. Label
+        heads and learned style spaces record it and apply to any collection in the same space."""
+        from artlens.features.backbone import BACKBONES as SPECS
+
+        return SPECS[self.backbone_name].features
+
+    @property
     def backbone(self) -> Backbone:
         if self._backbone is None:
             from artlens.features.backbone import Backbone
@@ -230,12 +238,14 @@ class Collection:
             if (backbone, _shipped_version(backbone)) == (self.backbone_name, self.backbone_version) and self._store.setting("reembed_target") is None:
                 return ReembedReport(backbone, self.backbone_version, embedded=0, kept=self._store.count(), retrain=[])
             own_dir = self.directory / MODELS_DIR
-            own_heads = {name for name, path in available(own_dir, self.backbone_name).items() if path.parent == own_dir}
+            own_heads = {name for name, path in available(own_dir, self.feature_space).items() if path.parent == own_dir}
             own_space = (own_dir / f"{LEARNED_STYLE}.npz").exists()
+            old_space = self.feature_space
             result = reembed.reembed(self._store, Backbone(backbone, threads=1), self.style_variant, batch_size or ingest.BATCH_SIZE, progress)
             self.backbone_name, self.backbone_version = backbone, _shipped_version(backbone)
             self._backbone = None
-            retrain = sorted(own_heads) + ([LEARNED_STYLE] if own_space else [])
+            same_space = self.feature_space == old_space  # e.g. lite0-art -> lite0-art-int8: its models still apply
+            retrain = [] if same_space else sorted(own_heads) + ([LEARNED_STYLE] if own_space else [])
             self.build()
         return ReembedReport(backbone, self.backbone_version, embedded=result.embedded, kept=result.kept, retrain=retrain)
 
@@ -291,9 +301,9 @@ class Collection:
         own = self.directory / MODELS_DIR / f"{LEARNED_STYLE}.npz"
         if own.exists():
             space = StyleSpace.load(own)
-            if space.meta.get("backbone", self.backbone_name) == self.backbone_name:
+            if space.meta.get("backbone", self.feature_space) == self.feature_space:
                 return space  # else trained before a re-embed: `learn style` trains it again
-        return default_style_space(self.backbone_name, self.style_variant)
+        return default_style_space(self.feature_space, self.style_variant)
 
     @_writes("learn style")
     def learn_style(
@@ -320,7 +330,7 @@ class Collection:
         if epochs is not None:
             options["epochs"] = epochs
         space, report = train_style_space(raw, groups, **options)
-        space.meta.update({"group": group, "backbone": self.backbone_name, "style_variant": self.style_variant,
+        space.meta.update({"group": group, "backbone": self.feature_space, "style_variant": self.style_variant,
                            "trained_on": f"this collection ({len(ids)} artworks), groups from column {group!r}"})
         (self.directory / MODELS_DIR).mkdir(exist_ok=True)
         space.save(self.directory / MODELS_DIR / f"{LEARNED_STYLE}.npz")
@@ -525,7 +535,7 @@ class Collection:
         (which win on a name clash)."""
         from artlens.learn.registry import available
 
-        return available(self.directory / MODELS_DIR, self.backbone_name)
+        return available(self.directory / MODELS_DIR, self.feature_space)
 
     def _raw(self, names: Sequence[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(ids, raw feature matrices) of every indexed artwork, for the raw features named."""
@@ -585,7 +595,7 @@ class Collection:
         rows = self._store.artworks(ids)
         metas = merged_metadata([rows[int(i)].meta for i in ids], [given.get(int(i), {}) for i in ids])
         groups = [m.get(group) or None for m in metas] if group else None
-        head = train_head(raw, training_labels(metas, label, kind), kind=kind, groups=groups, name=name, backbone=self.backbone_name)
+        head = train_head(raw, training_labels(metas, label, kind), kind=kind, groups=groups, name=name, backbone=self.feature_space)
         (self.directory / MODELS_DIR).mkdir(exist_ok=True)
         head.save(self.directory / MODELS_DIR / f"{name}.npz")
         return ModelCard(head.card)

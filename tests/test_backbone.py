@@ -131,6 +131,7 @@ def test_every_backbone_is_shipped_and_small() -> None:
     assert all(f.parent == MODEL_DIR for f in files)
     assert sum(f.stat().st_size for f in files) < 40e6
     assert BACKBONES["lite0-art"].version == "art-v1/taps-v1"  # what a collection records
+    assert BACKBONES["lite0-art-int8"].version == "art-v1/taps-v1/int8"
 
 
 def test_art_backbone_has_the_imagenet_layout(lite0: Backbone) -> None:
@@ -140,6 +141,18 @@ def test_art_backbone_has_the_imagenet_layout(lite0: Backbone) -> None:
     pixels = np.random.default_rng(0).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
     a, b = art.run(pixels)["content"], lite0.run(pixels)["content"]
     assert not np.allclose(a, b, atol=1e-3)
+
+
+@pytest.mark.data
+def test_the_int8_backbone_stays_close_to_the_float_one(lite0: Backbone) -> None:
+    """Same layout; on real paintings its features point the same way (the figures are in docs/backbone.md)."""
+    art, int8 = Backbone("lite0-art", threads=2), Backbone("lite0-art-int8", threads=2)
+    assert (int8.output_dims, int8.tap_layout(), int8.gram_layout()) == (art.output_dims, art.tap_layout(), art.gram_layout())
+    pixels = load(sorted((WIKIART / "images").glob("*/*.jpg"))[:8], 224)
+    a, b = art.run(pixels), int8.run(pixels)
+    for key in ("content", "style"):
+        cosine = (a[key] * b[key]).sum(1) / np.linalg.norm(a[key], axis=1) / np.linalg.norm(b[key], axis=1)
+        assert cosine.mean() > 0.98, (key, cosine)
 
 
 def test_a_stale_model_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,10 +7,9 @@ import pytest
 
 from artlens.features.embed import raw_dims
 from artlens.learn import DEFAULT_MODELS, KINDS, VOCABULARIES, Decision, HeadConfig, LabelHead, load_default_model, train_head
-from artlens.learn.registry import default_model_path
+from artlens.learn.registry import DEFAULT_FEATURES, default_model_path
 from artlens.learn.training import masked_bce
 from artlens.store import catalog
-from artlens.vocabulary import DEFAULT_BACKBONE
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +183,7 @@ def test_default_models_load_and_decide(name, small_raw) -> None:
     raw, _ = small_raw
     assert default_model_path(name).stat().st_size < 3_000_000
     head = load_default_model(name)
-    assert head.name == name and head.backbone == DEFAULT_BACKBONE
+    assert head.name == name and head.backbone == DEFAULT_FEATURES
     r = _sub(raw, np.arange(5))
     decisions = head.decide(r)
     assert len(decisions) == 5 and all(isinstance(d, Decision) for d in decisions)

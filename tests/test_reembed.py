@@ -32,9 +32,18 @@ def imagenet_collection(tmp_path: Path, art: Path) -> Collection:
 
 def test_a_new_collection_records_the_art_backbone_and_its_version(tmp_path: Path, art: Path) -> None:
     col = Collection.create(tmp_path / "new")
-    assert (col.backbone_name, col.backbone_version) == ("lite0-art", "art-v1/taps-v1")
+    assert (col.backbone_name, col.backbone_version) == ("lite0-art-int8", "art-v1/taps-v1/int8")
     info = col.info().model
-    assert (info.backbone, info.version) == ("lite0-art", "art-v1/taps-v1")
+    assert (info.backbone, info.version) == ("lite0-art-int8", "art-v1/taps-v1/int8")
+    assert col.feature_space == "lite0-art"  # the float backbone's default models serve it
+
+
+def test_float_and_int8_share_their_models_across_a_reembed(tmp_path: Path, art: Path) -> None:
+    col = Collection.create(tmp_path / "col", backbone="lite0-art")
+    col.add([art])
+    assert set(col.label_models()) >= {"style", "genre"}
+    report = col.reembed("lite0-art-int8")
+    assert report.retrain == [] and col.feature_space == "lite0-art"
 
 
 def test_reembed_switches_every_artwork_and_search_works(imagenet_collection: Collection, art: Path) -> None:
@@ -103,4 +112,4 @@ def test_cli_reembed(imagenet_collection: Collection) -> None:
 
     result = CliRunner().invoke(app, ["reembed", str(imagenet_collection.directory), "--json"])
     assert result.exit_code == 0, result.output
-    assert '"backbone": "lite0-art"' in result.output
+    assert '"backbone": "lite0-art-int8"' in result.output

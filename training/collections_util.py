@@ -50,13 +50,13 @@ if __name__ == "__main__":
     import sys
     import time
 
-    from artlens.vocabulary import DEFAULT_BACKBONE
+    from artlens.learn.registry import DEFAULT_FEATURES
 
     work = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/artlens-train")
     work.mkdir(parents=True, exist_ok=True)
     for name in DATASETS:
         t = time.time()
-        col = ensure_collection(work, name, DEFAULT_BACKBONE)
+        col = ensure_collection(work, name, DEFAULT_FEATURES)
         ids, raw, metas, _ = load_raw(col)
         print(name, len(ids), {k: v.shape for k, v in raw.items()}, f"{time.time() - t:.0f}s", flush=True)
         col.close()

@@ -35,13 +35,12 @@ from collections_util import ensure_collection, load_raw  # noqa: E402
 from artlens.features.backbone import BACKBONES  # noqa: E402
 from artlens.learn import IMAGENET_CONTENT, LabelHead, train_head  # noqa: E402
 from artlens.learn.calibration import softmax  # noqa: E402
-from artlens.learn.registry import defaults_dir  # noqa: E402
-from artlens.vocabulary import DEFAULT_BACKBONE  # noqa: E402
+from artlens.learn.registry import DEFAULT_FEATURES, defaults_dir  # noqa: E402
 
 ROOT = HERE.parent
-MODELS = defaults_dir(DEFAULT_BACKBONE)  # main() points these at the chosen backbone's folder and doc
+MODELS = defaults_dir(DEFAULT_FEATURES)  # main() points these at the chosen backbone's folder and doc
 DOC = ROOT / "docs" / "models.md"
-BACKBONE = DEFAULT_BACKBONE
+BACKBONE = DEFAULT_FEATURES  # the float backbone of the default feature space (its INT8 variant shares the models)
 SEED = 0
 PACS_OBJECTS = ["dog", "elephant", "giraffe", "guitar", "horse", "house", "person"]
 MAPPED = ["bird", "cat", "car", "bicycle", "building", "flower"]  # ImageNet-mapped content words (no "tree": see vocabularies)
@@ -510,12 +509,12 @@ def recalibrate_on_unseen(head: LabelHead, unseen: tuple, artists: int) -> dict:
 def main(argv=None) -> int:
     global MODELS, DOC, BACKBONE
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--backbone", choices=list(BACKBONES), default=DEFAULT_BACKBONE)
+    ap.add_argument("--backbone", choices=[b for b, spec in BACKBONES.items() if spec.features == b], default=DEFAULT_FEATURES)
     ap.add_argument("--work", type=Path, default=Path("/tmp/artlens-train"))
     ap.add_argument("--only", default="", help="comma-separated models to retrain (the others are read from artlens/models for the doc)")
     args = ap.parse_args(argv)
     BACKBONE, MODELS = args.backbone, defaults_dir(args.backbone)
-    DOC = ROOT / "docs" / ("models.md" if args.backbone == DEFAULT_BACKBONE else f"models-{args.backbone}.md")
+    DOC = ROOT / "docs" / ("models.md" if args.backbone == DEFAULT_FEATURES else f"models-{args.backbone}.md")
     args.work.mkdir(parents=True, exist_ok=True)
     only = [n for n in args.only.split(",") if n] or list(TRAINERS)
     data = {}

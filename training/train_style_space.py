@@ -36,9 +36,9 @@ from artlens.evaluation import metrics  # noqa: E402
 from artlens.evaluation.evaluate import ranked_neighbours  # noqa: E402
 from artlens.features.backbone import BACKBONES  # noqa: E402
 from artlens.features.facets import DEFAULT_WEIGHTS, FACETS, TRANSFORM_SPECS, fit_transform  # noqa: E402
+from artlens.learn.registry import DEFAULT_FEATURES  # noqa: E402
 from artlens.learn.style_space import LOSSES, STYLE_SPACE_INPUTS, default_style_space_path, evaluate_groups, train_style_space  # noqa: E402
 from artlens.store.vectors import joint_matrix  # noqa: E402
-from artlens.vocabulary import DEFAULT_BACKBONE  # noqa: E402
 
 SEED = 0
 COLUMNS = ("artist P@1", "artist P@5", "artist P@10", "style P@10")
@@ -157,7 +157,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/artlens-train"))
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--loss", choices=LOSSES, default="contrastive")
-    parser.add_argument("--backbone", choices=list(BACKBONES), default=DEFAULT_BACKBONE)
+    parser.add_argument("--backbone", choices=[b for b, spec in BACKBONES.items() if spec.features == b], default=DEFAULT_FEATURES)
     parser.add_argument("--output", type=Path, help="default: the shipped space for the backbone, artlens/models/<backbone>/style_learned.npz")
     parser.add_argument("--write", action="store_true", help="write the figures to docs/evaluation.md and the training time to docs/benchmarks.md")
     args = parser.parse_args()
