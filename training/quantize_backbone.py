@@ -1,7 +1,11 @@
 """INT8 variant of the art-tuned backbone: ONNX Runtime static quantisation calibrated on real paintings.
 
-    .venv/bin/python training/quantize_backbone.py --fp32 /tmp/artlens-backbone-noartist/efficientnet-lite0-art.onnx \\
-        --out /tmp/int8/efficientnet-lite0-art-int8.onnx [--work /tmp/int8] [--calibration 320] [--repeats 10]
+    .venv/bin/python training/quantize_backbone.py --fp32 artlens/models/backbones/efficientnet-lite0-art.onnx \\
+        --out artlens/models/backbones/efficientnet-lite0-art-int8.onnx [--work /tmp/int8] [--calibration 320] [--repeats 10]
+
+The shipped INT8 file was made from the float export before its weights were stored in float16; run on
+the shipped float file (as above) the recipe gives a model within 0.0042 of float on every figure
+(measured 2026-11-29), as the shipped one is within 0.0025.
 
 The recipe (each step measured against plain `quantize_static`, see the report of the issue):
 
