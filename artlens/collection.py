@@ -112,7 +112,7 @@ class Collection:
     @classmethod
     def create(cls, directory: str | Path, backbone: str | None = None, style: str | None = None) -> Collection:
         """Open the collection at `directory`, creating it if needed with this backbone (default
-        lite0-art) and style variant (default adain). None: an existing collection keeps its own;
+        lite0-art-int8) and style variant (default adain). None: an existing collection keeps its own;
         naming other ones than it was made with is a CollectionError (see `reembed`).
 
         CollectionError when its catalog database is damaged (see `check`).
@@ -226,8 +226,9 @@ class Collection:
         """Embed every artwork again with `backbone` (another one, or a new version of this one) and
         switch the collection to it, then rebuild the vectors. Resumable: an interrupted run keeps
         its finished batches. CollectionError (nothing switched) when some files are gone, unreadable
-        or changed. Own label heads and an own learned style space were trained on the old features:
-        they stop applying (retrain them with `labels train` / `learn style`); labels are kept."""
+        or changed. Own label heads and an own learned style space trained on the old features stop
+        applying when the feature space changes (retrain them with `labels train` / `learn style`;
+        the report lists them); between a backbone and its INT8 variant they still apply. Labels are kept."""
         from artlens.features.backbone import Backbone
         from artlens.learn.registry import available
         from artlens.pipeline import ingest, reembed

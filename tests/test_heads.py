@@ -75,7 +75,7 @@ def test_unknown_rows_do_not_change_training(small_raw) -> None:
 def test_train_from_a_metadata_column(small_raw, style_head) -> None:
     raw, metas = small_raw
     h = style_head
-    assert h.kind == "one-of-many" and h.backbone == "lite0" and h.inputs == ("content", "style")
+    assert h.kind == "one-of-many" and h.backbone == DEFAULT_FEATURES and h.inputs == ("content", "style")
     assert sorted(h.classes) == sorted({m["style"] for m in metas}) and len(h.classes) == 11
     card = h.card
     assert card["data"]["labelled"] == 242 and card["data"]["train"] + card["data"]["held_out"] == 242

@@ -361,7 +361,7 @@ API_DOC = """## The model files and the API
   ";"-joined classes that say yes, "" when all say no, "unsure" when none says yes and some is unsure.
 - `head.thresholds`: binary `{"yes", "no", "precision_target_met"}`, one-of-many `{"abstain"}`, many
   `{"per_class": {class: {"yes", "no", ...}}}`.
-- `train_head(raw, labels, kind, groups=None, name=..., backbone="lite0", config=None, **options)`: the
+- `train_head(raw, labels, kind, groups=None, name=..., backbone="lite0-art", config=None, **options)` (backbone: the feature space the raw features come from): the
   options are the fields of `HeadConfig` (precision_target=0.90, positive_recall=0.95, seed=0,
   inputs=("content", "style"), classes=None, positive=None, model="auto", ...); see its docstring. Labels
   too few or unusable raise `artlens.InputError`. `VOCABULARIES` holds BAM's media / emotion / content class lists.

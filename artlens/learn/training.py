@@ -34,6 +34,7 @@ from artlens.learn import calibration as cal
 from artlens.learn import numpy_nets as nets
 from artlens.learn.heads import KINDS, LabelHead
 from artlens.learn.numpy_nets import masked_bce
+from artlens.learn.registry import DEFAULT_FEATURES
 from artlens.learn.small_model import jsonable, mlp_forward, signed_power
 from artlens.vocabulary import NO_WORDS, YES_WORDS
 
@@ -818,7 +819,7 @@ def train_head(
     kind: str,
     groups: Sequence[str | None] | None = None,
     name: str = "label",
-    backbone: str = "lite0",
+    backbone: str = DEFAULT_FEATURES,
     config: HeadConfig | None = None,
     **options: Any,
 ) -> LabelHead:
