@@ -112,7 +112,7 @@ class Collection:
     @classmethod
     def create(cls, directory: str | Path, backbone: str | None = None, style: str | None = None) -> Collection:
         """Open the collection at `directory`, creating it if needed with this backbone (default
-        lite0-art-int8) and style variant (default adain). None: an existing collection keeps its own;
+        lite0-art) and style variant (default adain). None: an existing collection keeps its own;
         naming other ones than it was made with is a CollectionError (see `reembed`).
 
         CollectionError when its catalog database is damaged (see `check`).

@@ -32,9 +32,9 @@ def imagenet_collection(tmp_path: Path, art: Path) -> Collection:
 
 def test_a_new_collection_records_the_art_backbone_and_its_version(tmp_path: Path, art: Path) -> None:
     col = Collection.create(tmp_path / "new")
-    assert (col.backbone_name, col.backbone_version) == ("lite0-art-int8", "art-v1/taps-v1/int8")
+    assert (col.backbone_name, col.backbone_version) == ("lite0-art", "art-v1/taps-v1")
     info = col.info().model
-    assert (info.backbone, info.version) == ("lite0-art-int8", "art-v1/taps-v1/int8")
+    assert (info.backbone, info.version) == ("lite0-art", "art-v1/taps-v1")
     assert col.feature_space == "lite0-art"  # the float backbone's default models serve it
 
 
@@ -112,4 +112,4 @@ def test_cli_reembed(imagenet_collection: Collection) -> None:
 
     result = CliRunner().invoke(app, ["reembed", str(imagenet_collection.directory), "--json"])
     assert result.exit_code == 0, result.output
-    assert '"backbone": "lite0-art-int8"' in result.output
+    assert '"backbone": "lite0-art"' in result.output

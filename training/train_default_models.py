@@ -477,8 +477,11 @@ def recalibrate_on_unseen(head: LabelHead, unseen: tuple, artists: int) -> dict:
     Calibrated on artists the backbone was trained on, the thresholds trust its over-fitted scores too
     much (confident precision 0.85 on unseen artists for a 0.90 target). The figures are cross-fitted:
     the unseen artists are split in two halves by artist, each half scored with the temperature and
-    threshold fitted on the other; the head keeps those fitted on both halves together."""
+    threshold fitted on the other; the head keeps those fitted on both halves together. The threshold
+    is train_head's rule: the lowest at which the precision's Clopper-Pearson lower bound reaches the
+    target."""
     from artlens.learn.calibration import abstention_threshold, fit_temperature
+    from artlens.learn.training import PRECISION_CONFIDENCE  # as train_head calibrates: a lower bound must reach the target
 
     raw, metas, _ = unseen
     key = {"style": "style", "genre": "genre"}[head.name]
@@ -491,11 +494,11 @@ def recalibrate_on_unseen(head: LabelHead, unseen: tuple, artists: int) -> dict:
     for h in (0, 1):
         fit, score = half != h, half == h
         t = fit_temperature(z[fit], y[fit])
-        threshold = abstention_threshold(softmax(z[fit], t), y[fit], head.card["precision_target"])["threshold"]
+        threshold = abstention_threshold(softmax(z[fit], t), y[fit], head.card["precision_target"], PRECISION_CONFIDENCE)["threshold"]
         p = softmax(z[score], t)
         correct[score], kept[score] = p.argmax(1) == y[score], p.max(1) >= threshold
     head.temperature = fit_temperature(z, y)
-    ab = abstention_threshold(softmax(z, head.temperature), y, head.card["precision_target"])
+    ab = abstention_threshold(softmax(z, head.temperature), y, head.card["precision_target"], PRECISION_CONFIDENCE)
     head.thresholds["abstain"] = ab["threshold"]
     head.card["calibration"].update({"temperature": head.temperature, "abstain_threshold": ab["threshold"],
                                      "precision": ab["precision"], "coverage": ab["coverage"],
