@@ -113,3 +113,20 @@ def test_cli_reembed(imagenet_collection: Collection) -> None:
     result = CliRunner().invoke(app, ["reembed", str(imagenet_collection.directory), "--json"])
     assert result.exit_code == 0, result.output
     assert '"backbone": "lite0-art"' in result.output
+
+
+@pytest.mark.data
+def test_own_models_of_another_feature_space_are_listed_to_retrain(tmp_path: Path, small_wikiart: tuple[Path, Path]) -> None:
+    """A collection's own style space and label head learned on ImageNet features stop applying on the
+    art backbone: the report lists them, the default space of the new backbone takes over, labels stay."""
+    csv_path, _ = small_wikiart
+    col = Collection.create(tmp_path / "col", backbone="lite0")
+    col.add([line.split(",")[0] for line in csv_path.read_text().splitlines()[1:]], metadata=csv_path)
+    col.learn_style("artist", epochs=2)
+    col.train_label("genre", name="my_genre")
+    assert "my_genre" in col.label_models()
+    report = col.reembed("lite0-art")
+    assert report.retrain == ["my_genre", "style_learned"]
+    assert "my_genre" not in col.label_models()  # trained on other features: not applied
+    space = col.style_space()
+    assert space is not None and "this collection" not in space.meta["trained_on"]  # the shipped one
