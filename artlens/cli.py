@@ -8,11 +8,13 @@ with the traceback in the log, or on screen with `artlens --debug` (or ARTLENS_D
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
 import sys
 import traceback
+from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
@@ -107,6 +109,23 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(plain(data), indent=2, ensure_ascii=False) + "\n")
 
 
+@contextlib.contextmanager
+def _batch_progress(label: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar for a job that commits batch by batch (add, reembed), fed by the callback it
+    yields; Ctrl-C ends the command with exit code 130 and says that finished batches are kept."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=err, transient=True, disable=quiet) as bar:
+        task = bar.add_task(label, total=None)
+        try:
+            yield lambda done, total: bar.update(task, completed=done, total=total)
+        except KeyboardInterrupt:
+            bar.stop()
+            err.print("Interrupted. Every finished batch is saved: run the same command again to continue.")
+            raise typer.Exit(130) from None
+
+
 @app.command()
 def add(
     collection: CollectionArg,
@@ -132,28 +151,15 @@ def add(
 
     Example: artlens add my-collection scans/ --metadata scans/labels.csv
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
     existed = collection.expanduser().exists()
     col = Collection.create(collection, backbone=backbone.value if backbone else None, style=style.value if style else None)
-
-    with Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                  console=err, transient=True, disable=as_json) as bar:
-        task = bar.add_task("embed", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with _batch_progress("embedding", quiet=as_json) as progress:
         try:
             report = col.add(paths, metadata=metadata, progress=progress, wait=float("inf") if wait else None)
         except ArtLensError:
             if not existed:  # a mistyped path or CSV must not leave an empty collection behind
                 col.discard_if_empty()
             raise
-        except KeyboardInterrupt:
-            bar.stop()
-            err.print("Interrupted. Every finished batch is saved: run the same command again to continue.")
-            raise typer.Exit(130) from None
     if as_json:
         _print_json(report.as_dict())
         if report.nothing_usable:
@@ -193,19 +199,9 @@ def reembed(
 
     Example: artlens reembed my-collection --backbone lite0-art
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
     col = Collection.open(collection)
-    with Progress(TextColumn("re-embedding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                  console=err, transient=True, disable=as_json) as bar:
-        task = bar.add_task("embed", total=None)
-        try:
-            report = col.reembed(backbone.value, progress=lambda done, total: bar.update(task, completed=done, total=total),
-                                 wait=float("inf") if wait else None)
-        except KeyboardInterrupt:
-            bar.stop()
-            err.print("Interrupted. Every finished batch is saved: run the same command again to continue.")
-            raise typer.Exit(130) from None
+    with _batch_progress("re-embedding", quiet=as_json) as progress:
+        report = col.reembed(backbone.value, progress=progress, wait=float("inf") if wait else None)
     if as_json:
         _print_json(report.as_dict())
         return
