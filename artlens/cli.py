@@ -213,6 +213,30 @@ def reembed(
 
 
 @app.command()
+def detect(
+    collection: CollectionArg,
+    wait: Annotated[bool, typer.Option("--wait", help="If another writer holds the collection, wait for it instead of failing (exit 75).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find the faces in every artwork not looked at yet, and store their boxes.
+
+    Then filter by them: artlens search COLLECTION --image IMG --where faces>=1 (or faces=0).
+    Interrupted runs continue where they stopped.
+
+    Example: artlens detect my-collection
+    """
+    col = Collection.open(collection)
+    with _batch_progress("detecting faces", quiet=as_json) as progress:
+        report = col.detect(progress=progress, wait=float("inf") if wait else None)
+    if as_json:
+        _print_json(report.as_dict())
+        return
+    out.print(f"Looked at {report.looked_at} artworks in {collection}: {report.faces} faces.")
+    for path, why in report.unreadable:
+        out.print(f"  unreadable: {path}: {why}")
+
+
+@app.command()
 def search(
     collection: CollectionArg,
     image: Annotated[list[Path], typer.Option("--image", "-i", help="Query image; repeat for a moodboard (vectors averaged).", show_default=False)],

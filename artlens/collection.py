@@ -27,6 +27,7 @@ from artlens.results import (
     ArtworkPage,
     ArtworkRef,
     CheckReport,
+    DetectReport,
     Duplicates,
     ExactCopy,
     FacetInfo,
@@ -249,6 +250,19 @@ class Collection:
             retrain = [] if same_space else sorted(own_heads) + ([LEARNED_STYLE] if own_space else [])
             self.build()
         return ReembedReport(backbone, self.backbone_version, embedded=result.embedded, kept=result.kept, retrain=retrain)
+
+    def detect(self, progress: Callable[[int, int], None] | None = None, wait: float | None = None) -> DetectReport:
+        """Find the faces in every artwork not looked at yet (MTCNN; boxes in original pixels, stored
+        in the catalog). Resumable; afterwards `faces` filters: `where=["faces>=1"]`, `["faces=0"]`."""
+        from artlens.pipeline.detect import detect_faces
+
+        with self._writer.hold("detect", wait):
+            result = detect_faces(self._store, progress)
+        return DetectReport(result.looked_at, result.faces, result.unreadable)
+
+    def regions(self, artwork_id: int) -> list[dict[str, Any]]:
+        """The regions detected in one artwork (kind, box [x0, y0, x1, y1] in its pixels, score, model)."""
+        return self._store.regions(artwork_id)
 
     def discard_if_empty(self) -> bool:
         """Delete the collection directory if nothing was ever written to it (no batch committed), holding
@@ -636,8 +650,10 @@ class Collection:
         """One row per artwork: id, path, metadata, labels people gave (`label.<name>`), and per label
         model its decision `pred.<model>` with its confidence `conf.<model>`, and its best class
         `top.<model>` with that class's probability `p.<model>` (given even when the decision is
-        "unsure"; for a yes/no model the class is the positive one and `p` is P(yes))."""
+        "unsure"; for a yes/no model the class is the positive one and `p` is P(yes)). Once faces were
+        detected (`detect`), `faces`: their count (empty where no detector has looked)."""
         given = self._store.human_labels()
+        faces = self._store.region_counts("face")
         label_names = sorted(self._store.label_counts())
         preds = self._store.predictions()
         models = self._store.prediction_models()
@@ -655,6 +671,8 @@ class Collection:
                 # The best guess even where the model abstains ("unsure"); for a yes/no model, P(yes).
                 row[f"top.{m}"] = best[0] if best else ""
                 row[f"p.{m}"] = best[1] if best else None
+            if faces:
+                row["faces"] = faces.get(a.id)
             out.append(row)
         return out
 

@@ -110,6 +110,20 @@ class ReembedReport:
 
 
 @dataclass(frozen=True)
+class DetectReport:
+    """What `detect` did: artworks looked at by this run, faces found in them, files that could not be
+    read (path, why; they are looked at again by the next run)."""
+
+    looked_at: int
+    faces: int
+    unreadable: list[tuple[str, str]]
+
+    def as_dict(self) -> JSON:
+        return {"looked_at": self.looked_at, "faces": self.faces,
+                "unreadable": [{"path": p, "why": w} for p, w in self.unreadable]}
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     backbone: str
     input_size: int

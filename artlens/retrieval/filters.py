@@ -7,24 +7,24 @@ from collections.abc import Iterable
 
 from artlens.errors import InputError
 
-Condition = tuple[str, str, str]  # (column, "=" or "!=", value)
+Condition = tuple[str, str, str]  # (column, operator, value)
+# Longest first, so "faces>=2" is not read as "faces>" "=2". Comparisons other than = and != are for
+# counts (faces); the catalog says so when one is used on a text column.
+OPERATORS = ("!=", ">=", "<=", "=", ">", "<")
 
 
 def parse_where(conditions: Iterable[str | Condition]) -> list[Condition]:
-    """'style=Baroque' / 'genre!=portrait' -> (column, op, value) triples."""
+    """'style=Baroque' / 'genre!=portrait' / 'faces>=2' -> (column, op, value) triples."""
     out: list[Condition] = []
     for c in conditions:
         if isinstance(c, tuple):
             out.append(c)
             continue
-        if "!=" in c:
-            column, value = c.split("!=", 1)
-            op = "!="
-        elif "=" in c:
-            column, value = c.split("=", 1)
-            op = "="
-        else:
-            raise InputError(f"bad filter {c!r}: expected COLUMN=VALUE or COLUMN!=VALUE")
+        found = min(((c.find(op), -len(op), op) for op in OPERATORS if op in c), default=None)
+        if found is None:
+            raise InputError(f"bad filter {c!r}: expected COLUMN=VALUE, COLUMN!=VALUE or a count such as faces>=1")
+        op = found[2]
+        column, value = c.split(op, 1)
         if not column.strip():
             raise InputError(f"bad filter {c!r}: the column name is empty")
         out.append((column.strip(), op, value.strip()))

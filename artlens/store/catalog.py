@@ -19,7 +19,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from artlens.errors import CollectionError
+from artlens.errors import CollectionError, InputError
 from artlens.vocabulary import PREDICTION_PREFIX, RAW_FEATURES
 
 SCHEMA_VERSION = 1
@@ -97,6 +97,36 @@ labels = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
     sa.Column("at", sa.DateTime, nullable=False),
 )
+
+# Regions a detector found (faces; people later), in the pixel coordinates of the original image.
+regions = sa.Table(
+    "regions",
+    metadata_obj,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("artwork_id", sa.Integer, sa.ForeignKey("artworks.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("x0", sa.Float, nullable=False),
+    sa.Column("y0", sa.Float, nullable=False),
+    sa.Column("x1", sa.Float, nullable=False),
+    sa.Column("y1", sa.Float, nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("model", sa.String(64), nullable=False),
+)
+
+# Which detector has looked at which artwork, and how many regions it found: "no face" is known only
+# where one has looked (a filter faces=0 leaves out the works never looked at).
+detections = sa.Table(
+    "detections",
+    metadata_obj,
+    sa.Column("artwork_id", sa.Integer, sa.ForeignKey("artworks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("model", sa.String(64), nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+)
+
+# Filterable counts: the name in --where -> the region kind counted.
+COUNTS: dict[str, str] = {"faces": "face"}
 
 settings = sa.Table(
     "settings",
@@ -423,6 +453,11 @@ def filter_ids(conn: Connection, where: Sequence[tuple[str, str, str]]) -> np.nd
     equal: dict[str, list[str]] = {}
     for column, op, value in where:
         field_ = _field(column)
+        if column in COUNTS:  # a number: compared as one, every condition must hold
+            q = q.where(_compare(field_, op, _count(column, value)))
+            continue
+        if op not in ("=", "!="):
+            raise InputError(f"bad filter {column}{op}{value}: {op} compares counts ({', '.join(COUNTS)}); metadata takes = or !=")
         if op == "=":
             equal.setdefault(column, []).append(value)
         elif op == "!=":
@@ -437,8 +472,29 @@ def filter_ids(conn: Connection, where: Sequence[tuple[str, str, str]]) -> np.nd
 
 
 
+_COMPARE = {"=": "__eq__", "!=": "__ne__", ">=": "__ge__", "<=": "__le__", ">": "__gt__", "<": "__lt__"}
+
+
+def _compare(field_: sa.ColumnElement, op: str, value: int) -> sa.ColumnElement:
+    return getattr(field_, _COMPARE[op])(value)
+
+
+def _count(column: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise InputError(f"bad filter {column}: {value!r} is not a whole number") from None
+
+
 def _field(column: str) -> sa.ColumnElement:
-    """A filterable value: a metadata column, or `pred.MODEL` for a label model's decision."""
+    """A filterable value: a metadata column, `pred.MODEL` for a label model's decision, or a
+    region count (`faces`: NULL where no detector has looked)."""
+    if column in COUNTS:
+        return (
+            sa.select(detections.c.count)
+            .where(detections.c.artwork_id == artworks.c.id, detections.c.kind == COUNTS[column])
+            .scalar_subquery()
+        )
     if column.startswith(PREDICTION_PREFIX):
         model = column[len(PREDICTION_PREFIX):]
         return (
@@ -515,7 +571,7 @@ def unknown_columns(conn: Connection, names: Iterable[str | None], predictions: 
 
     With predictions=True, `pred.MODEL` counts as a column for every model that has predictions.
     """
-    known = set(metadata_columns(conn))
+    known = set(metadata_columns(conn)) | set(COUNTS)
     if predictions:
         known |= {PREDICTION_PREFIX + m for m in prediction_models(conn)}
     return sorted({n for n in names if n and n not in known}), sorted(known)
@@ -630,3 +686,41 @@ def swap_in_staged(conn: Connection) -> None:
     conn.execute(sa.update(features).values(facet=sa.func.substr(features.c.facet, len(STAGED) + 1)))
     conn.execute(sa.delete(predictions))
     bump_version(conn)
+
+
+# -- regions ------------------------------------------------------------------------------------
+
+
+def undetected_ids(conn: Connection, kind: str, model: str) -> list[int]:
+    """Searchable artworks that detector `model` has not looked at for `kind` yet."""
+    done = sa.select(detections.c.artwork_id).where(detections.c.kind == kind, detections.c.model == model)
+    q = sa.select(artworks.c.id).where(artworks.c.duplicate_of.is_(None), artworks.c.id.not_in(done)).order_by(artworks.c.id)
+    return [int(i) for i in conn.execute(q).scalars()]
+
+
+def write_detections(conn: Connection, kind: str, model: str, found: Sequence[tuple[int, np.ndarray, np.ndarray]]) -> int:
+    """Replace the `kind` regions of each (artwork id, boxes (n, 4), scores (n,)) and record the look."""
+    ids = [i for i, _, _ in found]
+    conn.execute(sa.delete(regions).where(regions.c.artwork_id.in_(ids), regions.c.kind == kind))
+    conn.execute(sa.delete(detections).where(detections.c.artwork_id.in_(ids), detections.c.kind == kind))
+    rows = [{"artwork_id": i, "kind": kind, "x0": float(b[0]), "y0": float(b[1]), "x1": float(b[2]), "y1": float(b[3]),
+             "score": float(sc), "model": model} for i, boxes, scores in found for b, sc in zip(boxes, scores)]
+    if rows:
+        conn.execute(sa.insert(regions), rows)
+    if found:
+        now = _now()
+        conn.execute(sa.insert(detections), [{"artwork_id": i, "kind": kind, "model": model, "count": len(scores), "at": now}
+                                             for i, _, scores in found])
+    return len(rows)
+
+
+def regions_of(conn: Connection, artwork_id: int) -> list[dict[str, Any]]:
+    """The regions of one artwork: kind, box, score, model; best score first."""
+    q = sa.select(regions).where(regions.c.artwork_id == artwork_id).order_by(regions.c.kind, regions.c.score.desc())
+    return [{"kind": r.kind, "box": [r.x0, r.y0, r.x1, r.y1], "score": r.score, "model": r.model} for r in conn.execute(q)]
+
+
+def region_counts(conn: Connection, kind: str) -> dict[int, int]:
+    """artwork id -> regions of `kind` found, for the artworks a detector has looked at."""
+    q = sa.select(detections.c.artwork_id, detections.c.count).where(detections.c.kind == kind)
+    return {int(i): int(n) for i, n in conn.execute(q)}

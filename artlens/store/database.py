@@ -258,3 +258,24 @@ class Catalog:
             for key, value in settings.items():
                 catalog.set_setting(conn, key, value)
             catalog.set_setting(conn, "reembed_target", None)
+
+    # -- regions -----------------------------------------------------------------------------
+
+    def undetected_ids(self, kind: str, model: str) -> list[int]:
+        """Searchable artworks that detector `model` has not looked at for `kind` (e.g. "face") yet."""
+        with self.engine.connect() as conn:
+            return catalog.undetected_ids(conn, kind, model)
+
+    def write_detections(self, kind: str, model: str, found: Sequence[tuple[int, np.ndarray, np.ndarray]]) -> int:
+        """One transaction: each artwork's `kind` regions replaced by (id, boxes, scores); returns the regions written."""
+        with self.engine.begin() as conn:
+            return catalog.write_detections(conn, kind, model, found)
+
+    def regions(self, artwork_id: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return catalog.regions_of(conn, artwork_id)
+
+    def region_counts(self, kind: str) -> dict[int, int]:
+        """artwork id -> regions of `kind` (e.g. "face") found, for the artworks a detector has looked at."""
+        with self.engine.connect() as conn:
+            return catalog.region_counts(conn, kind)

@@ -1,0 +1,80 @@
+"""Faces as regions of a collection: `Collection.detect` / `artlens detect`, and filtering by their count."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from artlens import Collection, InputError
+from artlens.cli import app
+
+from conftest import DEMO, DEMO_IMAGES
+
+PORTRAIT = next(p for p in DEMO_IMAGES if p.name.startswith("frans-hals"))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Collection:
+    """The whole bundled demo, faces detected once for the module."""
+    col = Collection.create(tmp_path_factory.mktemp("detect") / "demo")
+    col.add([DEMO / "images"], metadata=DEMO / "labels.csv")
+    report = col.detect()
+    assert report.looked_at == 65 and report.unreadable == []
+    return col
+
+
+def test_faces_are_found_and_a_second_run_does_nothing(demo: Collection) -> None:
+    hals = next(a for a in demo.export() if a["path"].endswith(PORTRAIT.name))
+    assert hals["faces"] == 1  # export carries the count
+    regions = demo.regions(hals["id"])
+    assert [r["kind"] for r in regions] == ["face"] and regions[0]["score"] > 0.9
+    x0, y0, x1, y1 = regions[0]["box"]
+    row = demo.catalog.artworks([hals["id"]])[hals["id"]]
+    assert 0 <= x0 < x1 <= row.width and 0 <= y0 < y1 <= row.height  # in the work's own pixels
+    assert demo.detect().looked_at == 0
+
+
+def test_filter_by_the_number_of_faces(demo: Collection) -> None:
+    with_faces = {r.path for r in demo.search(ids=[1], where=["faces>=1"], k=65, include_self=True)}
+    without = {r.path for r in demo.search(ids=[1], where=["faces=0"], k=65, include_self=True)}
+    assert str(PORTRAIT) in with_faces and 10 <= len(with_faces) <= 20
+    assert not with_faces & without and len(with_faces) + len(without) == 65
+    two = {r.path for r in demo.search(ids=[1], where=["faces>=2"], k=65, include_self=True)}
+    assert two < with_faces and two
+    with pytest.raises(InputError, match="compares counts"):
+        demo.search(ids=[1], where=["genre>=1"])
+    with pytest.raises(InputError, match="whole number"):
+        demo.search(ids=[1], where=["faces>=some"])
+
+
+def test_works_never_looked_at_match_no_count(tmp_path: Path) -> None:
+    col = Collection.create(tmp_path / "col")
+    col.add(DEMO_IMAGES[:4])
+    assert col.search(ids=[1], where=["faces=0"], include_self=True) == []  # unknown is not zero
+
+
+def test_an_unreadable_file_is_reported_and_looked_at_next_time(tmp_path: Path) -> None:
+    folder = tmp_path / "art"
+    folder.mkdir()
+    for p in DEMO_IMAGES[:3]:
+        shutil.copy(p, folder / p.name)
+    col = Collection.create(tmp_path / "col")
+    col.add([folder])
+    gone = sorted(folder.iterdir())[0]
+    gone.rename(tmp_path / "aside.jpg")
+    report = col.detect()
+    assert report.looked_at == 2 and [p for p, _ in report.unreadable] == [str(gone)]
+    (tmp_path / "aside.jpg").rename(gone)
+    assert col.detect().looked_at == 1
+
+
+def test_cli_detect(tmp_path: Path) -> None:
+    col = Collection.create(tmp_path / "col")
+    col.add([PORTRAIT])
+    result = CliRunner().invoke(app, ["detect", str(col.directory), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"looked_at": 1, "faces": 1, "unreadable": []}
