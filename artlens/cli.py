@@ -142,6 +142,7 @@ def add(
     style: Annotated[StyleVariants | None, typer.Option(
         help="Style statistics for a new collection: adain (channel mean/std, ALADIN; the default) or gram (DeepArt).",
         show_default=False)] = None,
+    detect: Annotated[bool, typer.Option("--detect", help="Then find the faces in the works not looked at yet (as `artlens detect`).")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="If another writer holds the collection, wait for it instead of failing (exit 75).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -160,8 +161,12 @@ def add(
             if not existed:  # a mistyped path or CSV must not leave an empty collection behind
                 col.discard_if_empty()
             raise
+    found = None
+    if detect and not report.nothing_usable:
+        with _batch_progress("detecting faces", quiet=as_json) as progress:
+            found = col.detect(progress=progress, wait=float("inf") if wait else None)
     if as_json:
-        _print_json(report.as_dict())
+        _print_json(report.as_dict() | ({"detect": found.as_dict()} if found else {}))
         if report.nothing_usable:
             raise typer.Exit(1)
         return
@@ -179,6 +184,8 @@ def add(
             out.print(f"  {f['reason']:<13} {f['message']}")
     for note in report.passed_over:
         out.print(f"  passed over: {note}")
+    if found:
+        out.print(f"Faces: looked at {found.looked_at} artworks, {found.faces} faces.")
     if report.nothing_usable:
         err.print("Error: no file could be added (see the reasons above).")
         raise typer.Exit(1)

@@ -78,3 +78,9 @@ def test_cli_detect(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["detect", str(col.directory), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"looked_at": 1, "faces": 1, "unreadable": []}
+
+
+def test_add_can_detect_as_it_goes(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["add", str(tmp_path / "col"), str(PORTRAIT), "--detect", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["detect"] == {"looked_at": 1, "faces": 1, "unreadable": []}
