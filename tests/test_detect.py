@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from artlens import Collection, InputError
 from artlens.cli import app
 
-from conftest import DEMO, DEMO_IMAGES
+from conftest import DEMO, DEMO_IMAGES, ROOT
 
 PORTRAIT = next(p for p in DEMO_IMAGES if p.name.startswith("frans-hals"))
 
@@ -84,3 +84,41 @@ def test_add_can_detect_as_it_goes(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["add", str(tmp_path / "col"), str(PORTRAIT), "--detect", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["detect"] == {"looked_at": 1, "faces": 1, "unreadable": []}
+
+
+# ---------------------------------------------------------------- the web app
+
+def test_the_api_gives_an_artworks_regions(demo: Collection) -> None:
+    from fastapi.testclient import TestClient
+
+    from artlens.web import create_app
+
+    hals = next(a for a in demo.export() if a["path"].endswith(PORTRAIT.name))
+    detail = TestClient(create_app(demo.directory)).get(f"/api/artworks/{hals['id']}").json()
+    assert [r["kind"] for r in detail["regions"]] == ["face"] and len(detail["regions"][0]["box"]) == 4
+
+
+def test_the_artwork_page_draws_the_faces_in_a_browser(demo: Collection, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from webserver import serve
+
+    hals = next(a for a in demo.export() if a["path"].endswith(PORTRAIT.name))
+    copy = tmp_path / "demo"
+    shutil.copytree(demo.directory, copy)
+    with serve(copy, cwd=ROOT, log=tmp_path / "server.log") as running, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})  # the page's own CSP applies: no bypass
+        page.goto(f"http://127.0.0.1:{running.port}/artworks/{hals['id']}")
+        page.locator("#boxed img").wait_for()
+        page.wait_for_load_state("networkidle")
+        image, face = page.locator("#boxed img").bounding_box(), page.locator(".region.face").bounding_box()
+        assert image and face
+        # The box lies inside the picture, in its upper half (a portrait's face), at a face's size.
+        assert image["x"] <= face["x"] and face["x"] + face["width"] <= image["x"] + image["width"]
+        assert image["y"] <= face["y"] and face["y"] + face["height"] / 2 <= image["y"] + image["height"] / 2
+        assert 0.05 < face["width"] / image["width"] < 0.6
+        page.screenshot(path=str(tmp_path / "artwork-faces.png"))  # looked at by eye when this test was written
+        page.locator("#show-regions").uncheck()
+        assert not page.locator(".region.face").is_visible()
+        browser.close()

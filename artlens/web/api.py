@@ -161,6 +161,7 @@ def artwork_detail(artwork_id: ArtworkId, state: State) -> dict[str, Any]:
     target = art.duplicate_of if art.duplicate_of is not None else artwork_id
     return {
         **art.as_dict(),
+        "regions": state.collection.regions(artwork_id),
         "duplicates": state.collection.duplicates(artwork_id).as_dict(),
         "more_like_this": {f: [n.as_dict() for n in near] for f, near in state.collection.more_like_this(target, MORE_LIKE_THIS).items()},
     }

@@ -163,7 +163,15 @@ class NeighbourOut(BaseModel):
     metadata: Metadata
 
 
+class RegionOut(BaseModel):
+    kind: str = Field(description="'face' (people later)")
+    box: list[float] = Field(description="x0, y0, x1, y1 in the artwork's own pixels")
+    score: float
+    model: str = Field(description="the detector that found it")
+
+
 class ArtworkDetail(ArtworkOut):
+    regions: list[RegionOut] = Field(description="regions detected in it (`artlens detect`), best first per kind")
     duplicates: DuplicatesOut
     more_like_this: dict[str, list[NeighbourOut]] = Field(description="facet -> the most similar artworks in it")
 
