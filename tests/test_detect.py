@@ -122,3 +122,16 @@ def test_the_artwork_page_draws_the_faces_in_a_browser(demo: Collection, tmp_pat
         page.locator("#show-regions").uncheck()
         assert not page.locator(".region.face").is_visible()
         browser.close()
+
+
+def test_the_api_and_browse_filter_by_faces(demo: Collection) -> None:
+    from fastapi.testclient import TestClient
+
+    from artlens.web import create_app
+
+    client = TestClient(create_app(demo.directory))
+    with_faces = client.get("/api/artworks", params={"where": "faces>=1", "limit": 100}).json()
+    assert {a["path"] for a in with_faces["artworks"]} == {r.path for r in demo.search(ids=[1], where=["faces>=1"], k=65, include_self=True)}
+    assert client.get("/browse", params={"where": "faces=0"}).status_code == 200
+    bad = client.get("/api/artworks", params={"where": "faces>=many"})
+    assert bad.status_code == 400 and "whole number" in bad.json()["error"]

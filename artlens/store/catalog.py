@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from artlens.errors import CollectionError, InputError
-from artlens.vocabulary import PREDICTION_PREFIX, RAW_FEATURES
+from artlens.vocabulary import COUNT_FILTERS, PREDICTION_PREFIX, RAW_FEATURES
 
 SCHEMA_VERSION = 1
 
@@ -125,8 +125,7 @@ detections = sa.Table(
     sa.Column("at", sa.DateTime, nullable=False),
 )
 
-# Filterable counts: the name in --where -> the region kind counted.
-COUNTS: dict[str, str] = {"faces": "face"}
+COUNTS = COUNT_FILTERS  # the name in --where -> the region kind counted
 
 settings = sa.Table(
     "settings",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +21,7 @@ from fastapi.responses import FileResponse, Response
 from pydantic import Field
 
 from artlens import Artwork, QueryImage, RequestError, parse_weights
+from artlens.vocabulary import COUNT_FILTERS, COUNT_OPERATORS
 from artlens.web.schemas import (
     MAX_ARTWORK_ID,
     AddResult,
@@ -68,14 +70,17 @@ def parse_where_text(state: AppState, where: list[str]) -> list[tuple[str, str, 
     for text in where:
         found = matches(pattern, text)
         if found is None:
-            column = text.split("!=" if "!=" in text else "=", 1)[0].strip() if "=" in text else ""
+            column = re.split(r"[!<>=]", text, maxsplit=1)[0].strip() if re.search(r"[!<>=]", text) else ""
             known = state.filter_columns()
+            if column in COUNT_FILTERS or (column in known and re.search(r"[<>]", text)):
+                raise RequestError(400, f"bad filter {text[:100]!r}: counts ({', '.join(COUNT_FILTERS)}) take a whole number "
+                                   f"and {' '.join(COUNT_OPERATORS)}; columns take = or !=", {"columns": known})
             if column and column not in known:
                 raise RequestError(400, f"unknown filter column(s): {column[:100]}",
                                    {"columns": state.collection.columns(), "predictions": state.collection.prediction_models()})
             raise RequestError(400, f"bad filter {text[:100]!r}: expected COLUMN=VALUE or COLUMN!=VALUE with a column of the collection",
                                {"columns": known})
-        out.append((found[1], found[2], found[3].strip()))
+        out.append((found[1], found[2], found[3].strip()) if found[1] is not None else (found[4], found[5], found[6]))
     return out
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from artlens.vocabulary import COUNT_FILTERS, COUNT_OPERATORS
+
 # --- errors --------------------------------------------------------------------------------------
 
 
@@ -71,9 +73,12 @@ def weights_pattern(facets: list[str]) -> str:
 
 
 def where_pattern(columns: list[str]) -> str:
-    """COLUMN=VALUE or COLUMN!=VALUE with a column the collection has (metadata or pred.MODEL); the value is the
-    rest of the line. Groups: 1 column, 2 operator, 3 value (numbered: ECMA and Python name groups differently)."""
-    return rf" *({_alternatives(columns)}) *(!=|=)([^\r\n\u2028\u2029]*)"
+    """COLUMN=VALUE or COLUMN!=VALUE with a column the collection has (metadata or pred.MODEL), the value the
+    rest of the line; or a count compared with a whole number (faces>=2). Groups: 1 column, 2 operator,
+    3 value, or 4 count, 5 operator, 6 number (numbered: ECMA and Python name groups differently)."""
+    counts = "|".join(re.escape(c) for c in COUNT_FILTERS)
+    compare = "|".join(re.escape(op) for op in COUNT_OPERATORS)
+    return rf" *(?:({_alternatives(columns)}) *(!=|=)([^\r\n\u2028\u2029]*)|({counts}) *({compare}) *([0-9]{{1,9}}) *)"
 
 
 def anchored(pattern: str) -> str:
