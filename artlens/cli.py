@@ -305,6 +305,8 @@ def info(collection: CollectionArg, as_json: JsonOpt = False) -> None:
     out.print(f"  facets:     {facets}")
     out.print("  weights:    " + ", ".join(f"{k}={v}" for k, v in info.weights.items()))
     out.print(f"  columns:    {', '.join(info.columns) or 'none'}")
+    if info.faces:
+        out.print(f"  faces:      {info.faces[1]} in the {info.faces[0]} artworks looked at (`artlens detect`)")
     if info.stale:
         out.print("  The index is older than the catalog (an add was interrupted): run `artlens add` again.")
     for f in info.failed:
@@ -524,7 +526,8 @@ def export(
         fields = list(rows[0]) if rows else ["id", "path"]
         writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
-        writer.writerows({k: _spreadsheet_safe(v) for k, v in row.items()} for row in rows)
+        # Lists (face boxes) as JSON in their cell, so a reader gets them back with json.loads.
+        writer.writerows({k: _spreadsheet_safe(json.dumps(v) if isinstance(v, list) else v) for k, v in row.items()} for row in rows)
         text = buf.getvalue()
     if output:
         try:

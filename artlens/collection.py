@@ -651,9 +651,11 @@ class Collection:
         model its decision `pred.<model>` with its confidence `conf.<model>`, and its best class
         `top.<model>` with that class's probability `p.<model>` (given even when the decision is
         "unsure"; for a yes/no model the class is the positive one and `p` is P(yes)). Once faces were
-        detected (`detect`), `faces`: their count (empty where no detector has looked)."""
+        detected (`detect`), `faces`: their count (empty where no detector has looked) and `face_boxes`:
+        [[x0, y0, x1, y1, score], ...] in the work's pixels."""
         given = self._store.human_labels()
         faces = self._store.region_counts("face")
+        boxes = self._store.boxes_by_artwork("face") if faces else {}
         label_names = sorted(self._store.label_counts())
         preds = self._store.predictions()
         models = self._store.prediction_models()
@@ -673,6 +675,7 @@ class Collection:
                 row[f"p.{m}"] = best[1] if best else None
             if faces:
                 row["faces"] = faces.get(a.id)
+                row["face_boxes"] = boxes.get(a.id, []) if a.id in faces else None
             out.append(row)
         return out
 
@@ -756,6 +759,7 @@ class Collection:
             model=ModelInfo(self.backbone_name, _input_size(self.backbone_name), self.style_variant, self.backbone_version),
             # The vectors on disk, and those this object serves (reloaded above when a newer build is in place).
             stale=self.is_stale() or (self._vectors is not None and self._vectors.catalog_version != self._store.version()),
+            faces=(len(counts), sum(counts.values())) if (counts := self._store.region_counts("face")) else None,
         )
 
     def duplicates(self, artwork_id: int | None = None) -> Duplicates:

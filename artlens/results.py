@@ -149,6 +149,7 @@ class Info:
     labels: dict[str, dict[str, int]]
     model: ModelInfo
     stale: bool  # the catalog changed since the vectors were built (an add was interrupted)
+    faces: tuple[int, int] | None = None  # (artworks looked at, faces found) once `detect` has run
 
     def as_dict(self) -> JSON:
         return {
@@ -162,6 +163,7 @@ class Info:
             "labels": self.labels,
             "model": self.model.as_dict(),
             "stale": self.stale,
+            "faces": {"looked_at": self.faces[0], "found": self.faces[1]} if self.faces else None,
         }
 
 

@@ -29,13 +29,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Collection:
 
 def test_faces_are_found_and_a_second_run_does_nothing(demo: Collection) -> None:
     hals = next(a for a in demo.export() if a["path"].endswith(PORTRAIT.name))
-    assert hals["faces"] == 1  # export carries the count
+    assert hals["faces"] == 1 and len(hals["face_boxes"]) == 1  # export carries the count and the boxes
     regions = demo.regions(hals["id"])
     assert [r["kind"] for r in regions] == ["face"] and regions[0]["score"] > 0.9
     x0, y0, x1, y1 = regions[0]["box"]
     row = demo.catalog.artworks([hals["id"]])[hals["id"]]
     assert 0 <= x0 < x1 <= row.width and 0 <= y0 < y1 <= row.height  # in the work's own pixels
     assert demo.detect().looked_at == 0
+    assert demo.info().faces == (65, 17)
 
 
 def test_filter_by_the_number_of_faces(demo: Collection) -> None:

@@ -723,3 +723,12 @@ def region_counts(conn: Connection, kind: str) -> dict[int, int]:
     """artwork id -> regions of `kind` found, for the artworks a detector has looked at."""
     q = sa.select(detections.c.artwork_id, detections.c.count).where(detections.c.kind == kind)
     return {int(i): int(n) for i, n in conn.execute(q)}
+
+
+def boxes_by_artwork(conn: Connection, kind: str) -> dict[int, list[list[float]]]:
+    """artwork id -> [x0, y0, x1, y1, score] of each region of `kind`, best first."""
+    q = sa.select(regions).where(regions.c.kind == kind).order_by(regions.c.artwork_id, regions.c.score.desc())
+    out: dict[int, list[list[float]]] = {}
+    for r in conn.execute(q):
+        out.setdefault(int(r.artwork_id), []).append([round(r.x0, 1), round(r.y0, 1), round(r.x1, 1), round(r.y1, 1), round(r.score, 3)])
+    return out

@@ -279,3 +279,8 @@ class Catalog:
         """artwork id -> regions of `kind` (e.g. "face") found, for the artworks a detector has looked at."""
         with self.engine.connect() as conn:
             return catalog.region_counts(conn, kind)
+
+    def boxes_by_artwork(self, kind: str) -> dict[int, list[list[float]]]:
+        """artwork id -> [x0, y0, x1, y1, score] of each region of `kind`, best first."""
+        with self.engine.connect() as conn:
+            return catalog.boxes_by_artwork(conn, kind)
