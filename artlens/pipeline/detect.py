@@ -39,12 +39,13 @@ def detect_faces(store: Catalog, progress: Callable[[int, int], None] | None = N
     result = DetectResult()
     if progress:
         progress(0, len(todo))
-    workers = usable_cores()
-    detectors = [FaceDetector() for _ in range(workers)]  # a session per worker: one thread each
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="artlens-detect") as pool:
+    # One detector for all workers, as ingest shares its backbone: ONNX Runtime sessions may run from
+    # several threads at once, each run on its caller's thread (one intra-op thread).
+    detector = FaceDetector()
+    with ThreadPoolExecutor(max_workers=usable_cores(), thread_name_prefix="artlens-detect") as pool:
         for lo in range(0, len(todo), BATCH):
             batch = [rows[i] for i in todo[lo:lo + BATCH] if i in rows]
-            found = list(pool.map(_faces_of, batch, [detectors[k % workers] for k in range(len(batch))]))
+            found = list(pool.map(lambda row: _faces_of(row, detector), batch))
             good = [(row.id, boxes, scores) for row, (boxes, scores, why) in zip(batch, found) if why is None]
             result.unreadable += [(row.path, why) for row, (_, _, why) in zip(batch, found) if why is not None]
             result.faces += store.write_detections("face", FACE_MODEL, good)

@@ -6,11 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from artlens.errors import InputError
+from artlens.vocabulary import COUNT_OPERATORS
 
-Condition = tuple[str, str, str]  # (column, operator, value)
-# Longest first, so "faces>=2" is not read as "faces>" "=2". Comparisons other than = and != are for
-# counts (faces); the catalog says so when one is used on a text column.
-OPERATORS = ("!=", ">=", "<=", "=", ">", "<")
+Condition = tuple[str, str, str]  # (column, operator, value); operators other than = and != compare counts
 
 
 def parse_where(conditions: Iterable[str | Condition]) -> list[Condition]:
@@ -20,7 +18,8 @@ def parse_where(conditions: Iterable[str | Condition]) -> list[Condition]:
         if isinstance(c, tuple):
             out.append(c)
             continue
-        found = min(((c.find(op), -len(op), op) for op in OPERATORS if op in c), default=None)
+        # The first operator in the text, the longer one where two start there ("faces>=2" is not "faces>" "=2").
+        found = min(((c.find(op), -len(op), op) for op in COUNT_OPERATORS if op in c), default=None)
         if found is None:
             raise InputError(f"bad filter {c!r}: expected COLUMN=VALUE, COLUMN!=VALUE or a count such as faces>=1")
         op = found[2]

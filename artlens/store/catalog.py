@@ -125,8 +125,6 @@ detections = sa.Table(
     sa.Column("at", sa.DateTime, nullable=False),
 )
 
-COUNTS = COUNT_FILTERS  # the name in --where -> the region kind counted
-
 settings = sa.Table(
     "settings",
     metadata_obj,
@@ -452,11 +450,11 @@ def filter_ids(conn: Connection, where: Sequence[tuple[str, str, str]]) -> np.nd
     equal: dict[str, list[str]] = {}
     for column, op, value in where:
         field_ = _field(column)
-        if column in COUNTS:  # a number: compared as one, every condition must hold
+        if column in COUNT_FILTERS:  # a number: compared as one, every condition must hold
             q = q.where(_compare(field_, op, _count(column, value)))
             continue
         if op not in ("=", "!="):
-            raise InputError(f"bad filter {column}{op}{value}: {op} compares counts ({', '.join(COUNTS)}); metadata takes = or !=")
+            raise InputError(f"bad filter {column}{op}{value}: {op} compares counts ({', '.join(COUNT_FILTERS)}); metadata takes = or !=")
         if op == "=":
             equal.setdefault(column, []).append(value)
         elif op == "!=":
@@ -488,10 +486,10 @@ def _count(column: str, value: str) -> int:
 def _field(column: str) -> sa.ColumnElement:
     """A filterable value: a metadata column, `pred.MODEL` for a label model's decision, or a
     region count (`faces`: NULL where no detector has looked)."""
-    if column in COUNTS:
+    if column in COUNT_FILTERS:
         return (
             sa.select(detections.c.count)
-            .where(detections.c.artwork_id == artworks.c.id, detections.c.kind == COUNTS[column])
+            .where(detections.c.artwork_id == artworks.c.id, detections.c.kind == COUNT_FILTERS[column])
             .scalar_subquery()
         )
     if column.startswith(PREDICTION_PREFIX):
@@ -570,7 +568,7 @@ def unknown_columns(conn: Connection, names: Iterable[str | None], predictions: 
 
     With predictions=True, `pred.MODEL` counts as a column for every model that has predictions.
     """
-    known = set(metadata_columns(conn)) | set(COUNTS)
+    known = set(metadata_columns(conn)) | set(COUNT_FILTERS)
     if predictions:
         known |= {PREDICTION_PREFIX + m for m in prediction_models(conn)}
     return sorted({n for n in names if n and n not in known}), sorted(known)
