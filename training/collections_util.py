@@ -46,6 +46,27 @@ def load_raw(col, facets=("content", "style", "color", "logits")):
     return ids, raw, metas, paths
 
 
+def validation_artists_of_backbone() -> set[str]:
+    """The artists training/train_backbone.py kept out of the fine-tuned backbone (its fixed split)."""
+    from train_backbone import read_works, validation_artists
+
+    works = read_works()
+    return {works.artists[a] for a in validation_artists(works)}
+
+
+def load_all_wikiart(work: Path, backbone: str, facets=("content", "style", "color", "logits")):
+    """({facet: (N, d)}, metadata rows, paths) of wikiart + wikiart_more on `backbone`, concatenated
+    (each ingested into a collection under `work` when not there yet)."""
+    parts = []
+    for dataset in ("wikiart", "wikiart_more"):
+        col = ensure_collection(work, dataset, backbone)
+        _, raw, metas, paths = load_raw(col, facets)
+        col.close()
+        parts.append((raw, metas, paths))
+    raw = {f: np.concatenate([p[0][f] for p in parts]) for f in facets}
+    return raw, [m for p in parts for m in p[1]], [x for p in parts for x in p[2]]
+
+
 if __name__ == "__main__":
     import sys
     import time

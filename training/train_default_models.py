@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from collections_util import ensure_collection, load_raw  # noqa: E402
+from collections_util import ensure_collection, load_all_wikiart, load_raw, validation_artists_of_backbone  # noqa: E402
 
 from artlens.features.backbone import BACKBONES  # noqa: E402
 from artlens.learn import IMAGENET_CONTENT, LabelHead, train_head  # noqa: E402
@@ -447,20 +447,12 @@ def write_doc(heads: list[LabelHead], mapping_check: dict | None) -> None:
 
 
 def unseen_artists(work: Path) -> tuple[set[str], tuple]:
-    """The fine-tuned backbone's validation artists, and the raw features and metadata of their
-    paintings in wikiart + wikiart_more (ingested into a collection under `work` for this)."""
-    from train_backbone import read_works, validation_artists
-
-    works = read_works()
-    names = {works.artists[a] for a in validation_artists(works)}
-    parts = []
-    for dataset in ("wikiart", "wikiart_more"):
-        col = ensure_collection(work, dataset, BACKBONE)
-        ids, raw, metas, paths = load_raw(col)
-        col.close()
-        keep = np.array([m.get("artist") in names for m in metas])
-        parts.append(({k: v[keep] for k, v in raw.items()}, [m for m, k in zip(metas, keep) if k], [p for p, k in zip(paths, keep) if k]))
-    return names, concat(*parts)
+    """The fine-tuned backbone's validation artists, and the raw features, metadata and paths of their
+    paintings in wikiart + wikiart_more."""
+    names = validation_artists_of_backbone()
+    raw, metas, paths = load_all_wikiart(work, BACKBONE)
+    keep = np.array([m.get("artist") in names for m in metas])
+    return names, ({k: v[keep] for k, v in raw.items()}, [m for m, k in zip(metas, keep) if k], [p for p, k in zip(paths, keep) if k])
 
 
 def without_artists(entry: tuple, names: set[str]) -> tuple:

@@ -30,8 +30,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # artlens and bench
 sys.path.insert(0, str(HERE))
 
-from collections_util import ensure_collection, load_raw  # noqa: E402
+from collections_util import ensure_collection, load_all_wikiart, load_raw, validation_artists_of_backbone  # noqa: E402
 
+from artlens import Collection  # noqa: E402
 from artlens.evaluation import metrics  # noqa: E402
 from artlens.evaluation.evaluate import ranked_neighbours  # noqa: E402
 from artlens.features.backbone import BACKBONES  # noqa: E402
@@ -107,22 +108,13 @@ def wikiart(work: Path, backbone: str) -> tuple:
 def backbone_split(work: Path, backbone: str) -> tuple:
     """wikiart + wikiart_more on a fine-tuned backbone, split as training/train_backbone.py split them:
     the training artists' (raw, artists, styles, ...) and the validation artists' (raw, artists, styles)."""
-    from train_backbone import read_works, validation_artists
-
-    works = read_works()
-    held = {works.artists[a] for a in validation_artists(works)}
-    parts = []
-    for dataset in ("wikiart", "wikiart_more"):
-        col = ensure_collection(work, dataset, backbone)
-        names = (col.backbone_name, col.style_variant)
-        _, raw, metas, _ = load_raw(col, facets=tuple(sorted({*FACETS, *STYLE_SPACE_INPUTS})))
-        col.close()
-        parts.append((raw, np.array([m["artist"] for m in metas]), np.array([m["style"] for m in metas])))
-    raw = {f: np.concatenate([p[0][f] for p in parts]) for f in parts[0][0]}
-    artists, styles = np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
-    val = np.isin(artists, list(held))
+    raw, metas, _ = load_all_wikiart(work, backbone, facets=tuple(sorted({*FACETS, *STYLE_SPACE_INPUTS})))
+    artists, styles = np.array([m["artist"] for m in metas]), np.array([m["style"] for m in metas])
+    val = np.isin(artists, list(validation_artists_of_backbone()))
     source = "WikiArt (../shared/data/wikiart + wikiart_more), the backbone's training artists"
-    return ({f: x[~val] for f, x in raw.items()}, artists[~val], styles[~val], *names, source,
+    with Collection.open(work / backbone / "wikiart") as col:
+        style_variant = col.style_variant
+    return ({f: x[~val] for f, x in raw.items()}, artists[~val], styles[~val], backbone, style_variant, source,
             ({f: x[val] for f, x in raw.items()}, artists[val], styles[val]))
 
 
