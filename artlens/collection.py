@@ -63,7 +63,7 @@ from artlens.vocabulary import (
 if TYPE_CHECKING:
     import numpy as np
 
-    from artlens.features.backbone import Backbone
+    from artlens.features.backbone import Backbone, BackboneSpec
     from artlens.learn.style_space import StyleSpace
     from artlens.standalone import QueryImage
     from artlens.store.database import ArtworkRow, Catalog
@@ -131,7 +131,7 @@ class Collection:
             raise CollectionError(f"{directory} is a folder that is not an ArtLens collection; choose a new or empty folder")
         directory.mkdir(parents=True, exist_ok=True)
         new_backbone, new_style = backbone or DEFAULT_BACKBONE, style or "adain"
-        store = _open_catalog(directory, {"backbone": new_backbone, "backbone_version": _shipped_version(new_backbone), "style_variant": new_style})
+        store = _open_catalog(directory, {"backbone": new_backbone, "backbone_version": _spec(new_backbone).version, "style_variant": new_style})
         have = (store.setting("backbone"), store.setting("style_variant"))
         if (backbone or have[0], style or have[1]) != have:
             store.close()
@@ -171,16 +171,14 @@ class Collection:
     def feature_space(self) -> str:
         """The space its raw features live in: the backbone's name, shared by its INT8 variant. Label
         heads and learned style spaces record it and apply to any collection in the same space."""
-        from artlens.features.backbone import BACKBONES as SPECS
-
-        return SPECS[self.backbone_name].features
+        return _spec(self.backbone_name).features
 
     @property
     def backbone(self) -> Backbone:
         if self._backbone is None:
             from artlens.features.backbone import Backbone
 
-            shipped = _shipped_version(self.backbone_name)
+            shipped = _spec(self.backbone_name).version
             if shipped != self.backbone_version:
                 # New images embedded by another version would not be comparable with the stored ones.
                 raise CollectionError(
@@ -237,14 +235,14 @@ class Collection:
         if backbone not in BACKBONES:
             raise InputError(f"unknown backbone {backbone!r}: choose one of {', '.join(BACKBONES)}")
         with self._writer.hold("reembed", wait):
-            if (backbone, _shipped_version(backbone)) == (self.backbone_name, self.backbone_version) and self._store.setting("reembed_target") is None:
+            if (backbone, _spec(backbone).version) == (self.backbone_name, self.backbone_version) and self._store.setting("reembed_target") is None:
                 return ReembedReport(backbone, self.backbone_version, embedded=0, kept=self._store.count(), retrain=[])
             own_dir = self.directory / MODELS_DIR
             own_heads = {name for name, path in available(own_dir, self.feature_space).items() if path.parent == own_dir}
             own_space = (own_dir / f"{LEARNED_STYLE}.npz").exists()
             old_space = self.feature_space
             result = reembed.reembed(self._store, Backbone(backbone, threads=1), self.style_variant, batch_size or ingest.BATCH_SIZE, progress)
-            self.backbone_name, self.backbone_version = backbone, _shipped_version(backbone)
+            self.backbone_name, self.backbone_version = backbone, _spec(backbone).version
             self._backbone = None
             same_space = self.feature_space == old_space  # e.g. lite0-art -> lite0-art-int8: its models still apply
             retrain = [] if same_space else sorted(own_heads) + ([LEARNED_STYLE] if own_space else [])
@@ -756,7 +754,7 @@ class Collection:
             weights=vecs.weights if vecs is not None else DEFAULT_WEIGHTS,
             columns=self._store.columns(),
             labels=self.label_counts(),
-            model=ModelInfo(self.backbone_name, _input_size(self.backbone_name), self.style_variant, self.backbone_version),
+            model=ModelInfo(self.backbone_name, _spec(self.backbone_name).input_size, self.style_variant, self.backbone_version),
             # The vectors on disk, and those this object serves (reloaded above when a newer build is in place).
             stale=self.is_stale() or (self._vectors is not None and self._vectors.catalog_version != self._store.version()),
             faces=(len(counts), sum(counts.values())) if (counts := self._store.region_counts("face")) else None,
@@ -838,14 +836,8 @@ def _open_catalog(directory: Path, settings: dict[str, str] | None = None) -> Ca
         return store
 
 
-def _input_size(backbone: str) -> int:
+def _spec(backbone: str) -> BackboneSpec:
+    """What this ArtLens ships as `backbone`: input size, version (what a new collection records), feature space."""
     from artlens.features.backbone import BACKBONES as SPECS
 
-    return SPECS[backbone].input_size
-
-
-def _shipped_version(backbone: str) -> str:
-    """The version of `backbone` this ArtLens ships (what a new collection records)."""
-    from artlens.features.backbone import BACKBONES as SPECS
-
-    return SPECS[backbone].version
+    return SPECS[backbone]
