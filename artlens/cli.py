@@ -94,6 +94,12 @@ app = typer.Typer(
 
 CollectionArg = Annotated[Path, typer.Argument(help="The collection directory.", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+WaitOpt = Annotated[bool, typer.Option("--wait", help="If another writer holds the collection, wait for it instead of failing (exit 75).")]
+
+
+def _wait(wait: bool) -> float | None:
+    """--wait as the facade takes it: as long as it takes, or fail at once."""
+    return float("inf") if wait else None
 
 
 @app.callback()
@@ -143,7 +149,7 @@ def add(
         help="Style statistics for a new collection: adain (channel mean/std, ALADIN; the default) or gram (DeepArt).",
         show_default=False)] = None,
     detect: Annotated[bool, typer.Option("--detect", help="Then find the faces in the works not looked at yet (as `artlens detect`).")] = False,
-    wait: Annotated[bool, typer.Option("--wait", help="If another writer holds the collection, wait for it instead of failing (exit 75).")] = False,
+    wait: WaitOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Add images to a collection (created if needed) and rebuild its search index.
@@ -156,7 +162,7 @@ def add(
     col = Collection.create(collection, backbone=backbone.value if backbone else None, style=style.value if style else None)
     with _batch_progress("embedding", quiet=as_json) as progress:
         try:
-            report = col.add(paths, metadata=metadata, progress=progress, wait=float("inf") if wait else None)
+            report = col.add(paths, metadata=metadata, progress=progress, wait=_wait(wait))
         except ArtLensError:
             if not existed:  # a mistyped path or CSV must not leave an empty collection behind
                 col.discard_if_empty()
@@ -164,7 +170,7 @@ def add(
     found = None
     if detect and not report.nothing_usable:
         with _batch_progress("detecting faces", quiet=as_json) as progress:
-            found = col.detect(progress=progress, wait=float("inf") if wait else None)
+            found = col.detect(progress=progress, wait=_wait(wait))
     if as_json:
         _print_json(report.as_dict() | ({"detect": found.as_dict()} if found else {}))
         if report.nothing_usable:
@@ -195,7 +201,7 @@ def add(
 def reembed(
     collection: CollectionArg,
     backbone: Annotated[Backbones, typer.Option(help="The backbone to move the collection to.")] = DEFAULT_BACKBONE,
-    wait: Annotated[bool, typer.Option("--wait", help="If another writer holds the collection, wait for it instead of failing (exit 75).")] = False,
+    wait: WaitOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Embed every artwork again with another backbone (or a new version of its own) and switch to it.
@@ -208,7 +214,7 @@ def reembed(
     """
     col = Collection.open(collection)
     with _batch_progress("re-embedding", quiet=as_json) as progress:
-        report = col.reembed(backbone.value, progress=progress, wait=float("inf") if wait else None)
+        report = col.reembed(backbone.value, progress=progress, wait=_wait(wait))
     if as_json:
         _print_json(report.as_dict())
         return
@@ -222,7 +228,7 @@ def reembed(
 @app.command()
 def detect(
     collection: CollectionArg,
-    wait: Annotated[bool, typer.Option("--wait", help="If another writer holds the collection, wait for it instead of failing (exit 75).")] = False,
+    wait: WaitOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Find the faces in every artwork not looked at yet, and store their boxes.
@@ -234,7 +240,7 @@ def detect(
     """
     col = Collection.open(collection)
     with _batch_progress("detecting faces", quiet=as_json) as progress:
-        report = col.detect(progress=progress, wait=float("inf") if wait else None)
+        report = col.detect(progress=progress, wait=_wait(wait))
     if as_json:
         _print_json(report.as_dict())
         return
