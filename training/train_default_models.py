@@ -58,12 +58,6 @@ def pacs_group(meta: dict, path: str) -> str:
     return f"pacs:{meta['domain']}:{meta['object']}:{source}:{block}"
 
 
-def concat(*parts):
-    keys = parts[0][0].keys()
-    raw = {k: np.concatenate([p[0][k] for p in parts]) for k in keys}
-    return raw, sum((p[1] for p in parts), []), sum((p[2] for p in parts), [])
-
-
 def train_style(data):
     _, raw, metas, _ = data["wikiart"]
     labels, groups = [m.get("style") for m in metas], [m.get("artist") for m in metas]
