@@ -45,18 +45,18 @@ if TYPE_CHECKING:
         StyleSpaceReport,
         Suggestion,
     )
-    from artlens.standalone import ImageFacts, QueryImage, evaluate_boxes, inspect_image, load_query_image, parse_weights, parse_where
+    from artlens.standalone import ImageFacts, QueryImage, evaluate_boxes, inspect_image, load_query_image, parse_box, parse_weights, parse_where
 
 _RESULTS = ("AddReport", "Annotation", "Artwork", "ArtworkPage", "BoxesReport", "CheckReport", "Duplicates", "Info", "LabelsReport",
             "ModelCard", "Neighbour", "RetrievalReport", "SearchResult", "StyleSpaceReport", "Suggestion")
-_STANDALONE = ("ImageFacts", "QueryImage", "evaluate_boxes", "inspect_image", "load_query_image", "parse_weights", "parse_where")
+_STANDALONE = ("ImageFacts", "QueryImage", "evaluate_boxes", "inspect_image", "load_query_image", "parse_box", "parse_weights", "parse_where")
 _LAZY = {"Collection": "artlens.collection"} | dict.fromkeys(_RESULTS, "artlens.results") | dict.fromkeys(_STANDALONE, "artlens.standalone")
 
 __all__ = [
     "AccessError", "AddReport", "Annotation", "ArtLensError", "Artwork", "ArtworkPage", "BoxesReport", "CheckReport",
     "Collection", "CollectionBusyError", "CollectionError", "Duplicates", "ImageError", "ImageFacts", "Info", "InputError", "LabelsReport", "ModelCard",
     "Neighbour", "NotFoundError", "QueryImage", "RequestError", "RetrievalReport", "SearchResult", "StyleSpaceReport", "Suggestion",
-    "evaluate_boxes", "inspect_image", "load_query_image", "parse_weights", "parse_where",
+    "evaluate_boxes", "inspect_image", "load_query_image", "parse_box", "parse_weights", "parse_where",
 ]
 
 

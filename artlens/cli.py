@@ -24,7 +24,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from artlens import ArtLensError, Collection, InputError, evaluate_boxes, parse_weights
+from artlens import ArtLensError, Collection, InputError, evaluate_boxes, parse_box, parse_weights
 from artlens.errors import EXIT_INTERNAL
 from artlens.results import plain
 from artlens.vocabulary import BACKBONES, DEFAULT_BACKBONE, LABEL_KINDS, STYLE_LOSSES, STYLE_VARIANTS, facet_word
@@ -252,7 +252,8 @@ def detect(
 @app.command()
 def search(
     collection: CollectionArg,
-    image: Annotated[list[Path], typer.Option("--image", "-i", help="Query image; repeat for a moodboard (vectors averaged).", show_default=False)],
+    image: Annotated[list[Path] | None, typer.Option("--image", "-i", help="Query image; repeat for a moodboard (vectors averaged).",
+                                                   show_default=False)] = None,
     not_image: Annotated[list[Path] | None, typer.Option("--not", help="Image whose look to move away from; repeatable.", show_default=False)] = None,
     facet: Annotated[str, typer.Option(
         help="What 'similar' means: joint (the mix), content, style, color, or style_learned (the learned style space).",
@@ -260,21 +261,42 @@ def search(
     weights: Annotated[str | None, typer.Option(help="Joint mix, e.g. style=0.6,content=0.3,color=0.1.", show_default=False)] = None,
     where: Annotated[list[str] | None, typer.Option(
         "--where", "-w",
-        help="Metadata filter COLUMN=VALUE or COLUMN!=VALUE; repeatable (same column: any of).",
+        help="Metadata filter COLUMN=VALUE or COLUMN!=VALUE, or a count such as faces>=1; repeatable (same column: any of).",
         show_default=False,
     )] = None,
+    region: Annotated[str | None, typer.Option(
+        help="Search by region: a box x0,y0,x1,y1 in the query image's pixels; finds works with a similar detected "
+             "face or person (run `artlens detect` first) and names the region that matched.",
+        show_default=False,
+    )] = None,
+    region_id: Annotated[int | None, typer.Option(help="Search by a detected region, by its id (see `artlens export`).", show_default=False)] = None,
+    kind: Annotated[list[str] | None, typer.Option(help="Region kinds to search: face, person; repeatable (default: all).", show_default=False)] = None,
     k: Annotated[int, typer.Option("-k", help="Number of results.", min=1)] = 10,
     include_self: Annotated[bool, typer.Option("--include-self", help="Let a query image that is in the collection appear in its own results.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Find artworks like the query images.
+    """Find artworks like the query images, or like a region of one (--region, --region-id).
 
     Example: artlens search my-collection --image query.jpg --facet style -k 5
+
+    Example: artlens search my-collection --image portrait.jpg --region 120,40,260,200 --kind face
     """
     parsed = parse_weights(weights)
     with Collection.open(collection) as col:
-        results = col.search(images=image, not_images=not_image or [], facet=facet, weights=parsed,
-                             where=where or [], k=k, include_self=include_self)
+        if region is not None or region_id is not None:
+            # Usage errors (exit 2), as a missing required option is.
+            if not_image or (image and len(image) > 1) or (region_id is not None and (image or region is not None)):
+                raise typer.BadParameter("a region search takes one --image with --region, or --region-id alone (no --not)")
+            if region is not None and not image:
+                raise typer.BadParameter("--region is a box on the query image: give the image with --image")
+            results = col.search_regions(image=image[0] if image else None, box=parse_box(region) if region else None,
+                                         region_id=region_id, facet=facet, weights=parsed, kinds=kind or [],
+                                         where=where or [], k=k, include_self=include_self)
+        else:
+            if not image:
+                raise typer.BadParameter("give a query image with --image (or a region with --region-id)")
+            results = col.search(images=image, not_images=not_image or [], facet=facet, weights=parsed,
+                                 where=where or [], k=k, include_self=include_self)
     if as_json:
         _print_json({"results": [r.as_dict() for r in results]})
         return
@@ -286,6 +308,9 @@ def search(
         scores = "  ".join(f"{facet_word(f)} {v:.2f}" for f, v in r.scores.items())
         out.print(f"{n:>2}. {r.score:.3f}  {scores}  ({r.why})")
         out.print(f"    {_short(r.path)}")
+        if r.region is not None:
+            x0, y0, x1, y1 = (round(v) for v in r.region["box"])
+            out.print(f"    matched {r.region['kind']} {r.region['id']} at {x0},{y0},{x1},{y1}")
         if r.metadata:
             out.print("    " + ", ".join(f"{key}={value}" for key, value in r.metadata.items()))
 

@@ -65,6 +65,7 @@ if TYPE_CHECKING:
 
     from artlens.features.backbone import Backbone, BackboneSpec
     from artlens.learn.style_space import StyleSpace
+    from artlens.retrieval.regions import RegionVectors
     from artlens.standalone import QueryImage
     from artlens.store.database import ArtworkRow, Catalog
     from artlens.store.lock import WriterLock
@@ -104,6 +105,7 @@ class Collection:
         self.style_variant: str = store.setting("style_variant")
         self._backbone: Backbone | None = None
         self._vectors: FacetVectors | None = None
+        self._regions: tuple[Any, RegionVectors] | None = None  # (what they were built from, region vectors)
         from artlens.store.lock import WriterLock
 
         self._writer: WriterLock = WriterLock(directory)
@@ -251,16 +253,26 @@ class Collection:
 
     def detect(self, progress: Callable[[int, int], None] | None = None, wait: float | None = None) -> DetectReport:
         """Find the faces in every artwork not looked at yet (MTCNN; boxes in original pixels, stored
-        in the catalog). Resumable; afterwards `faces` filters: `where=["faces>=1"]`, `["faces=0"]`."""
-        from artlens.pipeline.detect import detect_faces
+        in the catalog) and embed each region's crop for `search_regions`. Resumable; afterwards
+        `faces` filters: `where=["faces>=1"]`, `["faces=0"]`."""
+        from artlens.pipeline import detect
 
         with self._writer.hold("detect", wait):
-            result = detect_faces(self._store, progress)
-        return DetectReport(result.looked_at, result.faces, result.unreadable)
+            result = detect.detect(self._store, self.backbone, self.style_variant, [detect.face_detector()], progress)
+        self._regions = None
+        return DetectReport(result.looked_at, result.found.get("face", 0), result.unreadable,
+                            people=result.found.get("person", 0), embedded=result.embedded)
 
     def regions(self, artwork_id: int) -> list[dict[str, Any]]:
         """The regions detected in one artwork (kind, box [x0, y0, x1, y1] in its pixels, score, model)."""
         return self._store.regions(artwork_id)
+
+    def region(self, region_id: int) -> dict[str, Any]:
+        """One detected region: id, artwork_id, kind, box, score, model; NotFoundError if there is none."""
+        found = self._store.region(region_id)
+        if found is None:
+            raise NotFoundError(f"no region with id {region_id}", {"id": region_id})
+        return found
 
     def discard_if_empty(self) -> bool:
         """Delete the collection directory if nothing was ever written to it (no batch committed), holding
@@ -443,6 +455,113 @@ class Collection:
         hits = search.rank(vecs, search.query_vectors(positives, negatives), use, k, allowed, exclude)
         rows = self._store.artworks([h.id for h in hits])
         return [SearchResult(id=h.id, path=rows[h.id].path, score=h.score, scores=h.scores, metadata=rows[h.id].meta, why=h.why(use)) for h in hits]
+
+    def search_regions(
+        self,
+        image: str | Path | QueryImage | None = None,
+        box: Sequence[float] | None = None,
+        artwork_id: int | None = None,
+        region_id: int | None = None,
+        facet: str = JOINT,
+        weights: dict[str, float] | None = None,
+        kinds: Sequence[str] = (),
+        where: Iterable[str | Condition] = (),
+        k: int = 10,
+        include_self: bool = False,
+    ) -> list[SearchResult]:
+        """Artworks with a region (a detected person or face) like a box of a query, best region first.
+
+        The query is a `box` (x0, y0, x1, y1 in the image's own pixels) on an `image` (path or QueryImage)
+        or on an artwork of the collection (`artwork_id`), or a detected region (`region_id`, see
+        `regions`). Each result's `region` is the region that matched. facet: 'joint' (content, style
+        and colour as in the collection's mix, or `weights`), 'content', 'style' or 'color'.
+        kinds: region kinds to search ('face', 'person'; empty: all). Needs `detect` first.
+        """
+        from artlens.retrieval import regions
+
+        if sum(x is not None for x in (image, artwork_id, region_id)) != 1:
+            raise InputError("give one query: an image with a box, an artwork id with a box, or a region id")
+        if (box is None) != (region_id is not None):
+            raise InputError("a box goes with an image or an artwork id; a region id needs none")
+        if facet != JOINT and facet not in FACETS:
+            raise InputError(f"regions are searched by {', '.join((JOINT, *FACETS))}, not {facet!r}")
+        if weights is not None and facet != JOINT:
+            raise InputError("weights apply to the joint facet only; drop --facet or the weights")
+        unknown = [f for f in weights or {} if f not in FACETS]
+        if unknown:
+            raise InputError(f"regions have no facet {', '.join(unknown)}: weights choose from {', '.join(FACETS)}")
+        if k < 1:
+            raise InputError("k must be at least 1")
+        vecs = self.vectors
+        rv = self.region_vectors()
+        if len(rv) == 0:
+            raise CollectionError(f"{self.directory} has no regions with vectors yet; find them with `artlens detect {self.directory}`")
+        use = regions.region_weights(weights or vecs.weights) if facet == JOINT else {facet: 1.0}
+        conditions = parse_where(where)
+        allowed = None
+        if conditions:
+            self._require_columns([c for c, _, _ in conditions], predictions=True)
+            allowed = self._store.filter_ids(conditions)
+        query, inside = self._region_query(vecs, rv, image, box, artwork_id, region_id)
+        hits = regions.rank_regions(rv, query, use, k, allowed, set() if include_self else inside, kinds)
+        rows = self._store.artworks([h.hit.id for h in hits])
+        return [SearchResult(id=h.hit.id, path=rows[h.hit.id].path, score=h.hit.score, scores=h.hit.scores,
+                             metadata=rows[h.hit.id].meta, why=h.hit.why(use), region=h.region) for h in hits]
+
+    def _region_query(self, vecs: FacetVectors, rv: RegionVectors, image: str | Path | QueryImage | None,
+                      box: Sequence[float] | None, artwork_id: int | None,
+                      region_id: int | None) -> tuple[dict[str, np.ndarray], set[int]]:
+        """(facet -> query vector, artworks the query comes from) for `search_regions`."""
+        from artlens.errors import ImageError
+        from artlens.features.images import DecodedImage, load_image
+        from artlens.pipeline.detect import DETECT_SIDE
+        from artlens.retrieval import query, regions
+        from artlens.standalone import QueryImage
+
+        if region_id is not None:
+            row = rv.row(region_id)
+            if row is None:
+                found = self._store.region(region_id)
+                if found is None:
+                    raise NotFoundError(f"no region with id {region_id}", {"id": region_id})
+                raise CollectionError(f"region {region_id} has no vectors yet; run `artlens detect {self.directory}`", {"id": region_id})
+            return {f: rv.matrices[f][row] for f in FACETS}, {int(rv.table.artwork_ids[row])}
+        assert box is not None
+        inside: set[int] = set()
+        if artwork_id is not None:
+            art = self._store.artworks([artwork_id]).get(artwork_id)
+            if art is None:
+                raise NotFoundError(f"no artwork with id {artwork_id}", {"id": artwork_id})
+            try:
+                img: DecodedImage = load_image(Path(art.path), max_side=DETECT_SIDE)
+            except (ImageError, OSError) as exc:
+                raise CollectionError(f"artwork {artwork_id}'s file {art.path} cannot be read: {exc}", {"id": artwork_id}) from None
+            inside.add(artwork_id)
+        elif isinstance(image, QueryImage):
+            img = image.decoded
+        else:
+            img = query.decode_path(Path(str(image)), max_side=DETECT_SIDE)
+        if artwork_id is None:
+            same = self._store.artwork_by_hash(img.sha256, img.pixel_hash)
+            if same is not None:
+                inside.add(same.id)
+        try:
+            checked = regions.check_box(box, img.width, img.height)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        return regions.box_vectors(img.rgb, img.width, checked, vecs, self.backbone, self.style_variant), inside
+
+    def region_vectors(self) -> RegionVectors:
+        """Every region with vectors, projected into the collection's facets; rebuilt when the facet
+        vectors or the regions change (another process's `detect` included)."""
+        from artlens.retrieval import regions
+
+        vecs = self.vectors
+        key = (vecs.key, self._store.region_key())
+        if self._regions is None or self._regions[0] != key:
+            dims = {f: int(vecs.transforms[f].components.shape[1]) for f in FACETS}  # raw lengths the transforms take
+            self._regions = (key, regions.project(self._store.region_table(FACETS, dims), vecs))
+        return self._regions[1]
 
     def _query_vectors(self, vecs: FacetVectors, images: Sequence[str | Path | QueryImage],
                        ids: Sequence[int]) -> tuple[dict[str, np.ndarray], set[int]]:

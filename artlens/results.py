@@ -31,9 +31,16 @@ class SearchResult:
     metadata: dict[str, str]
     why: str  # e.g. "style top 0.4% · content top 3%": how unusual each facet's similarity is
 
+    # The region that matched, for a search by region: id, kind, box [x0, y0, x1, y1] in the artwork's
+    # pixels, score (the detector's confidence).
+    region: dict[str, Any] | None = None
+
     def as_dict(self) -> JSON:
-        return {"id": self.id, "path": self.path, "score": round(self.score, 4), "scores": self.scores,
-                "metadata": self.metadata, "why": self.why}
+        out = {"id": self.id, "path": self.path, "score": round(self.score, 4), "scores": self.scores,
+               "metadata": self.metadata, "why": self.why}
+        if self.region is not None:
+            out["region"] = self.region
+        return out
 
 
 @dataclass
@@ -111,15 +118,17 @@ class ReembedReport:
 
 @dataclass(frozen=True)
 class DetectReport:
-    """What `detect` did: artworks looked at by this run, faces found in them, files that could not be
-    read (path, why; they are looked at again by the next run)."""
+    """What `detect` did: artworks looked at by this run, faces and people found in them, regions given
+    vectors for search by region, files that could not be read (path, why; looked at again next run)."""
 
     looked_at: int
     faces: int
     unreadable: list[tuple[str, str]]
+    people: int = 0
+    embedded: int = 0
 
     def as_dict(self) -> JSON:
-        return {"looked_at": self.looked_at, "faces": self.faces,
+        return {"looked_at": self.looked_at, "faces": self.faces, "people": self.people, "embedded": self.embedded,
                 "unreadable": [{"path": p, "why": w} for p, w in self.unreadable]}
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from artlens.results import BoxesReport
-from artlens.retrieval.filters import parse_weights, parse_where
+from artlens.retrieval.filters import parse_box, parse_weights, parse_where
 
 if TYPE_CHECKING:
     from artlens.features.images import DecodedImage
 
-__all__ = ["ImageFacts", "QueryImage", "evaluate_boxes", "inspect_image", "load_query_image", "parse_weights", "parse_where"]
+__all__ = ["ImageFacts", "QueryImage", "evaluate_boxes", "inspect_image", "load_query_image", "parse_box", "parse_weights", "parse_where"]
 
 
 @dataclass(frozen=True)

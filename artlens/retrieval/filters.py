@@ -50,3 +50,18 @@ def parse_weights(text: str | None) -> dict[str, float] | None:
     if sum(weights.values()) <= 0:
         raise InputError("at least one weight must be positive")
     return weights
+
+
+def parse_box(text: str) -> tuple[float, float, float, float]:
+    """'x0,y0,x1,y1' (pixels of the image, left, top, right, bottom) -> four numbers."""
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise InputError(f"bad box {text!r}: expected four numbers x0,y0,x1,y1 (pixels), e.g. 120,40,260,200") from None
+    if len(values) != 4:
+        raise InputError(f"bad box {text!r}: expected four numbers x0,y0,x1,y1, got {len(values)}")
+    x0, y0, x1, y1 = values
+    if not (x0 < x1 and y0 < y1):
+        raise InputError(f"bad box {text!r}: x0 < x1 and y0 < y1 (left, top, right, bottom)")
+    return x0, y0, x1, y1

@@ -86,7 +86,7 @@ def image_vectors(items: Sequence[QueryItem], vecs: FacetVectors, store: Catalog
     in_collection: set[int] = set()
     outside: list[np.ndarray] = []
     for item in items:
-        img = item if isinstance(item, DecodedImage) else _decode_path(Path(item))
+        img = item if isinstance(item, DecodedImage) else decode_path(Path(item))
         same = store.artwork_by_hash(img.sha256, img.pixel_hash)
         if same is not None and vecs.has(same.id):
             rows.append(stored_vectors(vecs, same.id))
@@ -99,12 +99,13 @@ def image_vectors(items: Sequence[QueryItem], vecs: FacetVectors, store: Catalog
     return {f: np.stack([r[f] for r in rows]) for f in vecs.facets}, in_collection
 
 
-def _decode_path(path: Path) -> DecodedImage:
+def decode_path(path: Path, max_side: int = WORKING_SIDE) -> DecodedImage:
+    """A query image given by path, decoded at `max_side`; InputError saying why it cannot be used."""
     path = path.expanduser()
     if not path.is_file():
         raise InputError(f"{path}: query image not found")
     try:
-        return decode_query_image(path)
+        return load_image(path, max_side=max_side)
     except ImageError as exc:
         raise InputError(f"cannot use {path} as a query: {exc}") from None
 

@@ -113,6 +113,16 @@ regions = sa.Table(
     sa.Column("model", sa.String(64), nullable=False),
 )
 
+# Raw features (content, style, colour) of each region's crop, float16 like `features`: search by
+# region projects them with the collection's facet transforms at query time.
+region_features = sa.Table(
+    "region_features",
+    metadata_obj,
+    sa.Column("region_id", sa.Integer, sa.ForeignKey("regions.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("facet", sa.String(32), primary_key=True),
+    sa.Column("vector", sa.LargeBinary, nullable=False),
+)
+
 # Which detector has looked at which artwork, and how many regions it found: "no face" is known only
 # where one has looked (a filter faces=0 leaves out the works never looked at).
 detections = sa.Table(
@@ -682,6 +692,8 @@ def swap_in_staged(conn: Connection) -> None:
     conn.execute(sa.delete(features).where(features.c.facet.not_like(STAGED + "%")))
     conn.execute(sa.update(features).values(facet=sa.func.substr(features.c.facet, len(STAGED) + 1)))
     conn.execute(sa.delete(predictions))
+    # Region vectors came from the old backbone: `detect` embeds the regions again.
+    conn.execute(sa.delete(region_features))
     bump_version(conn)
 
 
@@ -695,26 +707,103 @@ def undetected_ids(conn: Connection, kind: str, model: str) -> list[int]:
     return [int(i) for i in conn.execute(q).scalars()]
 
 
-def write_detections(conn: Connection, kind: str, model: str, found: Sequence[tuple[int, np.ndarray, np.ndarray]]) -> int:
-    """Replace the `kind` regions of each (artwork id, boxes (n, 4), scores (n,)) and record the look."""
+def write_detections(conn: Connection, kind: str, model: str, found: Sequence[tuple[int, np.ndarray, np.ndarray]],
+                     vectors: Sequence[dict[str, np.ndarray]] | None = None) -> int:
+    """Replace the `kind` regions of each (artwork id, boxes (n, 4), scores (n,)) and record the look.
+
+    vectors: per artwork, raw feature name -> (n, d) features of its n region crops (row i = box i)."""
     ids = [i for i, _, _ in found]
     conn.execute(sa.delete(regions).where(regions.c.artwork_id.in_(ids), regions.c.kind == kind))
     conn.execute(sa.delete(detections).where(detections.c.artwork_id.in_(ids), detections.c.kind == kind))
-    rows = [{"artwork_id": i, "kind": kind, "x0": float(b[0]), "y0": float(b[1]), "x1": float(b[2]), "y1": float(b[3]),
-             "score": float(sc), "model": model} for i, boxes, scores in found for b, sc in zip(boxes, scores)]
-    if rows:
-        conn.execute(sa.insert(regions), rows)
+    written = 0
+    for n, (i, boxes, scores) in enumerate(found):
+        rows = [{"artwork_id": i, "kind": kind, "x0": float(b[0]), "y0": float(b[1]), "x1": float(b[2]), "y1": float(b[3]),
+                 "score": float(sc), "model": model} for b, sc in zip(boxes, scores)]
+        if not rows:
+            continue
+        # One insert per region: SQLite's RETURNING gives the ids that the region vectors point to.
+        region_ids = [conn.execute(sa.insert(regions).values(**row).returning(regions.c.id)).scalar_one() for row in rows]
+        if vectors is not None:
+            write_region_features(conn, region_ids, vectors[n])
+        written += len(rows)
     if found:
         now = _now()
         conn.execute(sa.insert(detections), [{"artwork_id": i, "kind": kind, "model": model, "count": len(scores), "at": now}
                                              for i, _, scores in found])
-    return len(rows)
+    return written
+
+
+def write_region_features(conn: Connection, region_ids: Sequence[int], raw: dict[str, np.ndarray]) -> None:
+    """Store raw features (name -> (n, d), row i for region_ids[i]), replacing earlier ones."""
+    conn.execute(sa.delete(region_features).where(region_features.c.region_id.in_(list(region_ids))))
+    rows = [{"region_id": int(r), "facet": name, "vector": np.asarray(mat[n], np.float16).tobytes()}
+            for name, mat in raw.items() for n, r in enumerate(region_ids)]
+    if rows:
+        conn.execute(sa.insert(region_features), rows)
+
+
+def regions_without_features(conn: Connection) -> dict[int, list[tuple[int, str, list[float]]]]:
+    """artwork id -> [(region id, kind, box)] of the regions that have no vectors yet (detected before
+    regions had vectors, or whose vectors a re-embed removed)."""
+    have = sa.select(region_features.c.region_id).distinct()
+    q = sa.select(regions).where(regions.c.id.not_in(have)).order_by(regions.c.artwork_id, regions.c.id)
+    out: dict[int, list[tuple[int, str, list[float]]]] = {}
+    for r in conn.execute(q):
+        out.setdefault(int(r.artwork_id), []).append((int(r.id), r.kind, [r.x0, r.y0, r.x1, r.y1]))
+    return out
+
+
+@dataclass(frozen=True)
+class RegionTable:
+    """Every region with vectors, row-aligned: ids, artwork ids, kinds, boxes, detector scores, raw features."""
+
+    ids: np.ndarray  # (n,) int64 region ids, ascending
+    artwork_ids: np.ndarray  # (n,) int64
+    kinds: np.ndarray  # (n,) str
+    boxes: np.ndarray  # (n, 4) float32, in the artwork's pixels
+    scores: np.ndarray  # (n,) float32
+    raw: dict[str, np.ndarray]  # raw feature name -> (n, d) float32
+
+
+def load_region_table(conn: Connection, names: Sequence[str], dims: dict[str, int]) -> RegionTable:
+    """The regions of searchable artworks that have every raw feature in `names`."""
+    q = (sa.select(regions).join(artworks, artworks.c.id == regions.c.artwork_id)
+         .where(artworks.c.duplicate_of.is_(None)).order_by(regions.c.id))
+    rows = list(conn.execute(q))
+    blobs: dict[str, dict[int, bytes]] = {name: {} for name in names}
+    fq = sa.select(region_features).where(region_features.c.facet.in_(list(names)))
+    for r in conn.execute(fq):
+        if len(r.vector) == 2 * dims[r.facet]:  # vectors of another backbone length are stale: skipped
+            blobs[r.facet][int(r.region_id)] = r.vector
+    rows = [r for r in rows if all(int(r.id) in blobs[name] for name in names)]
+    raw = {name: np.frombuffer(b"".join(blobs[name][int(r.id)] for r in rows), np.float16).reshape(len(rows), dims[name]).astype(np.float32)
+           for name in names}
+    return RegionTable(
+        ids=np.asarray([r.id for r in rows], np.int64), artwork_ids=np.asarray([r.artwork_id for r in rows], np.int64),
+        kinds=np.asarray([r.kind for r in rows], dtype=object), scores=np.asarray([r.score for r in rows], np.float32),
+        boxes=np.asarray([[r.x0, r.y0, r.x1, r.y1] for r in rows], np.float32).reshape(len(rows), 4), raw=raw)
+
+
+def region_key(conn: Connection) -> tuple[int, int]:
+    """(region vectors, highest region id): changes whenever regions or their vectors change."""
+    n, top = conn.execute(sa.select(sa.func.count(), sa.func.max(region_features.c.region_id))).one()
+    return int(n), int(top or 0)
+
+
+def region_by_id(conn: Connection, region_id: int) -> dict[str, Any] | None:
+    """One region: id, artwork id, kind, box, score, model; None if there is no such region."""
+    r = conn.execute(sa.select(regions).where(regions.c.id == region_id)).first()
+    if r is None:
+        return None
+    return {"id": int(r.id), "artwork_id": int(r.artwork_id), "kind": r.kind, "box": [r.x0, r.y0, r.x1, r.y1],
+            "score": r.score, "model": r.model}
 
 
 def regions_of(conn: Connection, artwork_id: int) -> list[dict[str, Any]]:
     """The regions of one artwork: kind, box, score, model; best score first."""
     q = sa.select(regions).where(regions.c.artwork_id == artwork_id).order_by(regions.c.kind, regions.c.score.desc())
-    return [{"kind": r.kind, "box": [r.x0, r.y0, r.x1, r.y1], "score": r.score, "model": r.model} for r in conn.execute(q)]
+    return [{"id": int(r.id), "kind": r.kind, "box": [r.x0, r.y0, r.x1, r.y1], "score": r.score, "model": r.model}
+            for r in conn.execute(q)]
 
 
 def region_counts(conn: Connection, kind: str) -> dict[int, int]:

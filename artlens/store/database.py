@@ -15,10 +15,10 @@ import numpy as np
 from sqlalchemy.engine import Engine
 
 from artlens.store import catalog
-from artlens.store.catalog import ArtworkRow, NewArtwork
+from artlens.store.catalog import ArtworkRow, NewArtwork, RegionTable
 from artlens.vocabulary import PREDICTION_PREFIX
 
-__all__ = ["ArtworkRow", "Catalog", "NewArtwork"]
+__all__ = ["ArtworkRow", "Catalog", "NewArtwork", "RegionTable"]
 
 
 class Catalog:
@@ -266,10 +266,37 @@ class Catalog:
         with self.engine.connect() as conn:
             return catalog.undetected_ids(conn, kind, model)
 
-    def write_detections(self, kind: str, model: str, found: Sequence[tuple[int, np.ndarray, np.ndarray]]) -> int:
-        """One transaction: each artwork's `kind` regions replaced by (id, boxes, scores); returns the regions written."""
+    def write_detections(self, kind: str, model: str, found: Sequence[tuple[int, np.ndarray, np.ndarray]],
+                         vectors: Sequence[dict[str, np.ndarray]] | None = None) -> int:
+        """One transaction: each artwork's `kind` regions replaced by (id, boxes, scores), with the raw
+        features of their crops when given (one dict per artwork); returns the regions written."""
         with self.engine.begin() as conn:
-            return catalog.write_detections(conn, kind, model, found)
+            return catalog.write_detections(conn, kind, model, found, vectors)
+
+    def regions_without_features(self) -> dict[int, list[tuple[int, str, list[float]]]]:
+        """artwork id -> [(region id, kind, box)] of the regions without vectors."""
+        with self.engine.connect() as conn:
+            return catalog.regions_without_features(conn)
+
+    def write_region_features(self, found: Sequence[tuple[Sequence[int], dict[str, np.ndarray]]]) -> None:
+        """One transaction: (region ids, raw name -> (n, d)) for each artwork of a batch."""
+        with self.engine.begin() as conn:
+            for region_ids, raw in found:
+                catalog.write_region_features(conn, region_ids, raw)
+
+    def region_table(self, names: Sequence[str], dims: dict[str, int]) -> RegionTable:
+        """Every region of a searchable artwork with its raw features `names` (see catalog.RegionTable)."""
+        with self.engine.connect() as conn:
+            return catalog.load_region_table(conn, names, dims)
+
+    def region_key(self) -> tuple[int, int]:
+        """Changes whenever regions or their vectors change: a cached region index is stale when it does."""
+        with self.engine.connect() as conn:
+            return catalog.region_key(conn)
+
+    def region(self, region_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            return catalog.region_by_id(conn, region_id)
 
     def regions(self, artwork_id: int) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

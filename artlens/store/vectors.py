@@ -157,7 +157,7 @@ def joint_matrix(matrices: dict[str, np.ndarray], weights: dict[str, float]) -> 
     return np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32)
 
 
-def _score_quantiles(mat: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def score_quantiles(mat: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Distribution of similarities between random pairs of distinct artworks."""
     n = len(mat)
     if n < 2:
@@ -224,7 +224,7 @@ def _write(tmp: Path, ids: np.ndarray, raw: dict[str, tuple[np.ndarray, np.ndarr
                 np.save(tmp / f"{f}.npy", matrices[f])
                 index = build_index(matrices[f], ids)
                 index.save(tmp / f"{f}.faiss")
-                return _score_quantiles(matrices[f], np.random.default_rng(0)), (index.dim, index.kind)
+                return score_quantiles(matrices[f], np.random.default_rng(0)), (index.dim, index.kind)
 
             written = dict(zip(matrices, pool.map(write, list(matrices))))
             quantiles = {f: q for f, (q, _) in written.items()}

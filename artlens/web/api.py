@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Security, UploadFile
 from fastapi import Path as PathParam
@@ -116,7 +116,7 @@ def _check_query(state: AppState, facet: str, weights: str | None, where: list[s
 
 
 @router.post("/search", summary="Search by example images and/or artwork ids", response_model=SearchPage,
-             responses=errors(400, 404, 409, 413, 422))
+             response_model_exclude_unset=True, responses=errors(400, 404, 409, 413, 422))
 async def search(
     state: State,
     image: Annotated[list[UploadFile], File(description="query image(s): several make a moodboard", max_length=MAX_IMAGES)] = [],  # noqa: B006
@@ -144,8 +144,7 @@ async def search(
         state.collection.search, images=positives, not_images=negatives, ids=id, not_ids=not_id, facet=facet,
         weights=parsed_weights, where=conditions, k=k + offset + 1, include_self=include_self,
     )
-    page = hits[offset:offset + k]
-    return {"results": [h.as_dict() for h in page], "offset": offset, "k": k, "has_more": len(hits) > offset + k}
+    return _page_of(hits, offset, k)
 
 
 @router.get("/artworks", summary="A page of artworks, filterable by metadata and predictions", response_model=ArtworkList,
@@ -190,6 +189,57 @@ def artwork_image(artwork_id: ArtworkId, state: State) -> FileResponse:
     if not os.path.isfile(row.path):
         raise RequestError(404, f"the file of artwork {artwork_id} is no longer at its recorded path", {"id": artwork_id})
     return FileResponse(row.path, media_type=MEDIA_TYPES.get(row.format, OTHER_MEDIA_TYPE))
+
+
+BOX_PATTERN = r"^\d{1,6}(\.\d{1,3})?(,\d{1,6}(\.\d{1,3})?){3}$"
+RegionFacet = Literal["joint", "content", "style", "color"]
+RegionKind = Literal["face", "person"]
+
+
+@router.get("/artworks/{artwork_id}/regions/similar", summary="Artworks with a region like a box drawn on this artwork",
+            response_model=SearchPage, responses=errors(400, 404, 409, 422))
+def similar_to_box(
+    artwork_id: ArtworkId,
+    state: State,
+    box: Annotated[str, Query(pattern=BOX_PATTERN, description="x0,y0,x1,y1 in the artwork's own pixels (clipped to it)")],
+    facet: Annotated[RegionFacet, Query(description="joint (content, style and colour as in the collection's mix) or one of them")] = "joint",
+    kind: Annotated[list[RegionKind], Query(description="region kinds to search (default: all)")] = [],  # noqa: B006
+    where: Annotated[list[str], Query(description="COLUMN=VALUE or COLUMN!=VALUE; pred.MODEL=VALUE; faces>=N")] = [],  # noqa: B006
+    k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> dict[str, Any]:
+    """Each result carries `region`: the detected face or person that matched (needs `artlens detect`;
+    409 before it). The artwork's file is decoded again and the box's crop embedded."""
+    values = [float(v) for v in box.split(",")]
+    hits = state.collection.search_regions(artwork_id=artwork_id, box=values, facet=facet, kinds=kind,
+                                           where=parse_where_text(state, where), k=k + offset + 1)
+    return _page_of(hits, offset, k)
+
+
+@router.get("/regions/{region_id}/similar", summary="Artworks with a region like a detected one (a face, a person)",
+            response_model=SearchPage, responses=errors(404, 409, 422))
+def similar_to_region(
+    region_id: Annotated[int, PathParam(ge=1, le=MAX_ARTWORK_ID, description="a region's id (see an artwork's `regions`)")],
+    state: State,
+    facet: Annotated[RegionFacet, Query(description="joint (content, style and colour as in the collection's mix) or one of them")] = "joint",
+    kind: Annotated[list[RegionKind], Query(description="region kinds to search (default: all)")] = [],  # noqa: B006
+    where: Annotated[list[str], Query(description="COLUMN=VALUE or COLUMN!=VALUE; pred.MODEL=VALUE; faces>=N")] = [],  # noqa: B006
+    k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> dict[str, Any]:
+    """Each result carries `region`: the region that matched; the query region's own artwork is left out."""
+    hits = state.collection.search_regions(region_id=region_id, facet=facet, kinds=kind, where=parse_where_text(state, where),
+                                           k=k + offset + 1)
+    return _page_of(hits, offset, k)
+
+
+def matches_box(text: str) -> bool:
+    return re.fullmatch(BOX_PATTERN, text, re.ASCII) is not None
+
+
+def _page_of(hits: list[Any], offset: int, k: int) -> dict[str, Any]:
+    page = hits[offset:offset + k]
+    return {"results": [h.as_dict() for h in page], "offset": offset, "k": k, "has_more": len(hits) > offset + k}
 
 
 @router.get("/info", summary="Collection facts: counts, failures, duplicates, facets, model, columns", response_model=InfoOut,

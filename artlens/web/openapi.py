@@ -100,8 +100,9 @@ def complete(spec: dict[str, Any], facets: list[str], columns: list[str]) -> dic
     body["then"] = {"properties": {"facet": {"const": "joint"}}}
     _file_parts(search, ["image", "not_image"], body)
 
-    listing = next(p for p in paths["/api/artworks"]["get"]["parameters"] if p["name"] == "where")
-    listing["schema"]["items"] = where
+    for route in ("/api/artworks", "/api/artworks/{artwork_id}/regions/similar", "/api/regions/{region_id}/similar"):
+        listing = next(p for p in paths[route]["get"]["parameters"] if p["name"] == "where")
+        listing["schema"]["items"] = where
 
     add = paths["/api/artworks"]["post"]["requestBody"]
     add_body = _form_schema(spec, add)

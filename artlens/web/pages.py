@@ -81,8 +81,61 @@ def artwork_page(artwork_id: str, request: Request, state: State) -> HTMLRespons
         return not_found(request, f"There is no artwork with id {int(artwork_id)} in this collection.")
     mlt = detail["more_like_this"]
     rows = [(f, facet_title(f), mlt[f]) for f in in_display_order(list(mlt))]
-    return _page(request, "artwork.html", a=detail, rows=rows,
+    return _page(request, "artwork.html", a=detail, rows=rows, kinds_text=_kinds_text(detail["regions"]),
                  file_missing=not os.path.isfile(detail["path"]))
+
+
+def _kinds_text(regions: list[dict[str, Any]]) -> str:
+    """'face', 'faces', 'people and faces'...: what the artwork's regions are, for its checkbox."""
+    words = {"face": ("face", "faces"), "person": ("person", "people")}
+    counts: dict[str, int] = {}
+    for r in regions:
+        counts[r["kind"]] = counts.get(r["kind"], 0) + 1
+    names = [words.get(kind, (kind, kind + "s"))[n != 1] for kind, n in sorted(counts.items(), reverse=True)]
+    return " and ".join(names)
+
+
+@router.get("/artworks/{artwork_id}/regions", response_class=HTMLResponse)
+def box_search_page(artwork_id: int, request: Request, state: State, box: str = "",
+                    facet: str = "joint") -> HTMLResponse:
+    """Works with a region like a box drawn on this artwork."""
+    if not api.matches_box(box):
+        return error_page(request, 400, "A box is four numbers x0,y0,x1,y1 in the artwork's pixels: drag one over the picture.")
+    try:
+        art = state.collection.artwork(artwork_id, predictions=False)
+        results = api.similar_to_box(artwork_id, state, box=box, facet=_region_facet(facet), k=REGION_RESULTS)["results"]
+    except ArtLensError as exc:
+        return error_page(request, exc.http_status, str(exc))
+    query = {"artwork": art.as_dict(), "box": [float(v) for v in box.split(",")], "kind": "box"}
+    return _page(request, "regions.html", query=query, results=results, facet=facet, sizes=_sizes(state, results),
+                 link=f"/artworks/{artwork_id}/regions?box={box}")
+
+
+@router.get("/regions/{region_id}", response_class=HTMLResponse)
+def region_search_page(region_id: int, request: Request, state: State, facet: str = "joint") -> HTMLResponse:
+    """Works with a region like a detected face or person."""
+    try:
+        region = state.collection.region(region_id)
+        art = state.collection.artwork(region["artwork_id"], predictions=False)
+        results = api.similar_to_region(region_id, state, facet=_region_facet(facet), k=REGION_RESULTS)["results"]
+    except ArtLensError as exc:
+        return error_page(request, exc.http_status, str(exc))
+    query = {"artwork": art.as_dict(), "box": region["box"], "kind": region["kind"]}
+    return _page(request, "regions.html", query=query, results=results, facet=facet, sizes=_sizes(state, results),
+                 link=f"/regions/{region_id}")
+
+
+def _sizes(state: AppState, results: list[dict[str, Any]]) -> dict[int, tuple[int, int]]:
+    """Each result's width and height in pixels: its region's box is drawn as percentages of them."""
+    arts = [state.collection.artwork(r["id"], predictions=False) for r in results]
+    return {a.id: (a.width, a.height) for a in arts}
+
+
+REGION_RESULTS = 24
+
+
+def _region_facet(facet: str) -> Any:
+    return facet if facet in ("joint", "content", "style", "color") else "joint"
 
 
 @router.get("/label", response_class=HTMLResponse)

@@ -96,6 +96,13 @@ def matches(pattern: str, text: str) -> re.Match[str] | None:
 Metadata = dict[str, str]
 
 
+class MatchedRegion(BaseModel):
+    id: int
+    kind: str = Field(description="'face' or 'person'")
+    box: list[float] = Field(description="x0, y0, x1, y1 in the artwork's own pixels")
+    score: float = Field(description="the detector's confidence")
+
+
 class SearchHit(BaseModel):
     id: int
     path: str = Field(description="the file the catalog records for it")
@@ -103,6 +110,7 @@ class SearchHit(BaseModel):
     scores: dict[str, float] = Field(description="similarity in every facet")
     metadata: Metadata
     why: str = Field(description="how unusual each facet's similarity is, e.g. 'style top 0.4% · content top 3%'")
+    region: MatchedRegion | None = Field(None, description="search by region: the region of this artwork that matched")
 
 
 class SearchPage(BaseModel):
@@ -169,7 +177,8 @@ class NeighbourOut(BaseModel):
 
 
 class RegionOut(BaseModel):
-    kind: str = Field(description="'face' (people later)")
+    id: int = Field(description="the region's id: GET /api/regions/{id}/similar finds works with a region like it")
+    kind: str = Field(description="'face' or 'person'")
     box: list[float] = Field(description="x0, y0, x1, y1 in the artwork's own pixels")
     score: float
     model: str = Field(description="the detector that found it")
