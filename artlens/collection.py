@@ -49,6 +49,7 @@ from artlens.retrieval.filters import Condition, parse_where
 from artlens.store.layout import DB_FILE, MODELS_DIR, VECTORS_DIR
 from artlens.vocabulary import (
     BACKBONES,
+    COUNT_FILTERS,
     DEFAULT_BACKBONE,
     DEFAULT_WEIGHTS,
     FACETS,
@@ -266,6 +267,11 @@ class Collection:
     def regions(self, artwork_id: int) -> list[dict[str, Any]]:
         """The regions detected in one artwork (kind, box [x0, y0, x1, y1] in its pixels, score, model)."""
         return self._store.regions(artwork_id)
+
+    def count_filters(self) -> list[str]:
+        """The counts `where` can filter by here (e.g. 'faces'): those of region kinds `detect` has looked for."""
+        kinds = self._store.detected_kinds()
+        return [name for name, kind in COUNT_FILTERS.items() if kind in kinds]
 
     def region(self, region_id: int) -> dict[str, Any]:
         """One detected region: id, artwork_id, kind, box, score, model; NotFoundError if there is none."""

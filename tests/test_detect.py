@@ -135,6 +135,9 @@ def test_the_api_and_browse_filter_by_faces(demo: Collection) -> None:
     with_faces = client.get("/api/artworks", params={"where": "faces>=1", "limit": 100}).json()
     assert {a["path"] for a in with_faces["artworks"]} == {r.path for r in demo.search(ids=[1], where=["faces>=1"], k=65, include_self=True)}
     assert client.get("/browse", params={"where": "faces=0"}).status_code == 200
+    browse = client.get("/browse").text  # one-click count filters once faces were detected
+    assert 'href="/browse?where=faces%3E%3D1"' in browse and ">with faces<" in browse
+    assert "<code>faces&gt;=1</code>" in client.get("/").text  # the search page names them too
     bad = client.get("/api/artworks", params={"where": "faces>=many"})
     assert bad.status_code == 400 and "whole number" in bad.json()["error"]
 

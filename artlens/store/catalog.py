@@ -806,6 +806,11 @@ def regions_of(conn: Connection, artwork_id: int) -> list[dict[str, Any]]:
             for r in conn.execute(q)]
 
 
+def detected_kinds(conn: Connection) -> set[str]:
+    """The region kinds some detector has looked for in this collection."""
+    return {str(k) for k in conn.execute(sa.select(detections.c.kind).distinct()).scalars()}
+
+
 def region_counts(conn: Connection, kind: str) -> dict[int, int]:
     """artwork id -> regions of `kind` found, for the artworks a detector has looked at."""
     q = sa.select(detections.c.artwork_id, detections.c.count).where(detections.c.kind == kind)

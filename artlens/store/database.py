@@ -302,6 +302,10 @@ class Catalog:
         with self.engine.connect() as conn:
             return catalog.regions_of(conn, artwork_id)
 
+    def detected_kinds(self) -> set[str]:
+        with self.engine.connect() as conn:
+            return catalog.detected_kinds(conn)
+
     def region_counts(self, kind: str) -> dict[int, int]:
         """artwork id -> regions of `kind` (e.g. "face") found, for the artworks a detector has looked at."""
         with self.engine.connect() as conn:

@@ -60,7 +60,16 @@ def not_found(request: Request, message: str) -> HTMLResponse:
 def search_page(request: Request, state: State) -> HTMLResponse:
     columns, models = _columns(state)
     return _page(request, "search.html", columns=columns, models=models, values=filter_values(state),
-                 total=state.collection.count(), sliders=_sliders(state))
+                 total=state.collection.count(), sliders=_sliders(state), counts=_count_suggestions(state))
+
+
+# Count filters offered as one-click choices: (label, condition) for each count `detect` has made.
+COUNT_CHOICES = {"faces": [("with faces", "faces>=1"), ("no faces", "faces=0"), ("several faces", "faces>=3")],
+                 "people": [("with people", "people>=1"), ("no people", "people=0"), ("groups", "people>=3")]}
+
+
+def _count_suggestions(state: AppState) -> list[tuple[str, str]]:
+    return [choice for name in state.collection.count_filters() for choice in COUNT_CHOICES.get(name, [])]
 
 
 def _sliders(state: AppState) -> list[tuple[str, str, float]]:
@@ -169,10 +178,11 @@ def browse_page(
         return "/browse" + ("?" + urlencode(params) if params else "")
 
     chips = [(w, link(where=[x for x in where if x != w])) for w in where]
+    choices = [(label, cond, link(where=[*where, cond])) for label, cond in _count_suggestions(state) if cond not in where]
     total = listing["total"]
     prev_link = link(offset=max(0, offset - BROWSE_PAGE)) if offset > 0 else None
     next_link = link(offset=offset + BROWSE_PAGE) if offset + BROWSE_PAGE < total else None
     columns, models = _columns(state)
     return _page(request, "browse.html", status=400 if error else 200, listing=listing, where=where, chips=chips, error=error,
-                 prev_link=prev_link, next_link=next_link, offset=offset, page_size=BROWSE_PAGE,
+                 prev_link=prev_link, next_link=next_link, offset=offset, page_size=BROWSE_PAGE, choices=choices,
                  columns=columns, models=models, values=filter_values(state))
