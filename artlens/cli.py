@@ -336,8 +336,8 @@ def info(collection: CollectionArg, as_json: JsonOpt = False) -> None:
     out.print(f"  facets:     {facets}")
     out.print("  weights:    " + ", ".join(f"{k}={v}" for k, v in info.weights.items()))
     out.print(f"  columns:    {', '.join(info.columns) or 'none'}")
-    if info.faces:
-        out.print(f"  faces:      {info.faces[1]} in the {info.faces[0]} artworks looked at (`artlens detect`)")
+    for name, (looked_at, found) in info.regions.items():
+        out.print(f"  {name + ':':<11} {found} in the {looked_at} artworks looked at (`artlens detect`)")
     if info.stale:
         out.print("  The index is older than the catalog (an add was interrupted): run `artlens add` again.")
     for f in info.failed:

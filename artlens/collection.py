@@ -773,12 +773,12 @@ class Collection:
         """One row per artwork: id, path, metadata, labels people gave (`label.<name>`), and per label
         model its decision `pred.<model>` with its confidence `conf.<model>`, and its best class
         `top.<model>` with that class's probability `p.<model>` (given even when the decision is
-        "unsure"; for a yes/no model the class is the positive one and `p` is P(yes)). Once faces were
-        detected (`detect`), `faces`: their count (empty where no detector has looked) and `face_boxes`:
-        [[x0, y0, x1, y1, score], ...] in the work's pixels."""
+        "unsure"; for a yes/no model the class is the positive one and `p` is P(yes)). Once `detect`
+        has run, per region kind its count (`faces`, `people`; empty where no detector has looked) and
+        its boxes (`face_boxes`, `person_boxes`: [[x0, y0, x1, y1, score], ...] in the work's pixels)."""
         given = self._store.human_labels()
-        faces = self._store.region_counts("face")
-        boxes = self._store.boxes_by_artwork("face") if faces else {}
+        counted = {name: (kind, counts, self._store.boxes_by_artwork(kind)) for name, kind in COUNT_FILTERS.items()
+                   if (counts := self._store.region_counts(kind))}
         label_names = sorted(self._store.label_counts())
         preds = self._store.predictions()
         models = self._store.prediction_models()
@@ -796,9 +796,9 @@ class Collection:
                 # The best guess even where the model abstains ("unsure"); for a yes/no model, P(yes).
                 row[f"top.{m}"] = best[0] if best else ""
                 row[f"p.{m}"] = best[1] if best else None
-            if faces:
-                row["faces"] = faces.get(a.id)
-                row["face_boxes"] = boxes.get(a.id, []) if a.id in faces else None
+            for name, (kind, counts, boxes) in counted.items():
+                row[name] = counts.get(a.id)
+                row[f"{kind}_boxes"] = boxes.get(a.id, []) if a.id in counts else None
             out.append(row)
         return out
 
@@ -882,7 +882,8 @@ class Collection:
             model=ModelInfo(self.backbone_name, _spec(self.backbone_name).input_size, self.style_variant, self.backbone_version),
             # The vectors on disk, and those this object serves (reloaded above when a newer build is in place).
             stale=self.is_stale() or (self._vectors is not None and self._vectors.catalog_version != self._store.version()),
-            faces=(len(counts), sum(counts.values())) if (counts := self._store.region_counts("face")) else None,
+            regions={name: (len(counts), sum(counts.values())) for name, kind in COUNT_FILTERS.items()
+                     if (counts := self._store.region_counts(kind))},
         )
 
     def duplicates(self, artwork_id: int | None = None) -> Duplicates:

@@ -158,7 +158,12 @@ class Info:
     labels: dict[str, dict[str, int]]
     model: ModelInfo
     stale: bool  # the catalog changed since the vectors were built (an add was interrupted)
-    faces: tuple[int, int] | None = None  # (artworks looked at, faces found) once `detect` has run
+    # Per count (faces, people): (artworks looked at, regions found) once `detect` has run.
+    regions: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def faces(self) -> tuple[int, int] | None:
+        return self.regions.get("faces")
 
     def as_dict(self) -> JSON:
         return {
@@ -172,7 +177,7 @@ class Info:
             "labels": self.labels,
             "model": self.model.as_dict(),
             "stale": self.stale,
-            "faces": {"looked_at": self.faces[0], "found": self.faces[1]} if self.faces else None,
+            "regions": {name: {"looked_at": n, "found": found} for name, (n, found) in self.regions.items()},
         }
 
 

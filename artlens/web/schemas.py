@@ -215,9 +215,9 @@ class ModelOut(BaseModel):
     version: str = Field(description="the backbone's weights and graph, as the collection recorded them")
 
 
-class FaceCounts(BaseModel):
-    looked_at: int = Field(description="artworks the face detector has looked at")
-    found: int = Field(description="faces found in them")
+class RegionCounts(BaseModel):
+    looked_at: int = Field(description="artworks the detector has looked at")
+    found: int = Field(description="regions found in them")
 
 
 class InfoOut(BaseModel):
@@ -231,7 +231,7 @@ class InfoOut(BaseModel):
     labels: dict[str, dict[str, int]] = Field(description="label name -> value -> artworks")
     model: ModelOut
     stale: bool = Field(description="the catalog changed since the vectors were built")
-    faces: FaceCounts | None = Field(description="once `detect` has run")
+    regions: dict[str, RegionCounts] = Field(description="per count (faces, people), once `detect` has run")
 
 
 class UploadedFile(BaseModel):
