@@ -64,7 +64,12 @@ def test_annotate_command_and_export_round_trip(collection: Collection, tmp_path
     runner = CliRunner()
     done = runner.invoke(app, ["annotate", str(collection.directory), "--model", "genre", "--json"])
     assert done.exit_code == 0, done.output
-    assert sum(json.loads(done.stdout)["genre"].values()) == 242
+    genre = json.loads(done.stdout)["genre"]
+    assert genre["total"] == 242 == sum(genre["counts"].values())
+    assert genre["decided"] + genre["unsure"] == 242 and genre["unsure"] == genre["counts"].get("unsure", 0)
+    text = runner.invoke(app, ["annotate", str(collection.directory), "--model", "genre"])
+    assert text.exit_code == 0, text.output
+    assert f"genre: 242 artworks, {genre['decided']} decided, {genre['unsure']} unsure" in text.stdout
     out = tmp_path / "export.json"
     exported = runner.invoke(app, ["export", str(collection.directory), "--format", "json", "--output", str(out)])
     assert exported.exit_code == 0, exported.output
