@@ -15,8 +15,9 @@ Labels for `people`:
   horses, a pink cat, a flamingo), and on 75% of the PACS dogs when PACS was left out.
 
 Split by artist, always: the head is trained on artists of neither calibration source, and its
-Platt scaling and yes/no thresholds are fitted on artists it never saw (People-Art val and the 86
-validation artists of the fine-tuned backbone, which it never saw either). The card's figures are
+Platt scaling and yes/no thresholds are fitted on artists it never saw (half of People-Art's artists,
+chosen by name, and the 86 validation artists of the fine-tuned backbone, which the backbone never
+saw either). The card's figures are
 cross-fitted: the calibration artists in two halves, each half scored with the calibration fitted
 on the other.
 """

@@ -145,7 +145,9 @@ def people_data(data) -> tuple[tuple, dict]:
     training = ({k: np.concatenate([r[k] for r in raws]) for k in raws[0]}, labels, groups,
                 {"peopleart": int(q_tr.sum()), "wikiart_derived": int(w_tr.sum()), "pacs": int(p_tr.sum()),
                  "animal_rows": np.flatnonzero(animals[w_tr]) + int(q_tr.sum()),
-                 "animal_artists": [wmetas[i].get("artist", "") for i in np.flatnonzero(animals)]})
+                 "animal_artists": [wmetas[i].get("artist", "") for i in np.flatnonzero(animals)],
+                 "peopleart_calibration": peopleart_makeup([qmetas[i].get("artist", "") for i in np.flatnonzero(q_cal)], unseen,
+                                                           {m.get("artist", "") for m in wmetas})})
     sources = {
         "peopleart": (_rows(qraw, q_cal), np.array([qmetas[i]["has_person"] == "1" for i in np.flatnonzero(q_cal)]),
                       [qmetas[i].get("artist", "") for i in np.flatnonzero(q_cal)], np.zeros(int(q_cal.sum()), bool)),
@@ -153,6 +155,13 @@ def people_data(data) -> tuple[tuple, dict]:
                     [wmetas[i].get("artist", "") for i in np.flatnonzero(w_cal)], np.array([ca.shows_no_object(wmetas[i]) for i in np.flatnonzero(w_cal)])),
     }
     return training, sources
+
+
+def peopleart_makeup(artists: list[str], unseen: set[str], wikiart: set[str]) -> dict[str, int]:
+    """Whose works calibrate on People-Art: the backbone saw the WikiArt paintings of some of them (for style)."""
+    return {"works": len(artists), "outside_wikiart": sum(a not in wikiart for a in artists),
+            "backbone_validation_artists": sum(a in unseen for a in artists),
+            "backbone_training_artists": sum(a in wikiart and a not in unseen for a in artists)}
 
 
 def fit_people(raw, labels, groups, sources) -> tuple[LabelHead, dict]:
@@ -190,6 +199,7 @@ def train_people(data):
                                "abstract, Minimalism, still life, flower, animal painting: no); PACS person images yes and dog, elephant, "
                                f"giraffe images no ({counts['pacs']})")
     head.card["real_art"] = figures
+    head.card["calibration"]["peopleart_makeup"] = counts["peopleart_calibration"]
     head.card["derived_labels"] = ca.derived_error_rates()
     head.card["animal_paintings"] = animal_check(raw, labels, groups, sources, counts["animal_rows"], counts["animal_artists"])
     _, praw, pmetas, _ = data["pacs"]
@@ -397,16 +407,20 @@ def met_real_art(h: LabelHead) -> bool:
     return precise and all(x <= NO_OBJECT_FP_GOAL for x in fp)
 
 
-SOURCE_NAMES = {"peopleart": "People-Art, calibration artists (has_person as annotated)",
+SOURCE_NAMES = {"peopleart": "People-Art, its calibration artists (has_person as annotated)",
                 "wikiart": "WikiArt, the backbone's 86 validation artists (labels from genre and style)"}
 
 
 def binary_section(h: LabelHead) -> list[str]:
     """A content attribute's card: what its yes and no are worth on real art with real negatives."""
     c, r = h.card, h.card["real_art"]
-    th = h.thresholds
-    lines = [f"- calibrated on artists neither the head nor the backbone saw: {', '.join(f'{n} {k}' for k, n in c['calibration']['calibrated_on'].items())} "
-             f"works; {c['calibration']['rule']}: yes when P >= {th['yes']:.3f}, no when P < {th['no']:.3f}, else unsure "
+    th, pm = h.thresholds, h.card["calibration"]["peopleart_makeup"]
+    lines = [f"- calibrated on artists the head never saw: {', '.join(f'{n} {k}' for k, n in c['calibration']['calibrated_on'].items())} "
+             f"works (People-Art: half of its artists, chosen by name, and the backbone's validation artists; of its {pm['works']} works "
+             f"{pm['outside_wikiart']} are by artists outside WikiArt, {pm['backbone_validation_artists']} by the backbone's validation "
+             f"artists and {pm['backbone_training_artists']} by artists whose WikiArt paintings the backbone was fine-tuned on, for style, "
+             "not for people; WikiArt: the backbone's 86 validation artists, which neither saw); "
+             f"{c['calibration']['rule']}: yes when P >= {th['yes']:.3f}, no when P < {th['no']:.3f}, else unsure "
              f"(BAM's no alone would be {r['thresholds_bam_no']:.3f})",
              "", f"On real art with real negatives ({r['protocol']}):", "",
              "| works | n | show it / not | said yes | yes precision | yes coverage (of the works that show it) | said no | no precision | unsure | false-positive rate |",
