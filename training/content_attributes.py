@@ -111,19 +111,6 @@ def binary_figures(p: np.ndarray, t: np.ndarray, yes: float, no: float) -> dict[
     }
 
 
-def no_threshold(p: np.ndarray, t: np.ndarray, precision_target: float, confidence: float) -> float:
-    """The highest threshold whose "no" decisions (p below it) reach the precision target with that
-    confidence (a Clopper-Pearson lower bound), as the yes threshold is chosen; 0 (never no) if none does.
-    BAM's rule (95% of the positives above "no") says nothing of how often a "no" is right: on
-    People-Art, where a figure may be small, it was right 0.71 of the time."""
-    order = np.argsort(p, kind="stable")
-    s, right = p[order], ~t.astype(bool)[order]
-    last_of_tie = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]  # {p <= s[i]} ends at i
-    bound = cal.precision_lower_bound(np.cumsum(right)[last_of_tie], last_of_tie + 1, confidence)
-    ok = np.flatnonzero(bound >= precision_target - 1e-12)
-    return float(np.nextafter(s[last_of_tie[ok[-1]]], np.inf)) if ok.size else 0.0
-
-
 def fit_thresholds(z: np.ndarray, t: np.ndarray, source: np.ndarray, precision_target: float, positive_recall: float,
                    confidence: float) -> dict[str, Any]:
     """Platt scaling and yes/no thresholds on logits of works the head never saw. yes: train_head's
@@ -139,7 +126,7 @@ def fit_thresholds(z: np.ndarray, t: np.ndarray, source: np.ndarray, precision_t
         th = cal.binary_thresholds(p[m], t[m], precision_target, positive_recall, confidence)
         yes, met = max(yes, th["yes"]), met and bool(th["precision_target_met"])
     no_bam = cal.binary_thresholds(p, t, precision_target, positive_recall, confidence)["no"]
-    no = min(no_bam, no_threshold(p, t, precision_target, confidence), yes)
+    no = min(no_bam, cal.no_threshold(p, t, precision_target, confidence), yes)
     return {"platt": (a, b), "yes": float(yes), "no": float(no), "no_bam": float(no_bam), "precision_target_met": met}
 
 
