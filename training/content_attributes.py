@@ -11,15 +11,14 @@ Labels for `people`:
 - WikiArt genres that imply or exclude people, with the error rate measured by looking at a random
   sample of each (`DERIVED_ERRORS`): portrait, self-portrait and nude show people; abstract
   paintings, Minimalism, still lifes, flower and animal paintings do not. Animal paintings matter:
-  a head trained without them said "people" on 18 of WikiArt's 103 animal paintings (Franz Marc's
-  horses, a pink cat, a flamingo), and on 75% of the PACS dogs when PACS was left out.
+  an early head trained without them (an MLP) said "people" on 18 of WikiArt's 103 animal paintings
+  (Franz Marc's horses, a pink cat, a flamingo), and on 75% of the PACS dogs when PACS was left out.
 
 Split by artist, always: the head is trained on artists of neither calibration source, and its
 Platt scaling and yes/no thresholds are fitted on artists it never saw (half of People-Art's artists,
 chosen by name, and the 86 validation artists of the fine-tuned backbone, which the backbone never
-saw either). The card's figures are
-cross-fitted: the calibration artists in two halves, each half scored with the calibration fitted
-on the other.
+saw either). The card's figures are cross-fitted: the calibration artists in two halves, each half
+scored with the calibration fitted on the other.
 """
 
 from __future__ import annotations
