@@ -414,7 +414,8 @@ def annotate(
         return
     for name, a in summary.items():
         top = ", ".join(f"{label or '(none)'} {n}" for label, n in list(a.counts.items())[:6])
-        out.print(f"{name}: {a.total} artworks, {a.decided} decided, {a.unsure} unsure ({top})")
+        warn = ": unsure on most works" if a.mostly_unsure else ""
+        out.print(f"{name}: {a.total} artworks, {a.decided} decided, {a.unsure} unsure{warn} ({top})", markup=False)
 
 
 labels_app = typer.Typer(help="Give labels, get the next works to label, train label models.", no_args_is_help=True)

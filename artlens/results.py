@@ -302,7 +302,9 @@ class Suggestion:
 
 @dataclass(frozen=True)
 class Annotation:
-    """What one label model decided over the collection: how many artworks got each decision."""
+    """What one label model decided over the collection: how many artworks got each decision, and so
+    how many it decided and how many it left unsure (a model that abstains on most of a collection
+    shows it at once)."""
 
     model: str
     counts: dict[str, int]  # decision -> artworks, most frequent first
@@ -319,8 +321,13 @@ class Annotation:
     def decided(self) -> int:
         return self.total - self.unsure
 
+    @property
+    def mostly_unsure(self) -> bool:
+        """Unsure on more than half of the artworks."""
+        return self.unsure * 2 > self.total
+
     def as_dict(self) -> JSON:
-        return dict(self.counts)
+        return {"total": self.total, "decided": self.decided, "unsure": self.unsure, "counts": dict(self.counts)}
 
 
 @dataclass(frozen=True)

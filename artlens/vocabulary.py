@@ -63,6 +63,10 @@ COUNT_FILTERS: dict[str, str] = {"faces": "face"}  # filter on how many regions 
 COUNT_OPERATORS: tuple[str, ...] = (">=", "<=", "!=", "=", ">", "<")  # two-character ones first (regex alternation)
 YES_WORDS: frozenset[str] = frozenset({"yes", "true", "1", "y", "t"})
 NO_WORDS: frozenset[str] = frozenset({"no", "false", "0", "-1", "n", "f"})
+# BAM's content attributes (Wilber et al. 2017) besides people. No shipped model decides them: there is
+# no art with real negatives here to calibrate them on (docs/models.md), so the /label page offers them
+# to teach on a collection's own works instead.
+TEACHABLE_CONTENT: tuple[str, ...] = ("bird", "building", "car", "bicycle", "cat", "dog", "flower", "tree")
 
 
 def yes_no(value: str) -> bool | None:

@@ -20,7 +20,8 @@ def collection(small_collection: Collection, tmp_path: Path) -> Collection:
 
 
 def test_annotate_with_the_default_models(collection: Collection) -> None:
-    assert {"style", "genre", "depiction", "medium", "content"} <= set(collection.label_models())
+    assert {"style", "genre", "depiction", "medium", "people"} <= set(collection.label_models())
+    assert "content" not in collection.label_models()  # the closed-world PACS objects are not shipped (issue 17)
     summary = collection.annotate(models=["style", "depiction"])
     assert summary["style"].total == 242 and summary["depiction"].total == 242
     assert set(summary["depiction"].counts) <= {"painting", "drawing", "cartoon", "photo", "unsure"}
@@ -64,7 +65,12 @@ def test_annotate_command_and_export_round_trip(collection: Collection, tmp_path
     runner = CliRunner()
     done = runner.invoke(app, ["annotate", str(collection.directory), "--model", "genre", "--json"])
     assert done.exit_code == 0, done.output
-    assert sum(json.loads(done.stdout)["genre"].values()) == 242
+    genre = json.loads(done.stdout)["genre"]
+    assert genre["total"] == 242 == sum(genre["counts"].values())
+    assert genre["decided"] + genre["unsure"] == 242 and genre["unsure"] == genre["counts"].get("unsure", 0)
+    text = runner.invoke(app, ["annotate", str(collection.directory), "--model", "genre"])
+    assert text.exit_code == 0, text.output
+    assert f"genre: 242 artworks, {genre['decided']} decided, {genre['unsure']} unsure" in text.stdout
     out = tmp_path / "export.json"
     exported = runner.invoke(app, ["export", str(collection.directory), "--format", "json", "--output", str(out)])
     assert exported.exit_code == 0, exported.output
@@ -88,3 +94,15 @@ def test_test_time_augmentation_reads_six_views_and_marks_the_predictions(collec
     with collection.catalog.engine.connect() as conn:
         versions = {v for (v,) in conn.exec_driver_sql("SELECT DISTINCT version FROM predictions WHERE model = 'depiction'")}
     assert len(versions) == 1 and next(iter(versions)).endswith("+tta")
+
+
+def test_people_says_yes_on_portraits_and_almost_never_on_abstract_paintings(collection: Collection) -> None:
+    """The one shipped content attribute, calibrated on real art with real negatives (issue 17)."""
+    summary = collection.annotate(models=["people"])
+    assert set(summary["people"].counts) <= {"yes", "no", "unsure"}
+    rows = collection.export()
+    by_genre = lambda genre: [r["pred.people"] for r in rows if r.get("genre") == genre]  # noqa: E731
+    abstract, portraits = by_genre("abstract_painting"), by_genre("portrait")
+    assert len(abstract) > 20 and len(portraits) > 20
+    assert abstract.count("yes") <= 0.03 * len(abstract)
+    assert portraits.count("yes") >= 0.6 * len(portraits) and portraits.count("no") <= 0.05 * len(portraits)

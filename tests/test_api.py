@@ -309,7 +309,7 @@ def test_labelling_loop_through_the_api(small_collection, tmp_path):
     assert r.status_code == 200, r.text
     trained = r.json()
     assert trained["kind"] == "binary" and trained["data"]["labelled"] == 50
-    assert sum(trained["decisions"].values()) == len(style)
+    assert sum(trained["decisions"].values()) == len(style) == trained["decided"] + trained["unsure"]
     said = app.get("/api/artworks?where=pred.ukiyo_e%3Dyes&limit=500").json()["artworks"]
     assert said and np_mean([style[a["id"]] == "Ukiyo_e" for a in said]) >= 0.5
 

@@ -12,6 +12,7 @@ from artlens.learn.calibration import (
     binary_thresholds,
     fit_platt,
     fit_temperature,
+    no_threshold,
     precision_lower_bound,
     sigmoid,
     softmax,
@@ -33,6 +34,16 @@ def test_binary_thresholds_by_hand() -> None:
     assert th == {"yes": 0.5, "no": 0.5, "precision_target_met": True}
     th = binary_thresholds(SCORES, TRUTH, precision_target=0.90, positive_recall=0.8)
     assert (th["yes"], th["no"]) == (0.8, 0.5)  # 4 of 5 positives at or above 0.5
+
+
+def test_no_threshold_bounds_how_often_a_no_is_right() -> None:
+    # from the bottom: 0.05, 0.1, 0.2 negatives (3/3 right), 0.3 positive (3/4), 0.4 negative (4/5), 0.5 positive (4/6)
+    no = no_threshold(SCORES, TRUTH, precision_target=0.9)
+    assert 0.2 < no < 0.2 + 1e-9 and list(SCORES[SCORES < no]) == [0.2, 0.1, 0.05]
+    assert 0.4 < no_threshold(SCORES, TRUTH, precision_target=0.8) < 0.4 + 1e-9  # 4 of 5 right
+    assert no_threshold(SCORES, TRUTH, precision_target=1.01) == 0.0  # never "no"
+    # BAM's no (0.3, see above) lets 1 of 4 no decisions be wrong: the lower of the two bounds both
+    assert min(binary_thresholds(SCORES, TRUTH, 0.9, 0.95)["no"], no) == no
 
 
 def test_binary_thresholds_unreachable_target() -> None:

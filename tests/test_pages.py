@@ -273,6 +273,9 @@ def test_label_page_without_a_token_says_labelling_is_off(client):
     page = _html(client.get("/label?name=ukiyo_e"))
     assert "Labelling is off" in page and 'data-name="ukiyo_e"' in page and "/static/label.js" in page
     _html(client.get("/label?name=bad%20name!"), 404)
+    # No content word but people is shipped as a decision: the page offers BAM's others to teach.
+    start = _html(client.get("/label"))
+    assert 'id="suggested-labels"' in start and 'href="/label?name=bird"' in start and "name=people" not in start
 
 
 def test_browser_labelling_teaches_a_label_and_describes_the_collection(page, tmp_path):

@@ -4,11 +4,12 @@
 
 The heads of a feature space are trained on the float backbone's features and also serve its INT8
 variant. This embeds, with both backbones as ingest does, the data each head can be judged on without
-having seen it: style and genre on the paintings of the backbone's 86 validation artists (wikiart +
-wikiart_more), depiction and the learned content classes on PACS, medium on media/ (the depiction,
-content and medium heads were trained on parts of PACS and media/, so their absolute figures there are
-partly in-sample; the comparison float/INT8 is what this measures). Per head: top-1 (mAP for content),
-confident precision and coverage, and the share of decisions that differ. INT8 is fit to be the
+having seen it: style, genre and people on the paintings of the backbone's 86 validation artists
+(wikiart + wikiart_more; people from their genre and style, as training/content_attributes.py reads
+them), depiction on PACS, medium on media/ (the depiction and medium heads were trained on parts of
+PACS and media/, so their absolute figures there are partly in-sample; the comparison float/INT8 is
+what this measures). Per head: top-1 (yes precision for people), confident precision and coverage,
+and the share of decisions that differ. INT8 is fit to be the
 default when every figure moves by at most 0.01.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -26,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+from content_attributes import derived_people  # noqa: E402
 from train_backbone import read_works, validation_artists  # noqa: E402
 
 from artlens.features.backbone import BACKBONES, Backbone  # noqa: E402
@@ -34,7 +37,7 @@ from artlens.features.images import load_image  # noqa: E402
 from artlens.learn.registry import load_default_model  # noqa: E402
 from artlens.vocabulary import UNSURE  # noqa: E402
 
-DATA = HERE.parents[1] / "shared" / "data"
+DATA = Path(os.environ.get("ARTLENS_TEST_DATA", HERE.parents[1] / "shared" / "data"))
 DEPICTION = {"art_painting": "painting", "sketch": "drawing", "cartoon": "cartoon", "photo": "photo"}
 MEDIUM = {"oil": "oil paint", "watercolor": "watercolour"}
 
@@ -72,24 +75,23 @@ def one_of_many(head, raw, truth: list[str | None]) -> dict[str, float]:
             "labels": [d.label for d in decisions]}
 
 
-def content(head, raw, objects: list[str]) -> dict[str, float]:
-    from sklearn.metrics import average_precision_score
-
-    scores = head.scores(raw)
-    learned = [c for c in head.learned_classes if c != "person"]
-    aps = [average_precision_score([o == c for o in objects], scores[:, head.classes.index(c)]) for c in learned]
-    return {"mAP (PACS objects)": float(np.mean(aps)), "labels": [d.label for d in head.decide(raw)]}
+def people(head, raw, truth: list[bool | None]) -> dict[str, float]:
+    rows = [i for i, t in enumerate(truth) if t is not None]
+    decisions = head.decide({k: v[rows] for k, v in raw.items()})
+    said_yes = [bool(truth[i]) for d, i in zip(decisions, rows) if d.label == "yes"]
+    return {"yes precision": float(np.mean(said_yes)), "coverage": len(said_yes) / sum(bool(truth[i]) for i in rows),
+            "labels": [d.label for d in decisions]}
 
 
 def figures(raws: dict[str, dict[str, np.ndarray]], sets, features: str) -> dict[str, dict]:
     meta = {k: v[1] for k, v in sets.items()}
-    heads = {n: load_default_model(n, features) for n in ("style", "genre", "depiction", "medium", "content")}
+    heads = {n: load_default_model(n, features) for n in ("style", "genre", "depiction", "medium", "people")}
     return {
         "style": one_of_many(heads["style"], raws["paintings"], [m["style"] for m in meta["paintings"]]),
         "genre": one_of_many(heads["genre"], raws["paintings"], [m.get("genre") or None for m in meta["paintings"]]),
         "depiction": one_of_many(heads["depiction"], raws["pacs"], [DEPICTION[m["domain"]] for m in meta["pacs"]]),
         "medium": one_of_many(heads["medium"], raws["media"], [MEDIUM.get(m["medium"]) for m in meta["media"]]),
-        "content": content(heads["content"], raws["pacs"], [m["object"] for m in meta["pacs"]]),
+        "people": people(heads["people"], raws["paintings"], [derived_people(m) for m in meta["paintings"]]),
     }
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("ARTLENS_TEST_DATA", ROOT.parent / "shared" / "data"))
-DATASETS = ("wikiart", "pacs", "media", "peopleart")
+DATASETS = ("wikiart", "pacs", "media", "peopleart", "peopleart_more")
 
 
 def ensure_collection(work: Path, name: str, backbone: str):

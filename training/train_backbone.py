@@ -48,6 +48,7 @@ import csv
 import hashlib
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -65,7 +66,7 @@ from artlens.features.embed import model_input  # noqa: E402
 from artlens.features.facets import color_features  # noqa: E402
 from artlens.features.images import load_image  # noqa: E402
 
-DATA = HERE.parents[1] / "shared" / "data"
+DATA = Path(os.environ.get("ARTLENS_TEST_DATA", HERE.parents[1] / "shared" / "data"))  # as collections_util: a worktree sits elsewhere
 SEED = 0
 MIN_VAL_PAINTINGS = 1600
 CUT_STAGE = "stage5"  # frozen up to and including this stage

@@ -20,6 +20,7 @@ __all__ = [
     "precision_lower_bound",
     "binary_thresholds",
     "fit_platt",
+    "no_threshold",
     "fit_temperature",
     "log_softmax",
     "sigmoid",
@@ -153,6 +154,22 @@ def binary_thresholds(
     no = float(pos[m - 1])
     no = min(no, yes)
     return {"yes": yes, "no": no, "precision_target_met": bool(met)}
+
+
+def no_threshold(scores: np.ndarray, y: np.ndarray, precision_target: float = 0.90, confidence: float = 0.0) -> float:
+    """The highest "no" threshold whose no decisions (score < it) are right at least `precision_target`
+    of the time (with confidence > 0: the precision's Clopper-Pearson lower bound reaches it), as the
+    yes threshold is chosen; 0.0 (never "no") if no threshold does. BAM's rule (`binary_thresholds`:
+    a share of the positives above "no") says nothing of how often a "no" is right: take the lower
+    of the two to bound both."""
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    negative = ~np.asarray(y).astype(bool).ravel()
+    order = np.argsort(s, kind="stable")
+    s, negative = s[order], negative[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]  # the set {score <= s[i]} ends at i
+    bound = precision_lower_bound(np.cumsum(negative)[last_of_tie], last_of_tie + 1, confidence)
+    ok = np.flatnonzero(bound >= precision_target - 1e-12)
+    return float(np.nextafter(s[last_of_tie[ok[-1]]], np.inf)) if ok.size else 0.0
 
 
 def abstention_threshold(probs: np.ndarray, y: np.ndarray, precision_target: float = 0.90, confidence: float = 0.0) -> dict[str, float | bool]:

@@ -15,7 +15,7 @@ from artlens.vocabulary import DEFAULT_BACKBONE
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 # Default models belong to a feature space: a backbone's name, shared by its INT8 variant (BackboneSpec.features).
 DEFAULT_FEATURES = BACKBONES[DEFAULT_BACKBONE].features
-DEFAULT_MODELS = ("style", "genre", "depiction", "medium", "content")
+DEFAULT_MODELS = ("style", "genre", "depiction", "medium", "people")
 
 
 def defaults_dir(features: str = DEFAULT_FEATURES) -> Path:

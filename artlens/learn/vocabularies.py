@@ -6,10 +6,12 @@ own (e.g. `train_head(..., classes=VOCABULARIES["media"])`).
 
 from __future__ import annotations
 
+from artlens.vocabulary import TEACHABLE_CONTENT
+
 VOCABULARIES: dict[str, list[str]] = {
     "media": ["3D graphics", "comic", "graphite", "oil paint", "pen and ink", "vector art", "watercolour"],
     "emotion": ["calm/peaceful", "happy/cheerful", "sad/gloomy", "scary/fearful"],
-    "content": ["bird", "cat", "dog", "car", "bicycle", "building", "flower", "tree"],
+    "content": ["people", *TEACHABLE_CONTENT],
 }
 
 

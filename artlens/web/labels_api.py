@@ -66,7 +66,8 @@ async def train(name: LabelName, state: State) -> dict[str, Any]:
                 raise RequestError(409, str(exc), exc.detail) from None
             summary = state.collection.annotate(models=[name])
         return {"name": name, "kind": card.kind, "data": card["data"], "held_out": _plain(card.held_out),
-                "thresholds": card.thresholds, "decisions": summary[name].counts if name in summary else {}}
+                "thresholds": card.thresholds, "decisions": summary[name].counts if name in summary else {},
+                "decided": summary[name].decided if name in summary else 0, "unsure": summary[name].unsure if name in summary else 0}
 
     return await run_in_threadpool(work)
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from artlens import ArtLensError, NotFoundError
-from artlens.vocabulary import facet_title, in_display_order, is_label_name
+from artlens.vocabulary import TEACHABLE_CONTENT, facet_title, in_display_order, is_label_name
 from artlens.web import api
 from artlens.web.rendering import STATIC_DIR, error_page
 from artlens.web.rendering import page as _page
@@ -152,7 +152,8 @@ def label_page(request: Request, state: State, name: str = "") -> HTMLResponse:
     name = name.strip()
     if name and not is_label_name(name):
         return not_found(request, f"“{name[:40]}” is not a label name: use letters, digits, - and _.")
-    return _page(request, "label.html", label_name=name, labels=state.collection.label_counts(), writes_enabled=state.token is not None)
+    return _page(request, "label.html", label_name=name, labels=state.collection.label_counts(), writes_enabled=state.token is not None,
+                 suggested=[w for w in TEACHABLE_CONTENT if w not in state.collection.label_models()])
 
 
 @router.get("/browse", response_class=HTMLResponse)

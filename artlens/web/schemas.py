@@ -298,3 +298,5 @@ class Trained(BaseModel):
     held_out: dict[str, Any] = Field(description="held-out figures: n, positives, average precision, precision and coverage")
     thresholds: dict[str, Any]
     decisions: dict[str, int] = Field(description="decision -> artworks, after describing the collection")
+    decided: int = Field(description="artworks it decided (yes or no)")
+    unsure: int = Field(description="artworks it left unsure")
