@@ -885,6 +885,7 @@ class Collection:
             # The vectors on disk, and those this object serves (reloaded above when a newer build is in place).
             stale=self.is_stale() or (self._vectors is not None and self._vectors.catalog_version != self._store.version()),
             faces=(len(counts), sum(counts.values())) if (counts := self._store.region_counts("face")) else None,
+            maps=self.maps(),
         )
 
     def duplicates(self, artwork_id: int | None = None) -> Duplicates:
@@ -907,8 +908,7 @@ class Collection:
 
     # -- the collection map ------------------------------------------------------------------
 
-    @_writes("map")
-    def map(self, facets: Sequence[str] = (JOINT,), method: str = "tsne") -> MapReport:
+    def map(self, facets: Sequence[str] = (JOINT,), method: str = "tsne", wait: float | None = None) -> MapReport:
         """Lay out each facet in 2-D (t-SNE by default; "umap", or "pca") over every artwork and store the
         map in the catalog, replacing an older one. Later `add`s place new works on it without moving the
         old ones; `maps()` says when a full re-layout would help. Collections of under 20 artworks get PCA."""
@@ -919,10 +919,11 @@ class Collection:
             raise InputError(f"unknown layout method {method!r}: choose one of {', '.join(METHODS)}")
         facets = list(dict.fromkeys(facets)) or [JOINT]
         self._require_facets(facets)
-        vecs = self.vectors
-        if not len(vecs):
-            raise CollectionError(f"{self.directory} has no artworks to map; add images with `artlens add`")
-        maps.make(self._store, vecs, facets, method, self.feature_space)
+        with self._writer.hold("map", wait):
+            vecs = self.vectors
+            if not len(vecs):
+                raise CollectionError(f"{self.directory} has no artworks to map; add images with `artlens add`")
+            maps.make(self._store, vecs, facets, method, self.feature_space)
         return MapReport([m for m in self.maps() if m.facet in facets])
 
     def maps(self) -> list[MapInfo]:

@@ -159,6 +159,7 @@ class Info:
     model: ModelInfo
     stale: bool  # the catalog changed since the vectors were built (an add was interrupted)
     faces: tuple[int, int] | None = None  # (artworks looked at, faces found) once `detect` has run
+    maps: list[MapInfo] = field(default_factory=list)  # the stored maps (`artlens map`)
 
     def as_dict(self) -> JSON:
         return {
@@ -173,6 +174,7 @@ class Info:
             "model": self.model.as_dict(),
             "stale": self.stale,
             "faces": {"looked_at": self.faces[0], "found": self.faces[1]} if self.faces else None,
+            "maps": [m.as_dict() for m in self.maps],
         }
 
 
