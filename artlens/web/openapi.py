@@ -104,6 +104,10 @@ def complete(spec: dict[str, Any], facets: list[str], columns: list[str]) -> dic
         listing = next(p for p in paths[route]["get"]["parameters"] if p["name"] == "where")
         listing["schema"]["items"] = where
 
+    for route in ("/api/maps/{facet}", "/api/maps/{facet}/points", "/api/maps/{facet}/clusters"):
+        param = next(p for p in paths[route]["get"]["parameters"] if p["name"] == "facet")
+        param["schema"]["enum"] = facets
+
     add = paths["/api/artworks"]["post"]["requestBody"]
     add_body = _form_schema(spec, add)
     add_props = add_body["properties"]
