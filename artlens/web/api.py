@@ -290,10 +290,16 @@ def map_points(facet: MapFacet, state: State) -> Response:
 def map_clusters(
     facet: MapFacet,
     state: State,
-    by: Annotated[str | None, Query(max_length=200, description="metadata column or pred.MODEL that names the clusters "
+    by: Annotated[str | None, Query(description="metadata column or pred.MODEL that names the clusters "
                                     "(default: style, genre or artist, the first the collection has)")] = None,
-    column: Annotated[list[str], Query(max_length=20, description="more columns whose common values to list")] = [],  # noqa: B006
+    column: Annotated[list[str], Query(max_length=20, description="more columns whose common values to list (up to 20)")] = [],  # noqa: B006
 ) -> dict[str, Any]:
+    """404 for a column the collection does not have (now: columns come and go with the works that carry them)."""
+    known = state.filter_columns()
+    unknown = [c for c in (by, *column) if c is not None and c not in known]
+    if unknown:
+        raise RequestError(404, f"no column {unknown[0][:100]!r} in the collection: choose from {', '.join(known) or 'none yet'}",
+                           {"columns": known})
     return state.collection.map_clusters(facet, by=by, columns=column).as_dict()
 
 

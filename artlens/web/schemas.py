@@ -61,6 +61,11 @@ LABEL_VALUE = r"[^\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2
 METADATA_COLUMN = r"(?!image$)[A-Za-z0-9_][A-Za-z0-9_ .-]{0,62}[A-Za-z0-9_.-]|(?!image$)[A-Za-z0-9_]"
 
 
+def column_pattern(columns: list[str]) -> str:
+    """Exactly one of the collection's columns (none matches when it has none)."""
+    return _alternatives(columns)
+
+
 def _alternatives(names: list[str]) -> str:
     # Longest first, so that a name that is a prefix of another cannot cut it short.
     return "(?:" + "|".join(re.escape(n) for n in sorted(names, key=lambda n: (-len(n), n))) + ")" if names else "(?!)"
