@@ -928,7 +928,11 @@ class Collection:
 
     def maps(self) -> list[MapInfo]:
         """Every stored map: method, works, how many were placed after the layout, and why to re-layout (or None)."""
-        return [self._map_info(rows) for facet in self._store.layout_facets() if (rows := self._store.layout(facet)) is not None]
+        from artlens.pipeline import maps
+
+        return [MapInfo(facet=facet, method=method, works=works, placed=placed, made=at.isoformat(timespec="seconds"),
+                        seconds=float(info.get("seconds", 0.0)), relayout=maps.relayout_reason(works, placed, info, self.feature_space))
+                for facet, (method, info, at, works, placed) in self._store.layout_facets().items()]
 
     def layout(self, facet: str = JOINT) -> MapLayout:
         """A facet's stored map (ids, x, y, placed, clusters as numpy arrays). InputError for a facet the
@@ -988,9 +992,9 @@ class Collection:
     def _map_info(self, rows: Any) -> MapInfo:
         from artlens.pipeline import maps
 
-        return MapInfo(facet=rows.facet, method=rows.method, works=int(len(rows.ids)), placed=int(rows.placed.sum()),
-                       made=rows.at.isoformat(timespec="seconds"), seconds=float(rows.info.get("seconds", 0.0)),
-                       relayout=maps.relayout_reason(rows, self.feature_space))
+        works, placed = int(len(rows.ids)), int(rows.placed.sum())
+        return MapInfo(facet=rows.facet, method=rows.method, works=works, placed=placed, made=rows.at.isoformat(timespec="seconds"),
+                       seconds=float(rows.info.get("seconds", 0.0)), relayout=maps.relayout_reason(works, placed, rows.info, self.feature_space))
 
     def _require_facets(self, facets: Sequence[str]) -> None:
         known = self.facets

@@ -79,16 +79,12 @@ def update(store: Catalog, vecs: FacetVectors) -> dict[str, int]:
     return placed_now
 
 
-def placed_share(rows: LayoutRows) -> float:
-    return float(rows.placed.mean()) if len(rows.ids) else 0.0
-
-
-def relayout_reason(rows: LayoutRows, feature_space: str) -> str | None:
-    """Why a full re-layout would help now, or None."""
-    share = placed_share(rows)
+def relayout_reason(works: int, placed: int, info: dict[str, Any], feature_space: str) -> str | None:
+    """Why a full re-layout of a map (of `works`, `placed` of them since the layout) would help now, or None."""
+    share = placed / works if works else 0.0
     if share > RELAYOUT_SHARE:
         return f"{share:.0%} of its works were placed after the layout (over {RELAYOUT_SHARE:.0%})"
-    made_on = rows.info.get("feature_space")
+    made_on = info.get("feature_space")
     if made_on and made_on != feature_space:
         return f"it was laid out on {made_on} features; the collection now has {feature_space}"
     return None

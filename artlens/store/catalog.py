@@ -887,9 +887,12 @@ def set_layout_info(conn: Connection, facet: str, info: dict[str, Any]) -> None:
     conn.execute(sa.update(layouts).where(layouts.c.facet == facet).values(info=info))
 
 
-def layout_facets(conn: Connection) -> dict[str, tuple[str, dict[str, Any], dt.datetime]]:
-    """facet -> (method, info, when made) of every stored map."""
-    return {r.facet: (r.method, dict(r.info or {}), r.at) for r in conn.execute(sa.select(layouts).order_by(layouts.c.facet))}
+def layout_facets(conn: Connection) -> dict[str, tuple[str, dict[str, Any], dt.datetime, int, int]]:
+    """facet -> (method, info, when made, works, works placed since) of every stored map, counted in SQL."""
+    counts = {r[0]: (int(r[1]), int(r[2] or 0)) for r in conn.execute(
+        sa.select(layout_points.c.facet, sa.func.count(), sa.func.sum(sa.cast(layout_points.c.placed, sa.Integer))).group_by(layout_points.c.facet))}
+    return {r.facet: (r.method, dict(r.info or {}), r.at, *counts.get(r.facet, (0, 0)))
+            for r in conn.execute(sa.select(layouts).order_by(layouts.c.facet))}
 
 
 def load_layout(conn: Connection, facet: str) -> LayoutRows | None:

@@ -333,7 +333,7 @@ class Catalog:
         with self.engine.connect() as conn:
             return catalog.load_layout(conn, facet)
 
-    def layout_facets(self) -> dict[str, tuple[str, dict[str, Any], Any]]:
-        """facet -> (method, info, when made) of every stored map."""
+    def layout_facets(self) -> dict[str, tuple[str, dict[str, Any], Any, int, int]]:
+        """facet -> (method, info, when made, works, works placed since the layout) of every stored map."""
         with self.engine.connect() as conn:
             return catalog.layout_facets(conn)
