@@ -143,12 +143,15 @@ def test_the_command_lays_out_draws_and_reports(mapped: Path, tmp_path: Path) ->
 
 
 def test_the_rule_that_places_a_new_work() -> None:
-    placed = np.array([[1, 0], [0, 1], [-1, 0]], np.float32)
+    placed = np.array([[1, 0], [0.8, 0.6], [0, 1]], np.float32)
     xy = np.array([[0, 0], [10, 0], [0, 10]], np.float32)
-    new = np.array([[1, 0]], np.float32)  # the same as the first work
-    # Similarities 1, 0, -1: weights above the k-th (the last) are 2, 1, 0 (+ 0.001 each).
-    assert layout.place(new, placed, xy, k=3)[0] == pytest.approx([10 * 1.001 / 3.003, 10 * 0.001 / 3.003], rel=1e-5)
-    assert layout.place(new, placed, xy, k=1)[0].tolist() == [0.0, 0.0]
+    new = np.array([[1, 0], [0, 1]], np.float32)  # the same as the first work, and as the third
+    # The most similar work's place, moved a tenth of the way toward the median of the 3 most similar places:
+    # the first new work's median is (0, 0), its twin's place, so it steps aside by STEP; the second goes from
+    # (0, 10) a tenth of the way toward (0, 0).
+    first, third = layout.place(new, placed, xy, k=3)
+    assert np.hypot(*first) == pytest.approx(layout.STEP) and third == pytest.approx([0.0, 10.0 - 1.0])
+    assert layout.place(new, placed, xy, k=1, pull=0.5)[1].tolist() == pytest.approx([layout.STEP * np.cos(2.39996), 10 + layout.STEP * np.sin(2.39996)])
 
 
 def test_the_measures_of_a_layout_on_hand_made_neighbours() -> None:
