@@ -70,6 +70,16 @@ def test_add_places_new_works_without_moving_the_old_ones(mapped: Path, tmp_path
         assert col.layout("joint").info.placed == 0
 
 
+def test_a_large_collection_is_laid_out_on_a_sample_and_the_rest_placed(mapped: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(layout.FIT_SAMPLE, "tsne", 30)  # as for 20,000 of a larger collection
+    with Collection.open(shutil.copytree(mapped, tmp_path / "demo")) as col:
+        made = col.map(["joint"]).maps[0]
+        joint = col.layout("joint")
+    # The 20 placed with the layout are part of it: no re-layout advised, and `placed` counts later adds only.
+    assert (made.works, made.placed, made.relayout) == (FIRST, 0, None)
+    assert len(np.unique(np.column_stack([joint.x, joint.y]), axis=0)) == FIRST  # none hidden under another
+
+
 def test_a_picture_of_the_map_as_png_and_as_self_contained_html(mapped: Path, tmp_path: Path) -> None:
     with Collection.open(mapped) as col:
         png = col.draw_map(tmp_path / "map.png", colour_by="genre")

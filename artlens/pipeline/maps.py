@@ -38,22 +38,23 @@ def make(store: Catalog, vecs: FacetVectors, facets: Sequence[str], method: str,
         start = time.perf_counter()
         x = np.asarray(vecs.matrices[facet], np.float32)
         ids = vecs.ids
-        if len(x) > layout.FIT_SAMPLE:
-            # Very large collections: fit a sample, place the rest by the same rule `add` uses.
-            fit_rows = np.sort(np.random.default_rng(0).choice(len(x), layout.FIT_SAMPLE, replace=False))
+        sample = layout.FIT_SAMPLE.get(method, len(x))
+        if len(x) > sample:
+            # Large collections: fit a sample, place the rest by the same rule `add` uses.
+            fit_rows = np.sort(np.random.default_rng(0).choice(len(x), sample, replace=False))
         else:
             fit_rows = np.arange(len(x))
         xy = np.zeros((len(x), 2), np.float32)
         xy[fit_rows], used = layout.fit(x[fit_rows], method)
-        placed = np.ones(len(x), bool)
-        placed[fit_rows] = False
-        if placed.any():
-            xy[placed] = layout.place(x[placed], x[fit_rows], xy[fit_rows])
+        rest = np.setdiff1d(np.arange(len(x)), fit_rows)
+        if len(rest):
+            xy[rest] = layout.place(x[rest], x[fit_rows], xy[fit_rows])
         centres = clusters.fit_centres(xy)
+        # `fitted` < works: the rest was placed as part of this layout; `placed` flags only later adds.
         info = {"fitted": int(len(fit_rows)), "asked": method, "centres": centres.round(5).tolist(),
                 "feature_space": feature_space, "seconds": 0.0}
         info["seconds"] = round(time.perf_counter() - start, 2)
-        store.write_layout(facet, used, info, ids, xy, placed, clusters.assign(xy, centres))
+        store.write_layout(facet, used, info, ids, xy, np.zeros(len(x), bool), clusters.assign(xy, centres))
         made.append(Made(facet, used, int(len(ids)), float(info["seconds"])))
     return made
 
