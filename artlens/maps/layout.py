@@ -22,9 +22,9 @@ METHODS: tuple[str, ...] = ("tsne", "umap", "pca")
 DEFAULT_METHOD = "tsne"
 MIN_FIT = 20  # below this many works, neighbour embeddings have too little to work with: PCA instead
 # A new work goes where its most similar work is, pulled a tenth of the way toward the median of its 3 most
-# similar. On WikiArt (joint, 20% placed on a t-SNE of the other 80%), that keeps 0.323 of the works' 10 facet
-# neighbours on the map: as much as openTSNE's own transform (0.327) at 1/100 of its time, where the mean of
-# the 10 most similar kept 0.283 (docs/map.md).
+# similar. On WikiArt (joint, 20% placed on a t-SNE of the other 80%), that keeps 0.322 of the works' 10 facet
+# neighbours on the map: nearly as much as openTSNE's own transform (0.327) in a twentieth of its time, where
+# the mean of the 10 most similar kept 0.282 (docs/map.md).
 PLACE_K = 3
 PLACE_PULL = 0.1
 STEP = 0.002  # on a map of radius 1: about the spacing of 100,000 works
