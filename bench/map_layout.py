@@ -1,6 +1,6 @@
 """The collection map: layout quality on all of WikiArt, placing new works, and the time and memory at 100k works.
 
-    .venv/bin/python bench/map_layout.py [--parts quality,place,scale] [--write]
+    .venv/bin/python bench/map_layout.py [--parts quality,place,scale,figure] [--write]
 
 quality: every WikiArt painting (../shared/data wikiart + wikiart_more, 10,605, embedded with the default
   backbone in --wikiart collections), facet transforms fitted on all of them as one collection would; per
@@ -12,6 +12,7 @@ place: fit on a random 90, 80, 50 or 20%, place the rest, and measure the whole 
   against openTSNE's and UMAP's own `transform`.
 scale: 100,000 synthetic unit vectors (320-d, 200 clusters) laid out by each method in a fresh process:
   seconds and peak memory (resource.getrusage), then the catalog round trip of that layout.
+figure: docs/map-wikiart.png, the joint map of all WikiArt coloured by movement (as `artlens map --png` draws it).
 With --write: docs/map.md (figures and the choice) and a line in docs/benchmarks.md.
 """
 
@@ -35,6 +36,7 @@ from bench.report import DOC, machine, write_section  # noqa: E402
 
 WIKIART = Path("/tmp/artlens-train/lite0-art")
 MAP_DOC = DOC.parent / "map.md"
+FIGURE = DOC.parent / "map-wikiart.png"
 K = 10
 FACETS = ("joint", "style", "content")
 METHODS = ("pca", "tsne", "umap", "sklearn-tsne")
@@ -231,9 +233,25 @@ def store_round_trip(n: int) -> dict:
     return {"write_seconds": write_s, "read_seconds": read_s, "pack_seconds": pack_s, "payload_mb": len(payload) / 1e6}
 
 
+def part_figure(mats: dict[str, np.ndarray], labels: dict[str, np.ndarray]) -> None:
+    """docs/map-wikiart.png: the joint map of every WikiArt painting, coloured and its clusters named by movement."""
+    from artlens.maps import clusters, render
+
+    xy, method = layout.fit(mats["joint"])
+    movement = [v or None for v in labels["style"]]
+    centres = clusters.fit_centres(xy)
+    member = clusters.assign(xy, centres)
+    names = [clusters.name(clusters.common_values([movement[i] for i in np.flatnonzero(member == c)])) for c in range(len(centres))]
+    picture = render.MapPicture(title=f"WikiArt ({len(xy):,} paintings): joint map ({method})", facet="joint", ids=np.arange(len(xy)), xy=xy,
+                                colour_by="movement", values=movement, paths=[""] * len(xy),
+                                clusters=[(float(x), float(y), n) for (x, y), n in zip(centres, names) if n])
+    render.write_png(picture, FIGURE)
+    print(f"wrote {FIGURE}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--parts", default="quality,place,scale")
+    ap.add_argument("--parts", default="quality,place,scale,figure")
     ap.add_argument("--wikiart", type=Path, default=WIKIART, help="folder with the embedded wikiart and wikiart_more collections")
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--methods", default="pca,tsne-sample:25000,umap,tsne,place", help="layouts timed by the scale part")
@@ -245,7 +263,7 @@ def main() -> None:
         return
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     parts = [p for p in args.parts.split(",") if p]
-    if {"quality", "place"} & set(parts):
+    if {"quality", "place", "figure"} & set(parts):
         mats, labels = wikiart(args.wikiart)
         print(f"WikiArt: {len(mats['joint'])} paintings", flush=True)
         results["n_wikiart"] = len(mats["joint"])
@@ -255,6 +273,8 @@ def main() -> None:
         if "place" in parts:
             results["place"] = part_place(mats, labels)
             RESULTS.write_text(json.dumps(results))
+        if "figure" in parts:
+            part_figure(mats, labels)
     if "scale" in parts:
         results["scale"] = part_scale(args.n, args.methods.split(","))
         results["n_scale"] = args.n
