@@ -338,10 +338,57 @@ def info(collection: CollectionArg, as_json: JsonOpt = False) -> None:
     out.print(f"  columns:    {', '.join(info.columns) or 'none'}")
     for name, (looked_at, found) in info.regions.items():
         out.print(f"  {name + ':':<11} {found} in the {looked_at} artworks looked at (`artlens detect`)")
+    for m in info.maps:
+        advice = f"; a re-layout would help: {m.relayout}" if m.relayout else ""
+        out.print(f"  map:        {m.facet} ({m.method}, {m.works} works, {m.placed} placed since the layout{advice})", markup=False)
     if info.stale:
         out.print("  The index is older than the catalog (an add was interrupted): run `artlens add` again.")
     for f in info.failed:
         out.print(f"  failed: {f.reason:<13} {f.path}")
+
+
+@app.command("map")
+def map_(
+    collection: CollectionArg,
+    facet: Annotated[list[str] | None, typer.Option(
+        "--facet", "-f", help="Facet to lay out: joint (default), content, style, color or style_learned; repeatable.", show_default=False)] = None,
+    method: Annotated[str, typer.Option(help="Layout: tsne (openTSNE), umap (needs artlens[umap]) or pca.")] = "tsne",
+    reuse: Annotated[bool, typer.Option("--reuse", help="Keep the stored maps (lay out only facets without one): to draw them again.")] = False,
+    png: Annotated[Path | None, typer.Option("--png", help="Write a PNG of the (first) facet's map.", show_default=False)] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML page of the (first) facet's map.",
+                                              show_default=False)] = None,
+    colour_by: Annotated[str | None, typer.Option(
+        "--colour-by", "--color-by", help="Metadata column or pred.MODEL that colours the points (default: style, genre or artist).",
+        show_default=False)] = None,
+    thumbnails: Annotated[bool, typer.Option("--thumbnails", help="Put each work's thumbnail in the HTML page (shown on hover).")] = False,
+    wait: WaitOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Lay out the collection in 2-D per facet (the collection map) and store it; draw it as PNG or HTML.
+
+    Later adds place new works on the stored map without moving the others; `artlens info` says when
+    a full re-layout would help.
+
+    Example: artlens map my-collection --facet joint --facet style --png map.png --colour-by style
+    """
+    facets = list(dict.fromkeys(facet or ["joint"]))
+    with Collection.open(collection) as col:
+        have = {m.facet for m in col.maps()} if reuse else set()
+        todo = [f for f in facets if f not in have]
+        if todo:
+            col.map(todo, method=method, wait=_wait(wait))
+        files = [str(col.draw_map(path, facets[0], colour_by=colour_by, thumbnails=thumbnails)) for path in (png, html) if path is not None]
+        made = [m for m in col.maps() if m.facet in facets]
+    if as_json:
+        _print_json({"maps": [m.as_dict() for m in made], "laid_out": todo, "files": files})
+        return
+    for m in made:
+        state = "laid out now" if m.facet in todo else "kept"
+        out.print(f"{m.facet}: {m.works} works, {m.method} ({state}; {m.seconds:.1f} s), {m.placed} placed since", markup=False)
+        if m.relayout:
+            out.print(f"  a re-layout would help: {m.relayout} (artlens map {collection} --facet {m.facet})", markup=False)
+    for path in files:
+        out.print(f"wrote {path}", markup=False)
 
 
 @app.command()

@@ -34,6 +34,10 @@ from artlens.results import (
     Failure,
     Info,
     LabelsReport,
+    MapClusters,
+    MapInfo,
+    MapLayout,
+    MapReport,
     ModelCard,
     ModelInfo,
     NearPair,
@@ -322,6 +326,10 @@ class Collection:
                                   {"kind": "damaged", "part": "models"}) from None
         spaces = {LEARNED_STYLE: space} if space is not None and space.fits(dims) else {}
         self._vectors = vectors.build(self._store, self.directory / VECTORS_DIR, dims, spaces)
+        if self._store.layout_facets():
+            from artlens.pipeline import maps
+
+            maps.update(self._store, self._vectors)  # new works placed on the maps, the old ones kept where they are
         return self._vectors
 
     def style_space(self) -> StyleSpace | None:
@@ -884,6 +892,7 @@ class Collection:
             stale=self.is_stale() or (self._vectors is not None and self._vectors.catalog_version != self._store.version()),
             regions={name: (len(counts), sum(counts.values())) for name, kind in COUNT_FILTERS.items()
                      if (counts := self._store.region_counts(kind))},
+            maps=self.maps(),
         )
 
     def duplicates(self, artwork_id: int | None = None) -> Duplicates:
@@ -903,6 +912,121 @@ class Collection:
         near = [NearPair(ArtworkRef(n.a, rows[n.a].path), ArtworkRef(n.b, rows[n.b].path), n.phash_distance, n.content_similarity)
                 for n in near_pairs if n.a in rows and n.b in rows]
         return Duplicates(exact, near)
+
+    # -- the collection map ------------------------------------------------------------------
+
+    def map(self, facets: Sequence[str] = (JOINT,), method: str = "tsne", wait: float | None = None) -> MapReport:
+        """Lay out each facet in 2-D (t-SNE by default; "umap", or "pca") over every artwork and store the
+        map in the catalog, replacing an older one. Later `add`s place new works on it without moving the
+        old ones; `maps()` says when a full re-layout would help. Collections of under 20 artworks get PCA."""
+        from artlens.maps.layout import METHODS
+        from artlens.pipeline import maps
+
+        if method not in METHODS:
+            raise InputError(f"unknown layout method {method!r}: choose one of {', '.join(METHODS)}")
+        facets = list(dict.fromkeys(facets)) or [JOINT]
+        self._require_facets(facets)
+        with self._writer.hold("map", wait):
+            vecs = self.vectors
+            if not len(vecs):
+                raise CollectionError(f"{self.directory} has no artworks to map; add images with `artlens add`")
+            maps.make(self._store, vecs, facets, method, self.feature_space)
+        return MapReport([m for m in self.maps() if m.facet in facets])
+
+    def maps(self) -> list[MapInfo]:
+        """Every stored map: method, works, how many were placed after the layout, and why to re-layout (or None)."""
+        from artlens.pipeline import maps
+
+        return [MapInfo(facet=facet, method=method, works=works, placed=placed, made=at.isoformat(timespec="seconds"),
+                        seconds=float(info.get("seconds", 0.0)), relayout=maps.relayout_reason(works, placed, info, self.feature_space))
+                for facet, (method, info, at, works, placed) in self._store.layout_facets().items()]
+
+    def layout(self, facet: str = JOINT) -> MapLayout:
+        """A facet's stored map (ids, x, y, placed, clusters as numpy arrays). InputError for a facet the
+        collection does not have, NotFoundError when it has no map yet."""
+        rows = self._layout_rows(facet)
+        return MapLayout(self._map_info(rows), ids=rows.ids, x=rows.xy[:, 0], y=rows.xy[:, 1], placed=rows.placed, clusters=rows.clusters)
+
+    def map_clusters(self, facet: str = JOINT, by: str | None = None, columns: Sequence[str] = ()) -> MapClusters:
+        """The clusters of a facet's map, each named by the most common values of column `by` (a metadata
+        column or `pred.MODEL`; default: the first of style, genre, artist the collection has, else its
+        first column), with the common values of `by` and of each of `columns`."""
+        from artlens.pipeline import maps
+
+        rows = self._layout_rows(facet)
+        by = by or self._default_colour_column()
+        wanted = list(dict.fromkeys([c for c in (by, *columns) if c]))
+        self._require_columns(wanted, predictions=True)
+        values = self._column_values(rows.ids, wanted)
+        return MapClusters(facet, by or "", maps.cluster_table(rows, values, by or ""))
+
+    def draw_map(self, path: str | Path, facet: str = JOINT, colour_by: str | None = None, thumbnails: bool = False) -> Path:
+        """Write a picture of a facet's map: PNG (by the suffix .png) or a self-contained HTML page (.html,
+        with hover details and, with `thumbnails`, each work's thumbnail inline), points coloured by a
+        metadata column or `pred.MODEL` (default as in `map_clusters`), clusters named."""
+        from artlens.maps import render
+
+        out = Path(path).expanduser()
+        if out.suffix.lower() not in (".png", ".html", ".htm"):
+            raise InputError(f"a map picture is .png or .html, not {out.name!r}")
+        if not out.parent.is_dir():
+            raise InputError(f"no folder {out.parent} to write {out.name} in")
+        rows = self._layout_rows(facet)
+        colour_by = colour_by or self._default_colour_column()
+        self._require_columns([colour_by], predictions=True)
+        values = self._column_values(rows.ids, [colour_by]) if colour_by else {}
+        named = self.map_clusters(facet, colour_by).clusters if colour_by else []
+        arts = self._store.artworks(rows.ids)
+        picture = render.MapPicture(
+            title=f"{self.directory.name}: {facet} map ({rows.method}, {len(rows.ids)} works)", facet=facet, ids=rows.ids, xy=rows.xy,
+            colour_by=colour_by or "", values=values.get(colour_by or "", [None] * len(rows.ids)),
+            clusters=[(c["x"], c["y"], c["name"]) for c in named if c["name"]],
+            paths=[arts[int(i)].path if int(i) in arts else "" for i in rows.ids])
+        if out.suffix.lower() == ".png":
+            render.write_png(picture, out)
+        else:
+            render.write_html(picture, out, self._store.thumbnail if thumbnails else None)
+        return out
+
+    def _layout_rows(self, facet: str) -> Any:
+        self._require_facets([facet])
+        rows = self._store.layout(facet)
+        if rows is None:
+            raise NotFoundError(f"{self.directory} has no {facet} map yet; make it with `artlens map {self.directory} --facet {facet}`",
+                                {"facet": facet})
+        return rows
+
+    def _map_info(self, rows: Any) -> MapInfo:
+        from artlens.pipeline import maps
+
+        works, placed = int(len(rows.ids)), int(rows.placed.sum())
+        return MapInfo(facet=rows.facet, method=rows.method, works=works, placed=placed, made=rows.at.isoformat(timespec="seconds"),
+                       seconds=float(rows.info.get("seconds", 0.0)), relayout=maps.relayout_reason(works, placed, rows.info, self.feature_space))
+
+    def _require_facets(self, facets: Sequence[str]) -> None:
+        known = self.facets
+        unknown = [f for f in facets if f not in known]
+        if unknown:
+            raise InputError(f"unknown facet {', '.join(map(repr, unknown))}: choose from {', '.join(known)}", {"facets": list(known)})
+
+    def _default_colour_column(self) -> str | None:
+        columns = self._store.columns()
+        return next((c for c in ("style", "genre", "artist") if c in columns), columns[0] if columns else None)
+
+    def _column_values(self, ids: np.ndarray, columns: Sequence[str]) -> dict[str, list[str | None]]:
+        """column -> value per id (metadata, or a model's decision for `pred.MODEL`; None when absent)."""
+        from artlens.vocabulary import PREDICTION_PREFIX
+
+        rows = self._store.artworks(ids)
+        preds = self._store.predictions([int(i) for i in ids]) if any(c.startswith(PREDICTION_PREFIX) for c in columns) else {}
+        out: dict[str, list[str | None]] = {}
+        for col in columns:
+            if col.startswith(PREDICTION_PREFIX):
+                model = col[len(PREDICTION_PREFIX):]
+                out[col] = [preds.get(int(i), {}).get(model, {}).get("label") for i in ids]
+            else:
+                out[col] = [rows[int(i)].meta.get(col) if int(i) in rows else None for i in ids]
+        return out
 
     # -- checking and repairing --------------------------------------------------------------
 

@@ -160,6 +160,7 @@ class Info:
     stale: bool  # the catalog changed since the vectors were built (an add was interrupted)
     # Per count (faces, people): (artworks looked at, regions found) once `detect` has run.
     regions: dict[str, tuple[int, int]] = field(default_factory=dict)
+    maps: list[MapInfo] = field(default_factory=list)  # the stored maps (`artlens map`)
 
     @property
     def faces(self) -> tuple[int, int] | None:
@@ -178,6 +179,7 @@ class Info:
             "model": self.model.as_dict(),
             "stale": self.stale,
             "regions": {name: {"looked_at": n, "found": found} for name, (n, found) in self.regions.items()},
+            "maps": [m.as_dict() for m in self.maps],
         }
 
 
@@ -435,3 +437,82 @@ class CheckReport:
     def as_dict(self) -> JSON:
         return {"directory": self.directory, "ok": self.ok, "parts": dict(self.parts), "problems": list(self.problems),
                 "repaired": list(self.repaired), "remaining": list(self.remaining)}
+
+
+# -- the collection map ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MapInfo:
+    """One facet's stored map (`artlens map`, `info`): how it was made, how many works it shows, how
+    many of them were placed by `add` after the layout, and why a full re-layout would help (or None)."""
+
+    facet: str
+    method: str  # "tsne", "umap" or "pca" (PCA for collections too small for the others)
+    works: int
+    placed: int
+    made: str  # ISO time
+    seconds: float  # the layout's time when made
+    relayout: str | None = None
+
+    def as_dict(self) -> JSON:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class MapLayout:
+    """A facet's map: works in id order with their position (centred, within distance 1 of the centre),
+    whether `add` placed them after the layout, and their cluster (see `Collection.map_clusters`).
+
+    Arrays are numpy's: ids int64, x and y float32, placed bool, clusters int32. `payload()` packs them
+    for the REST API's binary endpoint (see `PAYLOAD_LAYOUT`)."""
+
+    info: MapInfo
+    ids: Any
+    x: Any
+    y: Any
+    placed: Any
+    clusters: Any
+
+    # Little-endian, every array starting at a multiple of its item size: ids (n x int64), x (n x float32),
+    # y (n x float32), cluster (n x int32), placed (n x uint8); n = length / 21.
+    PAYLOAD_LAYOUT = "ids int64[n] | x float32[n] | y float32[n] | cluster int32[n] | placed uint8[n]"
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def payload(self) -> bytes:
+        return b"".join([self.ids.astype("<i8").tobytes(), self.x.astype("<f4").tobytes(), self.y.astype("<f4").tobytes(),
+                         self.clusters.astype("<i4").tobytes(), self.placed.astype("u1").tobytes()])
+
+    def page(self, offset: int, limit: int) -> JSON:
+        """Points offset..offset+limit as JSON: {facet, method, total, offset, limit, has_more, points: [{id, x, y, placed, cluster}]}."""
+        end = min(len(self.ids), offset + limit)
+        points = [{"id": int(self.ids[i]), "x": round(float(self.x[i]), 5), "y": round(float(self.y[i]), 5),
+                   "placed": bool(self.placed[i]), "cluster": int(self.clusters[i])} for i in range(offset, end)]
+        return {"facet": self.info.facet, "method": self.info.method, "total": len(self.ids), "offset": offset, "limit": limit,
+                "has_more": end < len(self.ids), "points": points}
+
+
+@dataclass(frozen=True)
+class MapReport:
+    """What `artlens map` made: one MapInfo per facet laid out, and the pictures written."""
+
+    maps: list[MapInfo]
+    files: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> JSON:
+        return {"maps": [m.as_dict() for m in self.maps], "files": list(self.files)}
+
+
+@dataclass(frozen=True)
+class MapClusters:
+    """A map's clusters, named from column `by`: per cluster id, centre x and y, size, name, and the
+    common values (value, share) of each column asked for."""
+
+    facet: str
+    by: str
+    clusters: list[JSON]
+
+    def as_dict(self) -> JSON:
+        return {"facet": self.facet, "by": self.by, "clusters": self.clusters}

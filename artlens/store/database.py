@@ -15,10 +15,10 @@ import numpy as np
 from sqlalchemy.engine import Engine
 
 from artlens.store import catalog
-from artlens.store.catalog import ArtworkRow, NewArtwork, RegionTable
+from artlens.store.catalog import ArtworkRow, LayoutRows, NewArtwork, RegionTable
 from artlens.vocabulary import PREDICTION_PREFIX
 
-__all__ = ["ArtworkRow", "Catalog", "NewArtwork", "RegionTable"]
+__all__ = ["ArtworkRow", "Catalog", "LayoutRows", "NewArtwork", "RegionTable"]
 
 
 class Catalog:
@@ -315,3 +315,29 @@ class Catalog:
         """artwork id -> [x0, y0, x1, y1, score] of each region of `kind`, best first."""
         with self.engine.connect() as conn:
             return catalog.boxes_by_artwork(conn, kind)
+
+    # -- the collection map -----------------------------------------------------------------
+
+    def write_layout(self, facet: str, method: str, info: Mapping[str, Any], ids: np.ndarray, xy: np.ndarray,
+                     placed: np.ndarray, clusters: np.ndarray) -> None:
+        """Replace a facet's map, in one transaction."""
+        with self.engine.begin() as conn:
+            catalog.write_layout(conn, facet, method, dict(info), ids, xy, placed, clusters)
+
+    def extend_layout(self, facet: str, info: Mapping[str, Any], gone: Sequence[int], ids: np.ndarray, xy: np.ndarray,
+                      placed: np.ndarray, clusters: np.ndarray) -> None:
+        """One transaction: drop works `gone` from a facet's map, add these, and record its new info."""
+        with self.engine.begin() as conn:
+            catalog.drop_layout_points(conn, facet, gone)
+            catalog.add_layout_points(conn, facet, ids, xy, placed, clusters)
+            catalog.set_layout_info(conn, facet, dict(info))
+
+    def layout(self, facet: str) -> LayoutRows | None:
+        """A facet's stored map, or None when it has none."""
+        with self.engine.connect() as conn:
+            return catalog.load_layout(conn, facet)
+
+    def layout_facets(self) -> dict[str, tuple[str, dict[str, Any], Any, int, int]]:
+        """facet -> (method, info, when made, works, works placed since the layout) of every stored map."""
+        with self.engine.connect() as conn:
+            return catalog.layout_facets(conn)

@@ -1,4 +1,4 @@
-"""REST routes under /api: search, artworks (list, detail, thumbnail, image), info, add.
+"""REST routes under /api: search, artworks (list, detail, thumbnail, image), info, the collection map, add.
 
 No route takes a filesystem path from the client: artworks are named by catalog id, and files are
 served only from paths the catalog recorded for that id. Every answer has a model in schemas.py and
@@ -28,6 +28,9 @@ from artlens.web.schemas import (
     ArtworkDetail,
     ArtworkList,
     InfoOut,
+    MapClustersOut,
+    MapList,
+    MapPage,
     SearchPage,
     errors,
     matches,
@@ -246,6 +249,58 @@ def _page_of(hits: list[Any], offset: int, k: int) -> dict[str, Any]:
             responses=errors())
 def info(state: State) -> dict[str, Any]:
     return state.collection.info().as_dict()
+
+
+MAX_MAP_PAGE = 10_000
+MapFacet = Annotated[str, PathParam(description="a facet of the collection (joint, content, style, color, style_learned)")]
+
+
+@router.get("/maps", summary="The stored maps: facet, method, works, how many placed since, re-layout advice", response_model=MapList,
+            responses=errors())
+def maps(state: State) -> dict[str, Any]:
+    return {"maps": [m.as_dict() for m in state.collection.maps()]}
+
+
+@router.get("/maps/{facet}", summary="A page of a facet's map: id, x, y, placed, cluster per work (by id)", response_model=MapPage,
+            responses=errors(404, 409, 422))
+def map_page(
+    facet: MapFacet,
+    state: State,
+    offset: Annotated[int, Query(ge=0, le=MAX_ARTWORK_ID)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_MAP_PAGE)] = 1000,
+) -> dict[str, Any]:
+    """404 when the facet has no map yet (`artlens map`); for all points at once, `/api/maps/{facet}/points`."""
+    return state.collection.layout(facet).page(offset, limit)
+
+
+@router.get("/maps/{facet}/points", summary="All of a facet's map as one binary payload (ids, x, y, cluster, placed)",
+            response_class=Response, responses={**_binary(OTHER_MEDIA_TYPE), **errors(404, 409, 422)})
+def map_points(facet: MapFacet, state: State) -> Response:
+    """Little-endian arrays one after the other, n works in id order: ids int64[n], x float32[n], y float32[n],
+    cluster int32[n], placed uint8[n] (21 bytes a work; n is in `X-ArtLens-Count`). Each array starts at a
+    multiple of its item size, so a browser reads them as typed arrays over the one buffer without copying
+    (100,000 works: 2.1 MB)."""
+    layout = state.collection.layout(facet)
+    return Response(content=layout.payload(), media_type=OTHER_MEDIA_TYPE,
+                    headers={"X-ArtLens-Count": str(len(layout)), "X-ArtLens-Layout": layout.PAYLOAD_LAYOUT, "Cache-Control": "no-cache"})
+
+
+@router.get("/maps/{facet}/clusters", summary="A map's clusters named by the most common values of a column", response_model=MapClustersOut,
+            responses=errors(404, 409, 422))
+def map_clusters(
+    facet: MapFacet,
+    state: State,
+    by: Annotated[str | None, Query(description="metadata column or pred.MODEL that names the clusters "
+                                    "(default: style, genre or artist, the first the collection has)")] = None,
+    column: Annotated[list[str], Query(max_length=20, description="more columns whose common values to list (up to 20)")] = [],  # noqa: B006
+) -> dict[str, Any]:
+    """404 for a column the collection does not have (now: columns come and go with the works that carry them)."""
+    known = state.filter_columns()
+    unknown = [c for c in (by, *column) if c is not None and c not in known]
+    if unknown:
+        raise RequestError(404, f"no column {unknown[0][:100]!r} in the collection: choose from {', '.join(known) or 'none yet'}",
+                           {"columns": known})
+    return state.collection.map_clusters(facet, by=by, columns=column).as_dict()
 
 
 @writes.post("/artworks", summary="Add images (needs Authorization: Bearer <token>)", response_model=AddResult,

@@ -22,7 +22,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from artlens.web.schemas import LABEL_VALUE, MAX_ARTWORK_ID, METADATA_COLUMN, anchored, weights_pattern, where_pattern
+from artlens.web.schemas import LABEL_VALUE, MAX_ARTWORK_ID, METADATA_COLUMN, anchored, column_pattern, weights_pattern, where_pattern
 from artlens.web.state import AppState
 
 # Swagger UI sets inline styles on its own elements; everything is still loaded from this server.
@@ -103,6 +103,18 @@ def complete(spec: dict[str, Any], facets: list[str], columns: list[str]) -> dic
     for route in ("/api/artworks", "/api/artworks/{artwork_id}/regions/similar", "/api/regions/{region_id}/similar"):
         listing = next(p for p in paths[route]["get"]["parameters"] if p["name"] == "where")
         listing["schema"]["items"] = where
+
+    for route in ("/api/maps/{facet}", "/api/maps/{facet}/points", "/api/maps/{facet}/clusters"):
+        param = next(p for p in paths[route]["get"]["parameters"] if p["name"] == "facet")
+        param["schema"]["enum"] = facets
+    # A cluster is named by a column of the collection (metadata or pred.MODEL); a pattern as for `where`, so
+    # that a collection without columns yet publishes one that nothing matches.
+    column = {"type": "string", "pattern": anchored(column_pattern(columns))}
+    for param in paths["/api/maps/{facet}/clusters"]["get"]["parameters"]:
+        if param["name"] == "by":
+            param["schema"] = {**column, "description": param["schema"].get("description", "")}
+        elif param["name"] == "column":
+            param["schema"]["items"] = column
 
     add = paths["/api/artworks"]["post"]["requestBody"]
     add_body = _form_schema(spec, add)

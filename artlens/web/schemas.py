@@ -61,6 +61,11 @@ LABEL_VALUE = r"[^\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2
 METADATA_COLUMN = r"(?!image$)[A-Za-z0-9_][A-Za-z0-9_ .-]{0,62}[A-Za-z0-9_.-]|(?!image$)[A-Za-z0-9_]"
 
 
+def column_pattern(columns: list[str]) -> str:
+    """Exactly one of the collection's columns (none matches when it has none)."""
+    return _alternatives(columns)
+
+
 def _alternatives(names: list[str]) -> str:
     # Longest first, so that a name that is a prefix of another cannot cut it short.
     return "(?:" + "|".join(re.escape(n) for n in sorted(names, key=lambda n: (-len(n), n))) + ")" if names else "(?!)"
@@ -232,6 +237,59 @@ class InfoOut(BaseModel):
     model: ModelOut
     stale: bool = Field(description="the catalog changed since the vectors were built")
     regions: dict[str, RegionCounts] = Field(description="per count (faces, people), once `detect` has run")
+    maps: list[MapInfoOut] = Field(default_factory=list, description="the stored maps (`artlens map`)")
+
+
+class MapInfoOut(BaseModel):
+    facet: str
+    method: str = Field(description="tsne, umap or pca (pca for collections too small for the others)")
+    works: int
+    placed: int = Field(description="works placed on the map by later adds (the others were laid out together)")
+    made: str = Field(description="when the layout was made (ISO time, UTC)")
+    seconds: float = Field(description="how long the layout took")
+    relayout: str | None = Field(description="why a full re-layout (`artlens map`) would help now, or null")
+
+
+class MapList(BaseModel):
+    maps: list[MapInfoOut]
+
+
+class MapPoint(BaseModel):
+    id: int
+    x: float = Field(description="centred; every work within distance 1 of the centre")
+    y: float
+    placed: bool = Field(description="placed by a later add rather than laid out with the rest")
+    cluster: int = Field(description="the cluster's id (see /api/maps/{facet}/clusters)")
+
+
+class MapPage(BaseModel):
+    facet: str
+    method: str
+    total: int
+    offset: int
+    limit: int
+    has_more: bool
+    points: list[MapPoint]
+
+
+class ValueShare(BaseModel):
+    value: str
+    share: float = Field(description="of the cluster's works")
+
+
+class MapCluster(BaseModel):
+    id: int
+    x: float
+    y: float
+    size: int
+    name: str = Field(description="its most common values of `by` (those over 15% of it, at most two), or empty")
+    common: dict[str, list[ValueShare]] = Field(description="column -> its three most common values in the cluster")
+
+
+class MapClustersOut(BaseModel):
+    facet: str
+    by: str = Field(description="the column that names the clusters")
+    clusters: list[MapCluster]
 
 
 class UploadedFile(BaseModel):
