@@ -38,6 +38,7 @@ from artlens.results import (
     MapInfo,
     MapLayout,
     MapReport,
+    MapValues,
     ModelCard,
     ModelInfo,
     NearPair,
@@ -637,6 +638,12 @@ class Collection:
         rows = self._store.ids_by_path(str(p) for p in paths)
         return dict(zip(rows, self._artworks(list(rows.values()), predictions=False)))
 
+    def artworks_by_id(self, ids: Iterable[int]) -> list[Artwork]:
+        """The artworks of these ids that exist (in the order asked, each once), without predictions."""
+        wanted = list(dict.fromkeys(int(i) for i in ids))
+        rows = self._store.artworks(wanted)
+        return self._artworks([rows[i] for i in wanted if i in rows], predictions=False)
+
     def _artworks(self, rows: Sequence[ArtworkRow], predictions: bool = True) -> list[Artwork]:
         preds = self._store.predictions([r.id for r in rows]) if predictions and rows else {}
         return [Artwork(id=r.id, path=r.path, width=r.width, height=r.height, format=r.format, duplicate_of=r.duplicate_of,
@@ -959,6 +966,16 @@ class Collection:
         self._require_columns(wanted, predictions=True)
         values = self._column_values(rows.ids, wanted)
         return MapClusters(facet, by or "", maps.cluster_table(rows, values, by or ""))
+
+    def map_values(self, facet: str = JOINT, column: str | None = None, top: int = 12) -> MapValues:
+        """Column `column` (metadata or `pred.MODEL`; default as in `map_clusters`) over a facet's map, as
+        the `top` most common values and one code a work in the map's id order: what colours the web map."""
+        rows = self._layout_rows(facet)
+        column = column or self._default_colour_column()
+        if column:
+            self._require_columns([column], predictions=True)
+        values: list[str | None] = self._column_values(rows.ids, [column])[column] if column else [None] * len(rows.ids)
+        return MapValues.of(facet, column or "", values, max(1, top))
 
     def draw_map(self, path: str | Path, facet: str = JOINT, colour_by: str | None = None, thumbnails: bool = False) -> Path:
         """Write a picture of a facet's map: PNG (by the suffix .png) or a self-contained HTML page (.html,

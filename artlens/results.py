@@ -495,6 +495,44 @@ class MapLayout:
 
 
 @dataclass(frozen=True)
+class MapValues:
+    """One column's values over a facet's map, for colouring it: the `top` most common values (with their
+    counts), and per work (aligned with `MapLayout.ids`) a one-byte code: i for values[i], OTHER for a
+    value outside the top, MISSING for none."""
+
+    facet: str
+    column: str
+    values: list[str]
+    counts: list[int]
+    other: int  # works whose value is outside the top
+    missing: int  # works without a value
+    codes: Any  # numpy uint8, one a work
+
+    OTHER = 254
+    MISSING = 255
+    MAX_TOP = 250
+
+    @classmethod
+    def of(cls, facet: str, column: str, values: list[str | None], top: int) -> MapValues:
+        counted = Counter(v for v in values if v is not None)
+        # Most common first; ties by value, so the legend is the same every time.
+        kept = [v for v, _ in sorted(counted.items(), key=lambda vc: (-vc[1], vc[0]))[:min(top, cls.MAX_TOP)]]
+        index = {v: i for i, v in enumerate(kept)}
+        codes = bytes(cls.MISSING if v is None else index.get(v, cls.OTHER) for v in values)
+        missing = sum(v is None for v in values)
+        return cls(facet, column, kept, [counted[v] for v in kept], len(values) - missing - sum(counted[v] for v in kept), missing,
+                   codes)
+
+    def as_dict(self) -> JSON:
+        """codes as base64 of the bytes (4 characters for 3 works: 133 kB for 100,000)."""
+        import base64
+
+        return {"facet": self.facet, "column": self.column, "total": len(self.codes), "values": list(self.values),
+                "counts": list(self.counts), "other": self.other, "missing": self.missing, "other_code": self.OTHER,
+                "missing_code": self.MISSING, "codes": base64.b64encode(bytes(self.codes)).decode("ascii")}
+
+
+@dataclass(frozen=True)
 class MapReport:
     """What `artlens map` made: one MapInfo per facet laid out, and the pictures written."""
 

@@ -25,12 +25,14 @@ from artlens.vocabulary import COUNT_FILTERS, COUNT_OPERATORS
 from artlens.web.schemas import (
     MAX_ARTWORK_ID,
     AddResult,
+    ArtworkBriefs,
     ArtworkDetail,
     ArtworkList,
     InfoOut,
     MapClustersOut,
     MapList,
     MapPage,
+    MapValuesOut,
     SearchPage,
     errors,
     matches,
@@ -159,6 +161,20 @@ def list_artworks(
     where: Annotated[list[str], Query(description="COLUMN=VALUE or COLUMN!=VALUE; pred.MODEL=VALUE")] = [],  # noqa: B006
 ) -> dict[str, Any]:
     return state.collection.artworks(parse_where_text(state, where), offset, limit).as_dict()
+
+
+MAX_BRIEF_IDS = 500
+
+
+@router.get("/artworks/by-id", summary="Several artworks by id (path, metadata): for a map's tooltips and exported lists",
+            response_model=ArtworkBriefs, responses=errors(422))
+def artworks_by_id(
+    state: State,
+    id: Annotated[list[int], Query(min_length=1, max_length=MAX_BRIEF_IDS, description=f"artwork ids (1 to {MAX_BRIEF_IDS})")],  # noqa: A002
+) -> dict[str, Any]:
+    """Unknown ids are left out (no 404): a list asked for from a map may name works removed since."""
+    known = [i for i in id if 0 < i <= MAX_ARTWORK_ID]
+    return {"artworks": [a.as_dict() for a in state.collection.artworks_by_id(known)]}
 
 
 @router.get("/artworks/{artwork_id}", summary="One artwork: file facts, metadata, predictions, duplicates, similar works",
@@ -295,12 +311,31 @@ def map_clusters(
     column: Annotated[list[str], Query(max_length=20, description="more columns whose common values to list (up to 20)")] = [],  # noqa: B006
 ) -> dict[str, Any]:
     """404 for a column the collection does not have (now: columns come and go with the works that carry them)."""
+    _check_columns(state, [by, *column])
+    return state.collection.map_clusters(facet, by=by, columns=column).as_dict()
+
+
+@router.get("/maps/{facet}/values", summary="A column's values over a map, one byte a work: what colours the map",
+            response_model=MapValuesOut, responses=errors(404, 409, 422))
+def map_values(
+    facet: MapFacet,
+    state: State,
+    column: Annotated[str | None, Query(description="metadata column or pred.MODEL (default: style, genre or artist, "
+                                        "the first the collection has)")] = None,
+    top: Annotated[int, Query(ge=1, le=250, description="how many of the most common values get their own code")] = 12,
+) -> dict[str, Any]:
+    """Codes aligned with `/api/maps/{facet}/points` (id order), base64 in JSON: 133 kB for 100,000 works.
+    404 for a column the collection does not have, or a facet without a map."""
+    _check_columns(state, [column])
+    return state.collection.map_values(facet, column, top).as_dict()
+
+
+def _check_columns(state: AppState, columns: list[str | None]) -> None:
     known = state.filter_columns()
-    unknown = [c for c in (by, *column) if c is not None and c not in known]
+    unknown = [c for c in columns if c is not None and c not in known]
     if unknown:
         raise RequestError(404, f"no column {unknown[0][:100]!r} in the collection: choose from {', '.join(known) or 'none yet'}",
                            {"columns": known})
-    return state.collection.map_clusters(facet, by=by, columns=column).as_dict()
 
 
 @writes.post("/artworks", summary="Add images (needs Authorization: Bearer <token>)", response_model=AddResult,

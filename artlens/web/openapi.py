@@ -104,7 +104,7 @@ def complete(spec: dict[str, Any], facets: list[str], columns: list[str]) -> dic
         listing = next(p for p in paths[route]["get"]["parameters"] if p["name"] == "where")
         listing["schema"]["items"] = where
 
-    for route in ("/api/maps/{facet}", "/api/maps/{facet}/points", "/api/maps/{facet}/clusters"):
+    for route in ("/api/maps/{facet}", "/api/maps/{facet}/points", "/api/maps/{facet}/clusters", "/api/maps/{facet}/values"):
         param = next(p for p in paths[route]["get"]["parameters"] if p["name"] == "facet")
         param["schema"]["enum"] = facets
     # A cluster is named by a column of the collection (metadata or pred.MODEL); a pattern as for `where`, so
@@ -115,6 +115,9 @@ def complete(spec: dict[str, Any], facets: list[str], columns: list[str]) -> dic
             param["schema"] = {**column, "description": param["schema"].get("description", "")}
         elif param["name"] == "column":
             param["schema"]["items"] = column
+    for param in paths["/api/maps/{facet}/values"]["get"]["parameters"]:
+        if param["name"] == "column":
+            param["schema"] = {**column, "description": param["schema"].get("description", "")}
 
     add = paths["/api/artworks"]["post"]["requestBody"]
     add_body = _form_schema(spec, add)

@@ -292,6 +292,24 @@ class MapClustersOut(BaseModel):
     clusters: list[MapCluster]
 
 
+class MapValuesOut(BaseModel):
+    facet: str
+    column: str = Field(description="the metadata column or pred.MODEL (empty when the collection has no columns)")
+    total: int = Field(description="works on the map (= codes decoded)")
+    values: list[str] = Field(description="the most common values, most common first")
+    counts: list[int] = Field(description="works with each of `values`")
+    other: int = Field(description="works with a value outside `values`")
+    missing: int = Field(description="works without a value")
+    other_code: int = Field(description="the code of a value outside `values` (254)")
+    missing_code: int = Field(description="the code of no value (255)")
+    codes: str = Field(description="base64 of one byte a work, in the order of /api/maps/{facet}/points: "
+                                   "i for values[i], other_code, or missing_code")
+
+
+class ArtworkBriefs(BaseModel):
+    artworks: list[ArtworkOut] = Field(description="the artworks of the ids asked that exist, in the order asked")
+
+
 class UploadedFile(BaseModel):
     file: str = Field(description="the client's file name (for messages only)")
     id: int | None = Field(description="the artwork's id (null if it could not be added)")
