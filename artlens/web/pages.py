@@ -1,4 +1,4 @@
-"""HTML pages over the REST API: search (`/`), one artwork (`/artworks/{id}`), browse (`/browse`).
+"""HTML pages over the REST API: search (`/`), one artwork (`/artworks/{id}`), browse (`/browse`), the map (`/map`).
 
 Server-rendered with Jinja2; the search page uses a little vanilla JS (static/search.js) that calls
 POST /api/search. Everything (CSS, JS) is served by the app itself: no CDN, no external fonts.
@@ -187,3 +187,14 @@ def browse_page(
     return _page(request, "browse.html", status=400 if error else 200, listing=listing, where=where, chips=chips, error=error,
                  prev_link=prev_link, next_link=next_link, offset=offset, page_size=BROWSE_PAGE, choices=choices,
                  columns=columns, models=models, values=filter_values(state))
+
+
+@router.get("/map", response_class=HTMLResponse)
+def map_page(request: Request, state: State) -> HTMLResponse:
+    """The collection map (static/map.js draws it from /api/maps/...); without a map, how to make one."""
+    maps = [m.facet for m in state.collection.maps()]
+    columns, models = _columns(state)
+    return _page(request, "map.html", facets=maps, columns=[*columns, *(f"pred.{m}" for m in models)],
+                 colour_by=next((c for c in ("style", "genre", "artist") if c in columns), columns[0] if columns else ""),
+                 writes_enabled=state.token is not None, collection=state.collection.directory.name,
+                 total=state.collection.count(), max_ids=api.MAX_IDS)
