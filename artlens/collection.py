@@ -1032,18 +1032,8 @@ class Collection:
 
     def _column_values(self, ids: np.ndarray, columns: Sequence[str]) -> dict[str, list[str | None]]:
         """column -> value per id (metadata, or a model's decision for `pred.MODEL`; None when absent)."""
-        from artlens.vocabulary import PREDICTION_PREFIX
-
-        rows = self._store.artworks(ids)
-        preds = self._store.predictions([int(i) for i in ids]) if any(c.startswith(PREDICTION_PREFIX) for c in columns) else {}
-        out: dict[str, list[str | None]] = {}
-        for col in columns:
-            if col.startswith(PREDICTION_PREFIX):
-                model = col[len(PREDICTION_PREFIX):]
-                out[col] = [preds.get(int(i), {}).get(model, {}).get("label") for i in ids]
-            else:
-                out[col] = [rows[int(i)].meta.get(col) if int(i) in rows else None for i in ids]
-        return out
+        found = self._store.column_values(list(columns))
+        return {col: [found[col].get(int(i)) for i in ids] for col in columns}
 
     # -- checking and repairing --------------------------------------------------------------
 

@@ -154,6 +154,11 @@ class Catalog:
         with self.engine.connect() as conn:
             return catalog.filter_ids(conn, where)
 
+    def column_values(self, columns: Sequence[str]) -> dict[str, dict[int, str]]:
+        """column (metadata or pred.MODEL) -> {artwork id: value} for the artworks that have one."""
+        with self.engine.connect() as conn:
+            return catalog.column_values(conn, columns)
+
     def change_key(self) -> tuple[int, int]:
         """(catalog version, number of predictions): changes whenever artworks or decisions may have."""
         with self.engine.connect() as conn:
