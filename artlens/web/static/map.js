@@ -17,7 +17,8 @@
   const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#2f4b7c",
     "#8cd17d", "#d37295"];
   const OTHER = "#a8a49b", MISSING = "#d6d2c9", PLAIN = "#2f5d62";
-  const stats = { firstPaint: null, points: 0, drawMs: [] };
+  // firstPaint: every work drawn; colouredPaint: and coloured (ms since navigation start).
+  const stats = { firstPaint: null, colouredPaint: null, points: 0, drawMs: [] };
 
   // ---- state ----
   let n = 0, ids = new Float64Array(0), x = new Float32Array(0), y = new Float32Array(0);
@@ -28,7 +29,7 @@
   let view = { cx: 0, cy: 0, scale: 1 };
   let width = 0, height = 0, dpr = 1, image = null, pixels = null;
   let mode = "pan", facet = "", colourBy = root.dataset.colourBy || "";
-  let lastVisible = 1000;
+  let lastVisible = 1000, coloured = false;
   let dirty = false, hovered = -1, shape = null; // shape: the box or lasso being drawn, in CSS pixels
   const thumbs = new Map(); // id -> Image (Map keeps insertion order: the oldest is evicted first)
   let thumbsLoading = 0;
@@ -117,6 +118,7 @@
     ctx.scale(dpr, dpr);
     const thumbsShown = visible <= THUMB_BUDGET && visible > 0;
     if (thumbsShown) drawThumbs(inView, visible);
+    stats.thumbnails = thumbsShown ? visible : 0;
     drawClusterNames();
     if (hovered >= 0 && !thumbsShown) ring(hovered);
     drawShape();
@@ -125,7 +127,11 @@
     stats.drawMs.push(ms); if (stats.drawMs.length > 1000) stats.drawMs.shift();
     if (stats.firstPaint === null && n) {
       stats.firstPaint = performance.now(); stats.points = n;
-      canvas.dataset.state = "ready";
+      canvas.dataset.state = "painted";
+    }
+    if (stats.colouredPaint === null && coloured) {
+      stats.colouredPaint = performance.now();
+      canvas.dataset.state = "ready"; // coloured, legend and cluster names in place
     }
   }
 
@@ -157,14 +163,19 @@
     return img;
   }
 
+  // Names of the biggest clusters first; a name that would overlap one already drawn waits for a closer zoom.
   function drawClusterNames() {
     if (anim) return;
     ctx.font = "600 13px system-ui, sans-serif"; ctx.textAlign = "center"; ctx.textBaseline = "middle";
     ctx.lineJoin = "round"; ctx.lineWidth = 4; ctx.strokeStyle = "rgba(251,250,248,.9)"; ctx.fillStyle = "#1f1f1d";
+    const placed = [];
     for (const c of clusters) {
       if (!c.name) continue;
       const [sx, sy] = toScreen(c.x, c.y);
       if (sx < -100 || sy < -20 || sx > width + 100 || sy > height + 20) continue;
+      const w = ctx.measureText(c.name).width + 8, box = [sx - w / 2, sy - 10, sx + w / 2, sy + 10];
+      if (placed.some((b) => box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3])) continue;
+      placed.push(box);
       ctx.strokeText(c.name, sx, sy); ctx.fillText(c.name, sx, sy);
     }
   }
@@ -231,17 +242,17 @@
   }
   // Colours and cluster names are fetched first and applied together, so that no frame draws one
   // layout's works with another's colours. Returns the function that applies them.
-  async function loadColours(f, count) {
+  async function loadColours(f) {
     const by = colourBy ? `?by=${encodeURIComponent(colourBy)}` : "";
     const [v, named] = await Promise.all([
       colourBy ? fetchOk(`/api/maps/${encodeURIComponent(f)}/values?column=${encodeURIComponent(colourBy)}&top=${PALETTE.length}`).then((r) => r.json()) : null,
       fetchOk(`/api/maps/${encodeURIComponent(f)}/clusters${by}`).then((r) => r.json()),
     ]);
-    return () => {
+    return (count) => {
       codes = v ? Uint8Array.from(atob(v.codes), (ch) => ch.charCodeAt(0)) : new Uint8Array(count);
       setColours(v ? v.values : []);
       showLegend(v);
-      clusters = named.clusters;
+      clusters = named.clusters.sort((a, b) => b.size - a.size);
     };
   }
   let legendOpen = window.innerWidth > 700; // on a phone the legend starts folded: the map needs the room
@@ -270,7 +281,20 @@
 
   async function showFacet(f, animate) {
     status.textContent = `Loading the ${f} layout…`;
-    const p = await loadPoints(f);
+    // The three requests at once: the server answers them in parallel.
+    const points = loadPoints(f), colouring = loadColours(f);
+    if (!animate) { // the first map: draw the works as soon as they are here, colour them when the codes are
+      const p = await points;
+      facet = f; n = p.n; ids = p.ids; x = p.x; y = p.y;
+      codes = new Uint8Array(n); setColours([]);
+      selected = new Uint8Array(n); selectedCount = 0;
+      buildGrid(); fit(); request();
+      (await colouring)(n);
+      status.textContent = describe();
+      coloured = true; request();
+      return;
+    }
+    const [p, applyColours] = await Promise.all([points, colouring]);
     const oldIndex = new Map();
     for (let i = 0; i < n; i++) oldIndex.set(ids[i], i);
     const fromX = new Float32Array(p.n), fromY = new Float32Array(p.n), keep = new Uint8Array(p.n);
@@ -279,13 +303,11 @@
       fromX[i] = j === undefined ? p.x[i] : x[j]; fromY[i] = j === undefined ? p.y[i] : y[j];
       keep[i] = j === undefined ? 0 : selected[j];
     }
-    const applyColours = await loadColours(f, p.n);
     facet = f; n = p.n; ids = p.ids;
     x = Float32Array.from(fromX); y = Float32Array.from(fromY);
     selected = keep; selectedCount = keep.reduce((a, b) => a + b, 0);
-    applyColours();
-    if (animate) anim = { fromX, fromY, toX: p.x, toY: p.y, start: performance.now() };
-    else { x = p.x; y = p.y; buildGrid(); status.textContent = describe(); fit(); }
+    applyColours(p.n);
+    anim = { fromX, fromY, toX: p.x, toY: p.y, start: performance.now() };
     updateSelection();
     request();
   }
@@ -485,7 +507,7 @@
   $("facet").addEventListener("change", (ev) => showFacet(ev.target.value, true).catch((e) => (status.textContent = e.message)));
   $("colour").addEventListener("change", async (ev) => {
     colourBy = ev.target.value;
-    try { (await loadColours(facet, n))(); } catch (e) { status.textContent = e.message; }
+    try { (await loadColours(facet))(n); } catch (e) { status.textContent = e.message; }
     request();
   });
   new ResizeObserver(() => { const keep = view.scale && width; resize(); if (!keep) fit(); }).observe(stage);
