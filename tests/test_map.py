@@ -3,6 +3,7 @@ old ones, pictures, the REST endpoints, and the measures of a layout's quality. 
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from pathlib import Path
@@ -117,6 +118,36 @@ def test_the_rest_api_gives_the_map_as_one_binary_payload_and_as_pages(mapped: P
     assert client.get("/api/maps/smell").status_code == 400
     assert client.get("/api/maps/joint/clusters", params={"by": "nope"}).status_code == 404
     assert [m["facet"] for m in client.get("/api/maps").json()["maps"]] == ["joint", "style"]
+
+
+def test_a_column_over_the_map_comes_as_one_code_a_work_for_colouring(mapped: Path) -> None:
+    client = TestClient(create_app(mapped))
+    with Collection.open(mapped) as col:
+        joint = col.layout("joint")
+        styles = [a.metadata.get("style") for a in col.artworks_by_id(joint.ids.tolist())]
+    answer = client.get("/api/maps/joint/values", params={"column": "style", "top": 2})
+    assert answer.status_code == 200, answer.text
+    v = answer.json()
+    codes = np.frombuffer(base64.b64decode(v["codes"]), np.uint8)
+    assert v["total"] == len(codes) == FIRST and len(v["values"]) == len(v["counts"]) == 2
+    # In the order of the points: code i names values[i]; any other style is `other_code`.
+    expected = [v["values"].index(s) if s in v["values"] else v["other_code"] for s in styles]
+    assert codes.tolist() == expected
+    assert v["counts"] == [styles.count(s) for s in v["values"]] and v["other"] == FIRST - sum(v["counts"]) and v["missing"] == 0
+    assert sorted(v["counts"], reverse=True) == v["counts"]  # most common first
+    assert client.get("/api/maps/joint/values").json()["column"] == "style"  # the default, as for cluster names
+    assert client.get("/api/maps/joint/values", params={"column": "nope"}).status_code == 404
+    assert client.get("/api/maps/content/values").status_code == 404  # no content map
+    assert client.get("/api/maps/joint/values", params={"top": 251}).status_code == 422
+
+
+def test_several_works_by_id_in_the_order_asked(mapped: Path) -> None:
+    client = TestClient(create_app(mapped))
+    found = client.get("/api/artworks/by-id", params={"id": [3, 1, 999_999, 3]}).json()["artworks"]
+    assert [a["id"] for a in found] == [3, 1]  # unknown ids left out, each once
+    assert found[0]["path"].endswith(".jpg") and found[0]["metadata"]["title"]
+    assert client.get("/api/artworks/by-id").status_code == 422
+    assert client.get("/api/artworks/by-id", params={"id": list(range(1, 502))}).status_code == 422
 
 
 def test_mistakes_get_clear_errors(mapped: Path, demo_collection: Path, tmp_path: Path) -> None:
