@@ -208,6 +208,8 @@ def test_zoomed_in_the_map_shows_thumbnails_on_a_laptop_and_a_phone(browser, ser
     for name, viewport, phone in (("laptop", LAPTOP, False), ("phone", PHONE, True)):
         pg = _open(browser, server, viewport, phone)
         try:
+            pg.wait_for_load_state("networkidle")  # the thumbnails drawn
+            pg.wait_for_timeout(200)
             _shot(pg, tmp_path, f"map-{name}.png")
             for _ in range(3):
                 pg.click("#zoom-in")
