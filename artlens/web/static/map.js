@@ -486,6 +486,8 @@
     const name = $("label-name").value.trim(), message = $("sel-message");
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) { message.textContent = "A label name is letters, digits, - and _."; return; }
     const list = selectedIds();
+    // One request a work: a big selection deserves a second thought (and can be stopped by closing the page).
+    if (list.length > 200 && !confirm(`Label all ${list.length.toLocaleString()} selected works “${name}: ${value}”?`)) return;
     let done = 0;
     try {
       for (const id of list) { // one at a time: the writer is one lock on the server anyway
