@@ -204,6 +204,31 @@ def test_a_lasso_selection_labels_its_works_with_the_token(browser, server) -> N
         pg.context.close()
 
 
+def test_on_a_phone_two_fingers_zoom_the_map(browser, server) -> None:
+    pg = _open(browser, server, PHONE, phone=True)
+    try:
+        first, second = pg.evaluate("window.artlensMap.ids()")[:2]
+
+        def spread() -> float:
+            (ax, ay), (bx, by) = _canvas_point(pg, first), _canvas_point(pg, second)
+            return float(((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5)
+
+        before = spread()
+        box = pg.locator("canvas#map").bounding_box()
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        touch = pg.context.new_cdp_session(pg)
+        fingers = lambda d: [{"x": cx - d, "y": cy, "id": 0}, {"x": cx + d, "y": cy, "id": 1}]  # noqa: E731
+        touch.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": fingers(30)})
+        for d in range(40, 100, 10):
+            touch.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": fingers(d)})
+        touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        pg.wait_for_timeout(100)
+        assert spread() > 2 * before  # fingers 60 -> 180 px apart: about 3 times closer
+        assert not pg.problems, pg.problems
+    finally:
+        pg.context.close()
+
+
 def test_zoomed_in_the_map_shows_thumbnails_on_a_laptop_and_a_phone(browser, server, tmp_path: Path) -> None:
     for name, viewport, phone in (("laptop", LAPTOP, False), ("phone", PHONE, True)):
         pg = _open(browser, server, viewport, phone)
