@@ -165,12 +165,12 @@ def _explore(run: Run, n: int, open_rows: np.ndarray, taken: set[int]) -> list[i
         visits[int(run.works.cluster[r])] = visits.get(int(run.works.cluster[r]), 0) + 1
     free = np.array([r for r in open_rows if int(r) not in taken], np.int64)
     out: list[int] = []
-    for c in sorted(run.cluster_order, key=lambda c: visits[c]):  # stable: the random order breaks ties
-        if len(out) >= n:
-            break
-        members = free[run.works.cluster[free] == c]
-        if len(members):
-            out.append(int(run.rng.choice(members)))
+    while len(out) < min(n, len(free)):  # more passes when there are fewer clusters than works wanted
+        for c in sorted(run.cluster_order, key=lambda c: visits[c]):  # stable: the random order breaks ties
+            members = np.setdiff1d(free[run.works.cluster[free] == c], out)
+            if len(members) and len(out) < n:
+                out.append(int(run.rng.choice(members)))
+                visits[c] += 1
     return out
 
 
