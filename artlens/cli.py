@@ -522,7 +522,7 @@ def labels_suggest(
     n: Annotated[int, typer.Option("-k", help="How many artworks to suggest.", min=1)] = 12,
     as_json: JsonOpt = False,
 ) -> None:
-    """The artworks to label next for a yes/no label (active learning: likely yes, then least sure).
+    """The artworks to label next for a yes/no label (active learning: the works its quick model is least sure about).
 
     Example: artlens labels suggest my-collection --name watercolour -k 20
     """

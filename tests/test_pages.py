@@ -298,7 +298,7 @@ def test_browser_labelling_teaches_a_label_and_describes_the_collection(page, tm
     yes = int(counts.split("yes")[0])
     assert yes >= 4, counts  # chance alone gives about 3 of 36
     reasons = page.eval_on_selector_all("#suggestions .reason", "els => els.map(e => e.textContent)")
-    assert any(r.startswith("likely yes") for r in reasons) and any(r.startswith("model unsure") for r in reasons)
+    assert reasons and all(r.startswith("model unsure") for r in reasons)
     page.screenshot(path=str(tmp_path / "label.png"), full_page=True)
     if os.environ.get("ARTLENS_SCREENSHOTS"):
         shutil.copy(tmp_path / "label.png", Path(os.environ["ARTLENS_SCREENSHOTS"]) / "label-laptop.png")

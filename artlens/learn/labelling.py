@@ -1,11 +1,17 @@
 """Which artworks to ask a person about next, so that a few labels teach a yes/no label fast.
 
 The BAM labelling loop: people answer yes/no for a label on a handful of works, a quick model
-trained on their answers scores the whole collection, and the next works to show are those it
-rates most likely "yes" (to confirm, which finds the rare positives quickly) and those it is least
-sure about (uncertainty sampling: the answers that move the model most). Before there are
+trained on their answers scores the whole collection, and the next works to show are those it is
+least sure about (uncertainty sampling: the answers that move the model most). Before there are
 answers of both kinds there is no model: works like the "yes" examples come first (nearest in the
 joint search space), then a spread of the collection (random).
+
+Why not also the works it rates most likely "yes", as this module did first (half of each batch)?
+Simulated on WikiArt (`bench/active_learning.py`, docs/map.md), confirming likely yes answers takes
+the easy positives out of what is left and teaches the model little: the label's AP on the works
+not yet answered stayed below random choice's, where all-unsure reached it with far fewer answers.
+Works near P(yes) 0.5 of a class-balanced model are still about half "yes", so rare positives keep
+turning up.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ class Suggestion:
 
     id: int
     score: float
-    reason: str  # "likely yes", "model unsure", "like your yes examples", "a spread of the collection"
+    reason: str  # "model unsure", "like your yes examples", "a spread of the collection"
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -47,9 +53,8 @@ def suggest(vectors: np.ndarray, ids: np.ndarray, answered: Mapping[int, bool], 
 
     vectors: (N, d) unit vectors of the collection (the joint search space), row-aligned with `ids`.
     answered: {artwork id: yes?} so far. With at least MIN_EACH answers of each kind, a logistic
-    regression on them scores every other work: half the suggestions are its most likely yes, half
-    the works it is least sure of (P(yes) nearest 0.5). Otherwise: works nearest the yes examples,
-    then random ones.
+    regression on them scores every other work and the suggestions are the works it is least sure of
+    (P(yes) nearest 0.5). Otherwise: works nearest the yes examples, then random ones.
     """
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
@@ -71,18 +76,8 @@ def suggest(vectors: np.ndarray, ids: np.ndarray, answered: Mapping[int, bool], 
         # Unit vectors of a few hundred dims: a weak penalty (C=10) keeps P(yes) from bunching at 0.5.
         model = LogisticRegression(C=10.0, class_weight="balanced", max_iter=1000).fit(vectors[train], target)
         p = model.predict_proba(vectors[open_rows])[:, 1]
-        by_yes = np.argsort(-p, kind="stable")
-        by_doubt = np.argsort(np.abs(p - 0.5), kind="stable")
-        taken: set[int] = set()
-        for order, reason, quota in ((by_yes, "likely yes", (n + 1) // 2), (by_doubt, "model unsure", n)):
-            for j in order:
-                if len(picked) >= n or quota <= 0:
-                    break
-                if int(j) in taken:
-                    continue
-                taken.add(int(j))
-                picked.append(Suggestion(int(ids[open_rows[j]]), round(float(p[j]), 4), reason))
-                quota -= 1
+        for j in np.argsort(np.abs(p - 0.5), kind="stable")[:n]:
+            picked.append(Suggestion(int(ids[open_rows[j]]), round(float(p[j]), 4), "model unsure"))
         return picked
     if yes_rows:
         sim = vectors[open_rows] @ vectors[yes_rows].mean(axis=0)

@@ -52,7 +52,7 @@
       <div class="answer"><button type="button" class="button yes">Yes</button><button type="button" class="button secondary no">No</button></div></div>`;
     li.querySelector(".card-title").textContent = title;
     li.querySelector("img").alt = title;
-    li.querySelector(".reason").textContent = s.reason + (s.reason === "likely yes" || s.reason === "model unsure" ? ` (${Math.round(100 * s.score)}%)` : "");
+    li.querySelector(".reason").textContent = s.reason + (s.reason === "model unsure" ? ` (${Math.round(100 * s.score)}%)` : "");
     for (const [cls, value] of [["yes", "yes"], ["no", "no"]]) {
       li.querySelector("." + cls).addEventListener("click", async () => {
         li.querySelectorAll("button").forEach((b) => (b.disabled = true));
