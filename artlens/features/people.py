@@ -1,0 +1,147 @@
+"""Person detection in artworks: a TTFNet-style detector on the art-tuned EfficientNet-Lite0, run by ONNX Runtime.
+
+The single graph ``artlens/models/people/person.onnx`` (made by ``training/train_person_detector.py``,
+trained on People-Art train) takes uint8 RGB (N, S, S, 3) and returns, per stride-8 cell, a person
+``heatmap`` (after sigmoid) and the distances from the cell's centre to the four sides of the person's box
+(``ltrb``, in input pixels). This module squashes the image to S x S, runs it and its mirror image, averages
+the two sets of maps (flip test-time augmentation), takes the heatmap's peaks (3x3 local maxima) as people
+and maps their boxes back to the input image's pixels. No PyTorch.
+
+Usage::
+
+    detector = PersonDetector()
+    people = detector.detect(rgb)                    # rgb: (H, W, 3) uint8; grayscale / RGBA accepted
+    people.boxes, people.scores                      # best first, scores >= detector.score_floor
+    n = int((people.scores >= detector.count_threshold).sum())   # how many people
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from artlens.features.faces import as_rgb
+
+if TYPE_CHECKING:
+    import onnxruntime
+
+__all__ = ["MODEL_PATH", "People", "PersonDetector", "decode", "fuse_flip"]
+
+MODEL_PATH = pathlib.Path(__file__).resolve().parents[1] / "models" / "people" / "person.onnx"
+META_KEY = "artlens"
+# Lowest score returned: low enough for AP (the PR curve's tail), high enough to keep lists short.
+SCORE_FLOOR = 0.05
+TOP_K = 100
+
+
+@dataclass(frozen=True)
+class People:
+    """Detected people, highest score first, in the input image's pixel coordinates."""
+
+    boxes: np.ndarray  # (n, 4) float32: x0, y0, x1, y1
+    scores: np.ndarray  # (n,) float32 in [0, 1]
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+def _empty() -> People:
+    return People(np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+
+
+def fuse_flip(heat: np.ndarray, ltrb: np.ndarray, heat_mirrored: np.ndarray,
+              ltrb_mirrored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Average one image's maps with those of its mirror image (flip test-time augmentation).
+
+    heat (G, G) and ltrb (4, G, G) come from the image, the ``*_mirrored`` maps from the image flipped
+    left-right. The mirrored maps are flipped back, and their left/right distances swapped, so each cell
+    averages two views of the same place. Cell centres are symmetric ((i + 0.5) * stride), so no shift.
+    """
+    back_heat = heat_mirrored[:, ::-1]
+    back = ltrb_mirrored[:, :, ::-1][[2, 1, 0, 3]]  # mirrored "left" is the image's "right"
+    return (heat + back_heat) / 2, (ltrb + back) / 2
+
+
+def decode(heat: np.ndarray, ltrb: np.ndarray, stride: int, top_k: int = TOP_K,
+           threshold: float = SCORE_FLOOR) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes and scores of one image from its maps: heat (G, G) in [0, 1], ltrb (4, G, G) in pixels.
+
+    A person is a heatmap peak (a cell at least as high as its 3x3 neighbourhood) scoring >= threshold;
+    its box is the cell centre ((i + 0.5) * stride) minus/plus the predicted side distances. Peaks make
+    NMS unnecessary (as in CenterNet). Returns (boxes (n, 4), scores (n,)) in network pixels, best first.
+    """
+    h = heat.astype(np.float32)
+    gh, gw = h.shape
+    padded = np.pad(h, 1, constant_values=-np.inf)
+    neighbourhood = np.max([padded[dy:dy + gh, dx:dx + gw] for dy in range(3) for dx in range(3)], axis=0)
+    peaks = np.flatnonzero((h >= neighbourhood) & (h >= threshold))
+    peaks = peaks[np.argsort(-h.flat[peaks], kind="stable")][:top_k]
+    ys, xs = np.divmod(peaks, gw)
+    cx, cy = (xs + 0.5) * stride, (ys + 0.5) * stride
+    left, top, right, bottom = (ltrb[i, ys, xs] for i in range(4))
+    boxes = np.stack([cx - left, cy - top, cx + right, cy + bottom], axis=1).astype(np.float32)
+    return boxes.reshape(-1, 4), h.flat[peaks].astype(np.float32)
+
+
+class PersonDetector:
+    """Finds people in artworks; the ONNX session is created once, `detect` may be called on any image.
+
+    Attributes read from the model's metadata: `version` (e.g. "people-v1-2026-11-30"), `input_size`
+    (the square side images are squashed to), `stride` and `count_threshold`: the score above which a
+    detection counts as a person when counting (max F1 at IoU 0.5 on People-Art *train*, never val).
+    `flip` runs the mirror image too and averages the maps (2x the time, steadier boxes).
+    """
+
+    def __init__(self, threads: int = 1, flip: bool = True, score_floor: float = SCORE_FLOOR,
+                 top_k: int = TOP_K, model: pathlib.Path = MODEL_PATH) -> None:
+        if not 0.0 <= score_floor <= 1.0:
+            raise ValueError(f"score_floor must be in [0, 1], got {score_floor}")
+        if top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        self.flip, self.score_floor, self.top_k = flip, float(score_floor), int(top_k)
+        self._session = _session(pathlib.Path(model), threads)
+        meta = json.loads(self._session.get_modelmeta().custom_metadata_map[META_KEY])
+        self.version: str = str(meta["version"])
+        self.input_size: int = int(meta["input_size"])
+        self.stride: int = int(meta["stride"])
+        self.count_threshold: float = float(meta.get("count_threshold", 0.3))
+
+    def detect(self, rgb: np.ndarray) -> People:
+        """People in an (H, W, 3) uint8 RGB image (grayscale and RGBA accepted), best first."""
+        image = as_rgb(rgb)
+        height, width = image.shape[:2]
+        if min(height, width) == 0:
+            return _empty()
+        from PIL import Image
+
+        s = self.input_size
+        # Squashed, not letterboxed: training saw squashed works too (with aspect jitter).
+        x = np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize((s, s), Image.Resampling.BILINEAR),
+                       dtype=np.uint8)[None]
+        if self.flip:
+            x = np.concatenate([x, x[:, :, ::-1]])
+        heat, ltrb = self._session.run(None, {"image": np.ascontiguousarray(x)})
+        h, d = heat[0, 0], ltrb[0]
+        if self.flip:
+            h, d = fuse_flip(h, d, heat[1, 0], ltrb[1])
+        boxes, scores = decode(h, d, self.stride, self.top_k, self.score_floor)
+        boxes *= np.array([width / s, height / s, width / s, height / s], np.float32)
+        np.clip(boxes, 0, np.array([width, height, width, height], np.float32), out=boxes)
+        return People(boxes, scores)
+
+    def count(self, rgb: np.ndarray) -> int:
+        """How many people: detections scoring at least `count_threshold`."""
+        return int((self.detect(rgb).scores >= self.count_threshold).sum())
+
+
+def _session(path: pathlib.Path, threads: int) -> onnxruntime.InferenceSession:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
