@@ -78,26 +78,11 @@ class Works:
 
 def load(root: Path) -> Works:
     """All WikiArt as one collection (as bench/map_layout.py does), with its joint map (cached: a minute of t-SNE)."""
-    from artlens import Collection
-    from artlens.features.facets import FACETS as FITTED
-    from artlens.features.facets import TRANSFORM_SPECS, fit_transform
     from artlens.maps import clusters, layout
-    from artlens.store.vectors import default_weights, joint_matrix
+    from bench.map_layout import facet_matrices, wikiart_raw
 
-    raw: dict[str, list[np.ndarray]] = {f: [] for f in FITTED}
-    meta: dict[str, list[str]] = {"style": [], "genre": []}
-    for name in ("wikiart", "wikiart_more"):
-        col = Collection.open(root / name)
-        ids, feats = col._raw(FITTED)
-        rows = col.catalog.artworks(ids)
-        for f in FITTED:
-            raw[f].append(feats[f])
-        for m in meta:
-            meta[m] += [rows[int(i)].meta.get(m) or "" for i in ids]
-        col.close()
-    full = {f: np.concatenate(raw[f]) for f in FITTED}
-    mats = {f: fit_transform(full[f], TRANSFORM_SPECS[f]).apply(full[f]) for f in FITTED}
-    joint = np.ascontiguousarray(joint_matrix(mats, default_weights(FITTED)), np.float32)
+    full, meta = wikiart_raw(root)
+    joint = facet_matrices(full)["joint"]
     if CACHE.exists() and len(np.load(CACHE)["xy"]) == len(joint):
         xy = np.load(CACHE)["xy"]
     else:
@@ -105,7 +90,7 @@ def load(root: Path) -> Works:
         np.savez(CACHE, xy=xy)
     cluster = clusters.assign(xy, clusters.fit_centres(xy))
     head_x = signed_power(np.concatenate([full["content"], full["style"]], axis=1).astype(np.float32), 0.5)
-    return Works(head_x, joint, xy, cluster, {m: np.asarray(v, dtype=object) for m, v in meta.items()})
+    return Works(head_x, joint, xy, cluster, meta)
 
 
 # ----------------------------------------------------------------------------- the model

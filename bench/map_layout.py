@@ -43,12 +43,11 @@ METHODS = ("pca", "tsne", "umap", "sklearn-tsne")
 RESULTS = Path(tempfile.gettempdir()) / "artlens-map-bench.json"
 
 
-def wikiart(root: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Facet matrices of all WikiArt paintings as one collection (transforms fitted on all), and their labels."""
+def wikiart_raw(root: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Raw features (the fitted facets') of all WikiArt paintings, wikiart then wikiart_more, and their
+    style and genre labels ("" where unknown)."""
     from artlens import Collection
     from artlens.features.facets import FACETS as FITTED
-    from artlens.features.facets import TRANSFORM_SPECS, fit_transform
-    from artlens.store.vectors import default_weights, joint_matrix
 
     raw: dict[str, list[np.ndarray]] = {f: [] for f in FITTED}
     labels: dict[str, list[str]] = {"style": [], "genre": []}
@@ -59,11 +58,26 @@ def wikiart(root: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         for f in FITTED:
             raw[f].append(feats[f])
         for lab in labels:
-            labels[lab] += [rows[int(i)].meta.get(lab, "") for i in ids]
+            labels[lab] += [rows[int(i)].meta.get(lab) or "" for i in ids]
         col.close()
-    mats = {f: fit_transform(np.concatenate(raw[f]), TRANSFORM_SPECS[f]).apply(np.concatenate(raw[f])) for f in FITTED}
+    return {f: np.concatenate(v) for f, v in raw.items()}, {k: np.asarray(v, dtype=object) for k, v in labels.items()}
+
+
+def facet_matrices(raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The fitted facets' vectors of `raw` (transforms fitted on all of it) and the default joint mix."""
+    from artlens.features.facets import FACETS as FITTED
+    from artlens.features.facets import TRANSFORM_SPECS, fit_transform
+    from artlens.store.vectors import default_weights, joint_matrix
+
+    mats = {f: fit_transform(raw[f], TRANSFORM_SPECS[f]).apply(raw[f]) for f in FITTED}
     mats["joint"] = joint_matrix(mats, default_weights(FITTED))
-    return mats, {k: np.asarray(v, dtype=object) for k, v in labels.items()}
+    return mats
+
+
+def wikiart(root: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Facet matrices of all WikiArt paintings as one collection (transforms fitted on all), and their labels."""
+    raw, labels = wikiart_raw(root)
+    return facet_matrices(raw), labels
 
 
 def fit_any(x: np.ndarray, method: str) -> np.ndarray:
