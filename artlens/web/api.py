@@ -213,6 +213,10 @@ def artwork_image(artwork_id: ArtworkId, state: State) -> FileResponse:
 BOX_PATTERN = r"^\d{1,6}(\.\d{1,3})?(,\d{1,6}(\.\d{1,3})?){3}$"
 RegionFacet = Literal["joint", "content", "style", "color"]
 RegionKind = Literal["face", "person"]
+# The query parameters both searches by region take.
+RegionFacetQuery = Annotated[RegionFacet, Query(description="joint (content, style and colour as in the collection's mix) or one of them")]
+RegionKindsQuery = Annotated[list[RegionKind], Query(description="region kinds to search (default: all)")]
+RegionWhereQuery = Annotated[list[str], Query(description="COLUMN=VALUE or COLUMN!=VALUE; pred.MODEL=VALUE; faces>=N")]
 
 
 @router.get("/artworks/{artwork_id}/regions/similar", summary="Artworks with a region like a box drawn on this artwork",
@@ -221,9 +225,9 @@ def similar_to_box(
     artwork_id: ArtworkId,
     state: State,
     box: Annotated[str, Query(pattern=BOX_PATTERN, description="x0,y0,x1,y1 in the artwork's own pixels (clipped to it)")],
-    facet: Annotated[RegionFacet, Query(description="joint (content, style and colour as in the collection's mix) or one of them")] = "joint",
-    kind: Annotated[list[RegionKind], Query(description="region kinds to search (default: all)")] = [],  # noqa: B006
-    where: Annotated[list[str], Query(description="COLUMN=VALUE or COLUMN!=VALUE; pred.MODEL=VALUE; faces>=N")] = [],  # noqa: B006
+    facet: RegionFacetQuery = "joint",
+    kind: RegionKindsQuery = [],  # noqa: B006
+    where: RegionWhereQuery = [],  # noqa: B006
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
@@ -240,9 +244,9 @@ def similar_to_box(
 def similar_to_region(
     region_id: Annotated[int, PathParam(ge=1, le=MAX_ARTWORK_ID, description="a region's id (see an artwork's `regions`)")],
     state: State,
-    facet: Annotated[RegionFacet, Query(description="joint (content, style and colour as in the collection's mix) or one of them")] = "joint",
-    kind: Annotated[list[RegionKind], Query(description="region kinds to search (default: all)")] = [],  # noqa: B006
-    where: Annotated[list[str], Query(description="COLUMN=VALUE or COLUMN!=VALUE; pred.MODEL=VALUE; faces>=N")] = [],  # noqa: B006
+    facet: RegionFacetQuery = "joint",
+    kind: RegionKindsQuery = [],  # noqa: B006
+    where: RegionWhereQuery = [],  # noqa: B006
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
