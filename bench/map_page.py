@@ -35,11 +35,10 @@ import numpy as np  # noqa: E402
 
 from bench.report import DOC, machine, write_section  # noqa: E402
 
+from webserver import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
 DEMO = ROOT / "demo"
 MAP_DOC = DOC.parent / "map.md"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run"]
 LAPTOP = {"width": 1280, "height": 800}
 AIM_FIRST_PAINT_S, AIM_FRAME_MS = 3.0, 50.0
 

@@ -21,11 +21,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 from artlens.web import create_app  # noqa: E402
 
 from conftest import ROOT, WIKIART  # noqa: E402
-from webserver import serve  # noqa: E402
+from webserver import CHROMIUM, CHROMIUM_ARGS, serve  # noqa: E402
 
-CHROMIUM = Path(os.environ.get("ARTLENS_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 WAIT_MS = 15_000
 TOKEN = "page-test-token"
 

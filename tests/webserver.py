@@ -21,6 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ARTLENS = Path(sys.executable).parent / "artlens"
+# The browser the page tests and bench/map_page.py drive: Debian's Chromium, headless, no GPU.
+CHROMIUM = Path(os.environ.get("ARTLENS_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
 
 
 @dataclass
