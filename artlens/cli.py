@@ -92,7 +92,9 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-CollectionArg = Annotated[Path, typer.Argument(help="The collection directory.", show_default=False)]
+CollectionArg = Annotated[str, typer.Argument(
+    help="The collection: its directory, or the URL of its PostgreSQL catalog (postgresql://USER@HOST/DB?collection=NAME).",
+    show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 WaitOpt = Annotated[bool, typer.Option("--wait", help="If another writer holds the collection, wait for it instead of failing (exit 75).")]
 
@@ -149,6 +151,10 @@ def add(
         help="Style statistics for a new collection: adain (channel mean/std, ALADIN; the default) or gram (DeepArt).",
         show_default=False)] = None,
     detect: Annotated[bool, typer.Option("--detect", help="Then find the faces in the works not looked at yet (as `artlens detect`).")] = False,
+    database: Annotated[str | None, typer.Option(
+        help="For a new collection: keep its catalog in this PostgreSQL database (postgresql://USER@HOST/DB?collection=NAME) "
+             "instead of a SQLite file in the directory. Naming the URL as the collection does the same.",
+        show_default=False)] = None,
     wait: WaitOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -157,9 +163,11 @@ def add(
     Interrupted runs continue where they stopped; unchanged files are skipped.
 
     Example: artlens add my-collection scans/ --metadata scans/labels.csv
+    Example: artlens add postgresql://me@db.example.org/art?collection=prints scans/
     """
-    existed = collection.expanduser().exists()
-    col = Collection.create(collection, backbone=backbone.value if backbone else None, style=style.value if style else None)
+    existed = Collection.exists(collection)
+    col = Collection.create(collection, backbone=backbone.value if backbone else None, style=style.value if style else None,
+                            database=database)
     with _batch_progress("embedding", quiet=as_json) as progress:
         try:
             report = col.add(paths, metadata=metadata, progress=progress, wait=_wait(wait))
@@ -223,6 +231,33 @@ def reembed(
     if report.retrain:
         out.print("Trained on the old features, retrain them: " + ", ".join(report.retrain)
                   + " (`artlens labels train`, `artlens learn style`).")
+
+
+@app.command()
+def migrate(
+    collection: CollectionArg,
+    dest: Annotated[str, typer.Argument(
+        help="The new collection: a directory (SQLite, unless --database) or a PostgreSQL URL.", show_default=False)],
+    database: Annotated[str | None, typer.Option(
+        help="Keep the new collection's catalog in this PostgreSQL database (postgresql://USER@HOST/DB?collection=NAME).",
+        show_default=False)] = None,
+    wait: WaitOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy a collection to a new one on another catalog backend (SQLite <-> PostgreSQL), ready to search.
+
+    Every artwork, label, prediction, region and map keeps its id; vectors and the collection's own models
+    are copied. The source is left as it was. An interrupted copy leaves the new collection empty: run it again.
+
+    Example: artlens migrate my-collection postgresql://me@db.example.org/art?collection=prints
+    """
+    with Collection.open(collection) as col:
+        report = col.migrate(dest, database=database, wait=_wait(wait))
+    if as_json:
+        _print_json(report.as_dict())
+        return
+    out.print(f"Copied {report.artworks} artworks ({sum(report.rows.values())} rows) from {report.source} to {report.dest}; "
+              f"its local folder is {report.directory}.", markup=False)
 
 
 @app.command()
@@ -328,6 +363,8 @@ def info(collection: CollectionArg, as_json: JsonOpt = False) -> None:
         return
     model = info.model
     out.print(f"Collection {info.directory}")
+    if info.catalog and not info.catalog.startswith(info.directory):
+        out.print(f"  catalog:    {info.catalog}", markup=False)
     out.print(f"  artworks:   {info.artworks}")
     out.print(f"  duplicates: {info.exact_duplicates} exact, {info.near_duplicates} near")
     out.print(f"  failed:     {len(info.failed)}")
@@ -676,7 +713,7 @@ def serve(
     elif any(a == "--token" or a.startswith("--token=") for a in sys.argv):
         err.print("Warning: a --token on the command line is visible to other users (ps); "
                   "use ARTLENS_TOKEN or --token-file instead.")
-    directory = collection.expanduser().resolve()  # uploads are recorded by absolute path
+    directory = Collection.locate(collection)  # uploads are recorded by absolute path
     limits = Limits(upload_bytes=max_upload_mb * 2**20, query_pixels=max_query_pixels, decode_workers=decode_workers)
     api = create_app(directory, token=token, hosts=allowed_hosts(host, allowed_host or []), limits=limits)
     err.print(f"Serving {directory} at http://{host}:{port} (API docs: http://{host}:{port}/docs; "

@@ -15,6 +15,7 @@ import nothing below this module. The on-disk layout is in docs/architecture.md.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
@@ -39,6 +40,7 @@ from artlens.results import (
     MapLayout,
     MapReport,
     MapValues,
+    MigrateReport,
     ModelCard,
     ModelInfo,
     NearPair,
@@ -51,7 +53,7 @@ from artlens.results import (
     Suggestion,
 )
 from artlens.retrieval.filters import Condition, parse_where
-from artlens.store.layout import DB_FILE, MODELS_DIR, VECTORS_DIR
+from artlens.store.layout import DATABASE_FILE, DB_FILE, MODELS_DIR, VECTORS_DIR
 from artlens.vocabulary import (
     BACKBONES,
     COUNT_FILTERS,
@@ -74,6 +76,7 @@ if TYPE_CHECKING:
     from artlens.retrieval.regions import RegionVectors
     from artlens.standalone import QueryImage
     from artlens.store.database import ArtworkRow, Catalog
+    from artlens.store.engines import Address
     from artlens.store.lock import WriterLock
     from artlens.store.vectors import FacetVectors
 
@@ -119,27 +122,27 @@ class Collection:
     # -- opening -----------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, directory: str | Path, backbone: str | None = None, style: str | None = None) -> Collection:
+    def create(cls, directory: str | Path, backbone: str | None = None, style: str | None = None,
+               database: str | None = None) -> Collection:
         """Open the collection at `directory`, creating it if needed with this backbone (default
         lite0-art) and style variant (default adain). None: an existing collection keeps its own;
         naming other ones than it was made with is a CollectionError (see `reembed`).
 
-        CollectionError when its catalog database is damaged (see `check`).
-        """
-        from artlens.store.lock import LOCK_FILE
+        Its catalog is a SQLite file in the directory, unless `database` names a PostgreSQL one
+        (``postgresql://USER@HOST/DB?collection=NAME``), or `directory` is itself such a URL: the
+        collection then works from a local folder under $ARTLENS_HOME (default ~/.artlens) that holds its
+        vectors and models (docs/deploying.md).
 
-        directory = Path(directory).expanduser()
+        CollectionError when its catalog database is damaged or cannot be reached (see `check`).
+        """
+        directory, address = _locate(directory, database, create=True)
         if backbone is not None and backbone not in BACKBONES:
             raise InputError(f"unknown backbone {backbone!r}: choose one of {', '.join(BACKBONES)}")
         if style is not None and style not in STYLE_VARIANTS:
             raise InputError(f"unknown style variant {style!r}: choose one of {', '.join(STYLE_VARIANTS)}")
-        if directory.exists() and not directory.is_dir():
-            raise CollectionError(f"{directory} is a file, not a collection directory")
-        if directory.exists() and not (directory / DB_FILE).exists() and any(p.name != LOCK_FILE for p in directory.iterdir()):
-            raise CollectionError(f"{directory} is a folder that is not an ArtLens collection; choose a new or empty folder")
-        directory.mkdir(parents=True, exist_ok=True)
         new_backbone, new_style = backbone or DEFAULT_BACKBONE, style or "adain"
-        store = _open_catalog(directory, {"backbone": new_backbone, "backbone_version": _spec(new_backbone).version, "style_variant": new_style})
+        store = _open_catalog(directory, address, {"backbone": new_backbone, "backbone_version": _spec(new_backbone).version,
+                                                   "style_variant": new_style})
         have = (store.setting("backbone"), store.setting("style_variant"))
         if (backbone or have[0], style or have[1]) != have:
             store.close()
@@ -152,12 +155,34 @@ class Collection:
 
     @classmethod
     def open(cls, directory: str | Path) -> Collection:
-        """Open an existing collection. CollectionError when it is not one, or when its catalog database
-        is damaged (the message says what to do; `check_directory` reports it instead)."""
-        directory = Path(directory).expanduser()
-        if not (directory / DB_FILE).is_file():
-            raise CollectionError(f"{directory} is not an ArtLens collection (no {DB_FILE}); create it with `artlens add`")
-        return cls(directory, _open_catalog(directory))
+        """Open an existing collection: its directory, or the URL of its PostgreSQL catalog. CollectionError
+        when it is not one, or when its catalog database is damaged or cannot be reached (the message says
+        what to do; `check_directory` reports it instead)."""
+        directory, address = _locate(directory, None, create=False)
+        return cls(directory, _open_catalog(directory, address))
+
+    @staticmethod
+    def locate(where: str | Path) -> Path:
+        """The absolute local directory of the collection named by `where` (a directory, or a PostgreSQL
+        URL: its folder under $ARTLENS_HOME, made and recorded when missing). Creates no catalog."""
+        from artlens.store import engines
+
+        if isinstance(where, str) and engines.is_database_url(where):
+            directory = engines.working_directory(engines.parse_url(where))
+            if not (directory / DATABASE_FILE).is_file() and engines.initialised(engines.parse_url(where)):
+                _locate(where, None, create=False)  # records the URL in the folder
+            return directory
+        return Path(where).expanduser().resolve()
+
+    @staticmethod
+    def exists(where: str | Path) -> bool:
+        """True when `where` (a directory, or a PostgreSQL URL) names a collection that exists."""
+        from artlens.store import engines
+
+        if isinstance(where, str) and engines.is_database_url(where):
+            return engines.initialised(engines.parse_url(where))
+        directory = Path(where).expanduser()
+        return (directory / DB_FILE).is_file() or (directory / DATABASE_FILE).is_file()
 
     @property
     def catalog(self) -> Catalog:
@@ -257,6 +282,35 @@ class Collection:
             self.build()
         return ReembedReport(backbone, self.backbone_version, embedded=result.embedded, kept=result.kept, retrain=retrain)
 
+    def migrate(self, dest: str | Path, database: str | None = None, wait: float | None = None) -> MigrateReport:
+        """Copy this collection to `dest` (a new directory, or a PostgreSQL URL; `database`: the URL of a
+        directory's PostgreSQL catalog), e.g. from SQLite to PostgreSQL when it outgrows one machine, or
+        back. Every row keeps its id, so the built vectors, maps and the collection's own models are copied
+        as they are and the copy searches at once. Holds this collection's writer lock meanwhile; the copy
+        is one transaction (an interrupted one leaves `dest` without artworks, and can simply be run again).
+        CollectionError when `dest` already holds artworks."""
+        import shutil
+
+        from artlens.store import transfer
+        from artlens.store.lock import WriterLock
+
+        directory, address = _locate(dest, database, create=True)
+        if directory.resolve() == self.directory.resolve():
+            raise InputError(f"{dest} is this collection: migrate to a new one")
+        with self._writer.hold("migrate", wait):
+            settings = {key: self._store.setting(key) for key in ("backbone", "backbone_version", "style_variant")}
+            target = _open_catalog(directory, address, settings)
+            try:
+                with WriterLock(directory).hold("migrate", wait):
+                    rows = transfer.copy_catalog(self._store.engine, target.engine)
+                    for part in (VECTORS_DIR, MODELS_DIR):  # derived from these rows, and the collection's own models
+                        if (self.directory / part).is_dir():
+                            shutil.rmtree(directory / part, ignore_errors=True)
+                            shutil.copytree(self.directory / part, directory / part)
+            finally:
+                target.close()
+        return MigrateReport(source=str(self._store.address), dest=str(address), directory=str(directory), rows=rows)
+
     def detect(self, progress: Callable[[int, int], None] | None = None, wait: float | None = None) -> DetectReport:
         """Find the faces in every artwork not looked at yet (MTCNN; boxes in original pixels, stored
         in the catalog) and embed each region's crop for `search_regions`. Resumable; afterwards
@@ -297,6 +351,7 @@ class Collection:
             with self._writer.hold("discard"):
                 if self._store.version() != 0:
                     return False
+                self._store.destroy()
                 self.close()
                 shutil.rmtree(self.directory, ignore_errors=True)
                 return True
@@ -886,6 +941,7 @@ class Collection:
                 facets.append(FacetInfo(f, dim, kind, space.meta if space is not None else None))
         return Info(
             directory=str(self.directory),
+            catalog=str(self._store.address),
             artworks=self._store.count(),
             failed=[Failure(f["path"], f["reason"], f["message"]) for f in self._store.failures()],
             exact_duplicates=len(self._store.exact_duplicates()),
@@ -1074,20 +1130,63 @@ class Collection:
             raise InputError(f"unknown metadata column {', '.join(missing)}; the collection has: {', '.join(known) or 'none'}")
 
 
-def _open_catalog(directory: Path, settings: dict[str, str] | None = None) -> Catalog:
-    """The catalog of `directory`, created with `settings` (backbone, style variant) when new.
+def _locate(where: str | Path, database: str | None, create: bool) -> tuple[Path, Address]:
+    """The collection's local directory and its catalog's address, from what the user named: a directory
+    (its catalog is its SQLite file, or the database its `database.url` names) or a PostgreSQL URL (its
+    directory is the URL's folder under $ARTLENS_HOME). `create`: make the directory and record the
+    database; otherwise the collection must exist."""
+    from artlens.store import engines
+    from artlens.store.engines import Address
+    from artlens.store.lock import LOCK_FILE
+
+    if isinstance(where, str) and engines.is_database_url(where):
+        if database is not None and engines.parse_url(database) != engines.parse_url(where):
+            raise InputError("name the collection once: a PostgreSQL URL, or a directory with database=URL")
+        database, where = where, engines.working_directory(engines.parse_url(where))
+    directory = Path(where).expanduser()
+    recorded = directory / DATABASE_FILE
+    if directory.exists() and not directory.is_dir():
+        raise CollectionError(f"{directory} is a file, not a collection directory")
+    if recorded.is_file():
+        address = engines.parse_url(recorded.read_text(encoding="utf-8"))
+        if database is not None and engines.parse_url(database) != address:
+            raise CollectionError(f"{directory} is the collection at {address}, not {engines.shown_url(database)}")
+        return directory, address
+    if database is None:
+        if not create and not (directory / DB_FILE).is_file():
+            raise CollectionError(f"{directory} is not an ArtLens collection (no {DB_FILE}); create it with `artlens add`")
+        if create and directory.exists() and not (directory / DB_FILE).exists() and any(p.name != LOCK_FILE for p in directory.iterdir()):
+            raise CollectionError(f"{directory} is a folder that is not an ArtLens collection; choose a new or empty folder")
+        if create:
+            directory.mkdir(parents=True, exist_ok=True)
+        return directory, Address(path=directory / DB_FILE)
+    address = engines.parse_url(database)
+    if directory.exists() and any(p.name != LOCK_FILE for p in directory.iterdir()):
+        raise CollectionError(f"{directory} already holds files; choose a new or empty folder for the collection at {address}")
+    if not create and not engines.initialised(address):
+        raise CollectionError(f"{address} holds no ArtLens collection; create it with `artlens add`")
+    directory.mkdir(parents=True, exist_ok=True)
+    # The URL may carry a password: readable by its owner only (a ~/.pgpass file avoids writing one).
+    fd = os.open(recorded, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(database.strip() + "\n")
+    return directory, address
+
+
+def _open_catalog(directory: Path, address: Address, settings: dict[str, str] | None = None) -> Catalog:
+    """The catalog at `address`, created with `settings` (backbone, style variant) when new.
 
     Two processes creating one collection at once (two `add`s) would race to create its tables:
-    whoever finds it unfinished creates it holding the writer lock, the other waits for that moment.
+    whoever finds it unfinished creates it holding the writer lock, the other waits for that moment
+    (on PostgreSQL the schema's creation is also serialised by the server, for creators on other machines).
     """
     from artlens.store.database import Catalog
     from artlens.store.lock import WriterLock
 
-    db = directory / DB_FILE
-    if Catalog.initialised(db):
-        return Catalog.open(db)
+    if Catalog.initialised(address):
+        return Catalog.open(address)
     with WriterLock(directory).hold("create", wait=CREATE_WAIT):
-        store = Catalog.open(db)
+        store = Catalog.open(address)
         if settings and (store.setting("backbone"), store.setting("style_variant")) == (None, None):
             store.set_settings(settings)
         return store

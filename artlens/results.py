@@ -117,6 +117,24 @@ class ReembedReport:
 
 
 @dataclass(frozen=True)
+class MigrateReport:
+    """What `migrate` did: the catalogs copied from and to (passwords hidden), the new collection's local
+    directory, and rows copied per catalog table."""
+
+    source: str
+    dest: str
+    directory: str
+    rows: dict[str, int]
+
+    @property
+    def artworks(self) -> int:
+        return self.rows.get("artworks", 0)
+
+    def as_dict(self) -> JSON:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class DetectReport:
     """What `detect` did: artworks looked at by this run, faces and people found in them, regions given
     vectors for search by region, files that could not be read (path, why; looked at again next run)."""
@@ -161,6 +179,7 @@ class Info:
     # Per count (faces, people): (artworks looked at, regions found) once `detect` has run.
     regions: dict[str, tuple[int, int]] = field(default_factory=dict)
     maps: list[MapInfo] = field(default_factory=list)  # the stored maps (`artlens map`)
+    catalog: str = ""  # where the catalog lives: the SQLite file, or the PostgreSQL URL (password hidden)
 
     @property
     def faces(self) -> tuple[int, int] | None:
@@ -169,6 +188,7 @@ class Info:
     def as_dict(self) -> JSON:
         return {
             "directory": self.directory,
+            "catalog": self.catalog,
             "artworks": self.artworks,
             "failed": [f.as_dict() for f in self.failed],
             "duplicates": {"exact": self.exact_duplicates, "near": self.near_duplicates},

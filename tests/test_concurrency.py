@@ -25,7 +25,7 @@ from artlens import Collection, CollectionBusyError
 from artlens.store import vectors
 from artlens.web import create_app
 
-from conftest import DEMO_IMAGES
+from conftest import DEMO_IMAGES, copy_collection, new_collection_dir
 
 TIMEOUT = 120  # seconds any one process may take; each takes 2-4 s here
 
@@ -93,9 +93,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def collection(built: Path, tmp_path: Path) -> Path:
-    shutil.copytree(built, tmp_path / "col")
-    return tmp_path / "col"
+def collection(built: Path, tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Path:
+    """A private copy of `built`, on each catalog backend."""
+    return copy_collection(built, tmp_path / "col", backend, request)
 
 
 @pytest.fixture
@@ -112,19 +112,19 @@ def writer(collection: Path) -> Iterator[subprocess.Popen[str]]:
             pipe.close()
 
 
-def test_two_adds_at_once_never_break_the_collection(tmp_path: Path) -> None:
+def test_two_adds_at_once_never_break_the_collection(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
     """As reported: two `artlens add` on one new collection at once gave IntegrityError or
     "table already exists" tracebacks. Now the second one either finds nothing left to do or says
     the collection is busy, and with --wait both finish."""
     art = copy_images(tmp_path / "art", 0, 8)
     for trial, options in enumerate([(), ("--wait",)]):
-        directory = tmp_path / f"col{trial}"
+        directory = new_collection_dir(tmp_path / f"col{trial}", backend, request)
         results = [finish(p) for p in [artlens("add", directory, art, *options) for _ in range(2)]]
         for code, _, err in results:
             assert "Traceback" not in err and "Internal error" not in err
             # Busy while the other one creates the collection or adds to it.
             assert code == 0 or (code == 75 and re.search(r"busy: another (create|add) is running \(pid \d+\)", err) and not options), err
-        assert (directory / "artlens.db").is_file(), "the collection was removed while another add was writing to it"
+        assert Collection.exists(directory), "the collection was removed while another add was writing to it"
         with Collection.open(directory) as col:
             assert col.count() == 8 and not col.is_stale() and len(col.vectors) == 8
             assert col.check().ok

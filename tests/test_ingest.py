@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from PIL import Image
 from artlens import Collection, InputError
 from artlens.pipeline.ingest import read_metadata
 
-from conftest import WIKIART, read_labels, write_csv
+from conftest import WIKIART, count_artworks, read_labels, write_csv
 
 
 def copy_paintings(dest: Path, n: int, start: int = 0) -> list[Path]:
@@ -32,10 +31,10 @@ def copy_paintings(dest: Path, n: int, start: int = 0) -> list[Path]:
     return out
 
 
-def test_add_a_folder_with_metadata(tmp_path: Path) -> None:
+def test_add_a_folder_with_metadata(tmp_path: Path, collection_dir: Path) -> None:
     files = copy_paintings(tmp_path / "art", 12)
     write_csv(tmp_path / "art" / "labels.csv", [{"image": f.name, "style": "Baroque" if i % 2 else "Rococo", "room": ""} for i, f in enumerate(files)])
-    col = Collection.create(tmp_path / "col")
+    col = Collection.create(collection_dir)
     report = col.add([tmp_path / "art"], metadata=tmp_path / "art" / "labels.csv")
     assert (report.added, report.failed, report.duplicates) == (12, [], 0)
     assert report.ignored == 1  # labels.csv itself, passed over while walking the folder
@@ -46,18 +45,18 @@ def test_add_a_folder_with_metadata(tmp_path: Path) -> None:
     assert {f.name for f in info.facets} == {"joint", "content", "style", "color", "style_learned"}
 
 
-def test_adding_the_same_files_again_changes_nothing(tmp_path: Path) -> None:
+def test_adding_the_same_files_again_changes_nothing(tmp_path: Path, collection_dir: Path) -> None:
     copy_paintings(tmp_path / "art", 8)
-    col = Collection.create(tmp_path / "col")
+    col = Collection.create(collection_dir)
     col.add([tmp_path / "art"])
-    before = (tmp_path / "col" / "vectors" / "state.json").read_text()
+    before = (collection_dir / "vectors" / "state.json").read_text()
     again = col.add([tmp_path / "art"])
     assert (again.added, again.unchanged, again.duplicates, again.failed) == (0, 8, 0, [])
-    assert (tmp_path / "col" / "vectors" / "state.json").read_text() == before  # no rebuild either
+    assert (collection_dir / "vectors" / "state.json").read_text() == before  # no rebuild either
     assert col.info().artworks == 8
 
 
-def test_bad_files_are_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
+def test_bad_files_are_recorded_and_the_run_goes_on(tmp_path: Path, collection_dir: Path) -> None:
     art = tmp_path / "art"
     good = copy_paintings(art, 5)
     (art / "empty.jpg").write_bytes(b"")
@@ -65,7 +64,7 @@ def test_bad_files_are_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
     data = good[0].read_bytes()
     (art / "cut.jpg").write_bytes(data[: len(data) // 2])
     (art / "README.txt").write_text("not an image type: ignored, not failed")
-    col = Collection.create(tmp_path / "col")
+    col = Collection.create(collection_dir)
     report = col.add([art])
     assert report.added == 5
     assert report.failure_reasons() == {"empty": 1, "not-an-image": 1, "truncated": 1}
@@ -81,14 +80,14 @@ def test_bad_files_are_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
     assert fixed.added == 1 and col.info().failed == [f for f in col.info().failed if "cut.jpg" not in f.path]
 
 
-def test_exact_duplicates_are_not_indexed_twice(tmp_path: Path) -> None:
+def test_exact_duplicates_are_not_indexed_twice(tmp_path: Path, collection_dir: Path) -> None:
     art = tmp_path / "art"
     files = copy_paintings(art, 4)
     shutil.copy(files[0], art / "same-bytes.jpg")
     # Same pixels, different bytes: lossless PNGs of a JPEG painting, with other settings and metadata.
     Image.open(files[1]).save(art / "a.png")
     Image.open(files[1]).save(art / "b.png", compress_level=1, pnginfo=_text_chunk("note", "another copy"))
-    col = Collection.create(tmp_path / "col")
+    col = Collection.create(collection_dir)
     report = col.add([art])
     assert report.added == 4 and report.duplicates == 3
     info = col.info()
@@ -121,9 +120,9 @@ def test_a_camera_size_photo_is_added_upright_with_a_small_thumbnail(tmp_path: P
         assert thumb.size == (205, 256)  # upright, longest side 256, from the 300 x 375 decode
 
 
-def test_copies_added_later_point_at_the_catalogued_original(tmp_path: Path) -> None:
+def test_copies_added_later_point_at_the_catalogued_original(tmp_path: Path, collection_dir: Path) -> None:
     files = copy_paintings(tmp_path / "art", 3)
-    col = Collection.create(tmp_path / "col")
+    col = Collection.create(collection_dir)
     col.add(files)
     later = tmp_path / "later"
     later.mkdir()
@@ -181,9 +180,9 @@ def test_missing_path_is_a_clear_error(tmp_path: Path) -> None:
         col.add([tmp_path / "nowhere"])
 
 
-def test_ctrl_c_keeps_finished_batches_and_a_rerun_completes(tmp_path: Path) -> None:
+def test_ctrl_c_keeps_finished_batches_and_a_rerun_completes(tmp_path: Path, collection_dir: Path) -> None:
     copy_paintings(tmp_path / "art", 40)
-    col = Collection.create(tmp_path / "col")
+    col = Collection.create(collection_dir)
     calls = []
 
     def interrupt_after_two_batches(done: int, total: int) -> None:
@@ -193,44 +192,33 @@ def test_ctrl_c_keeps_finished_batches_and_a_rerun_completes(tmp_path: Path) -> 
 
     with pytest.raises(KeyboardInterrupt):
         col.add([tmp_path / "art"], progress=interrupt_after_two_batches, batch_size=8)
-    kept = _count_rows(tmp_path / "col")
+    kept = count_artworks(collection_dir)
     assert 0 < kept == calls[-1] < 40  # exactly the batches reported done
     report = col.add([tmp_path / "art"], batch_size=8)
     assert (report.unchanged, report.added) == (kept, 40 - kept)
-    assert _count_rows(tmp_path / "col") == 40 and col.info().artworks == 40
+    assert count_artworks(collection_dir) == 40 and col.info().artworks == 40
 
 
-def test_a_killed_add_continues_without_losing_or_duplicating(tmp_path: Path) -> None:
+def test_a_killed_add_continues_without_losing_or_duplicating(tmp_path: Path, collection_dir: Path) -> None:
     copy_paintings(tmp_path / "art", 200)
-    cmd = [sys.executable, "-m", "artlens.cli", "add", str(tmp_path / "col"), str(tmp_path / "art")]
+    cmd = [sys.executable, "-m", "artlens.cli", "add", str(collection_dir), str(tmp_path / "art")]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while time.time() < deadline and _count_rows(tmp_path / "col") < 64:
+    while time.time() < deadline and count_artworks(collection_dir) < 64:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    partial = _count_rows(tmp_path / "col")
+    partial = count_artworks(collection_dir)
     assert 64 <= partial < 200, "the kill should land mid-run"
     done = subprocess.run([*cmd, "--json"], capture_output=True, text=True, check=True)
     import json
 
     report = json.loads(done.stdout)
     assert report["unchanged"] == partial and report["added"] == 200 - partial
-    assert _count_rows(tmp_path / "col") == 200
-    info = json.loads(subprocess.run([sys.executable, "-m", "artlens.cli", "info", str(tmp_path / "col"), "--json"],
+    assert count_artworks(collection_dir) == 200
+    info = json.loads(subprocess.run([sys.executable, "-m", "artlens.cli", "info", str(collection_dir), "--json"],
                                      capture_output=True, text=True, check=True).stdout)
     assert info["artworks"] == 200 and info["failed"] == []
-
-
-def _count_rows(collection: Path) -> int:
-    db = collection / "artlens.db"
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            return conn.execute("SELECT count(*) FROM artworks").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0  # tables not created yet
 
 
 def test_batches_are_even_so_every_worker_finishes_together() -> None:

@@ -12,12 +12,13 @@ import pytest
 from artlens import Collection, InputError
 from artlens.learn.labelling import answers, suggest
 
+from conftest import copy_collection
+
 
 @pytest.fixture()
-def collection(tmp_path: Path, small_collection: Collection) -> Collection:
-    """A private copy of the shared 242-painting collection (copying the folder copies a collection)."""
-    shutil.copytree(small_collection.directory, tmp_path / "col")
-    col = Collection.open(tmp_path / "col")
+def collection(tmp_path: Path, small_collection: Collection, backend: str, request: pytest.FixtureRequest) -> Collection:
+    """A private copy of the shared 242-painting collection, on each catalog backend."""
+    col = Collection.open(copy_collection(small_collection.directory, tmp_path / "col", backend, request))
     yield col
     col.close()
 

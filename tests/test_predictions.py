@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,12 +14,14 @@ from artlens import Collection, InputError
 from artlens.cli import app
 from artlens.store import catalog
 
+from conftest import copy_collection
+
 
 @pytest.fixture()
-def predicted(small_collection: Collection, tmp_path: Path) -> Collection:
-    """A copy of the small collection where a stand-in model called 'baroque' said yes to Baroque works."""
-    shutil.copytree(small_collection.directory, tmp_path / "col")
-    col = Collection.open(tmp_path / "col")
+def predicted(small_collection: Collection, tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Collection:
+    """A copy of the small collection (on each catalog backend) where a stand-in model called 'baroque'
+    said yes to Baroque works."""
+    col = Collection.open(copy_collection(small_collection.directory, tmp_path / "col", backend, request))
     with col.catalog.engine.begin() as conn:
         arts = list(catalog.iter_artworks(conn))
         catalog.write_predictions(conn, "baroque", "test-1", [

@@ -14,32 +14,59 @@ from typing import Any
 import numpy as np
 from sqlalchemy.engine import Engine
 
-from artlens.store import catalog
+from artlens.store import catalog, engines, migrate
 from artlens.store.catalog import ArtworkRow, LayoutRows, NewArtwork, RegionTable
+from artlens.store.engines import Address
 from artlens.vocabulary import PREDICTION_PREFIX
 
-__all__ = ["ArtworkRow", "Catalog", "LayoutRows", "NewArtwork", "RegionTable"]
+__all__ = ["Address", "ArtworkRow", "Catalog", "LayoutRows", "NewArtwork", "RegionTable"]
 
 
 class Catalog:
-    """The catalog database of one collection (SQLite in WAL mode by default)."""
+    """The catalog database of one collection: a SQLite file in WAL mode (the default) or a schema of a
+    PostgreSQL database (engines.Address says which)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, address: Address) -> None:
         self.engine = engine  # for tests and tools that need raw SQL; the library goes through methods
+        self.address = address
 
     @classmethod
-    def open(cls, db_path: Path) -> Catalog:
-        """Open (and create if needed) the catalog database at `db_path`. CollectionError when the file
-        is not a database or is damaged (and from any later method that meets damaged pages)."""
-        return cls(catalog.open_engine(db_path))
+    def open(cls, address: Address | Path) -> Catalog:
+        """Open the catalog at `address` (a SQLite file's path, or an Address), creating or upgrading its
+        schema as needed (migrate.py). CollectionError when the file is not a database or is damaged, or
+        the server cannot be reached (and from any later method that meets damaged pages)."""
+        if isinstance(address, Path):
+            address = Address(path=address)
+        engine = engines.create_engine(address)
+        try:
+            migrate.upgrade(engine, address.schema)
+            with engine.begin() as conn:
+                if catalog.get_setting(conn, "schema_version") is None:
+                    catalog.set_setting(conn, "schema_version", catalog.SCHEMA_VERSION)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine, address)
 
     @staticmethod
-    def initialised(db_path: Path) -> bool:
-        """True when the catalog at `db_path` exists and its creation finished (nothing is created)."""
-        return catalog.initialised(db_path)
+    def initialised(address: Address | Path) -> bool:
+        """True when the catalog at `address` exists and its creation finished (nothing is created)."""
+        return engines.initialised(Address(path=address) if isinstance(address, Path) else address)
+
+    @property
+    def backend(self) -> str:
+        """"sqlite" or "postgresql"."""
+        return self.address.backend
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def destroy(self) -> None:
+        """Delete a PostgreSQL catalog's schema and everything in it (a SQLite catalog goes with its
+        directory): for a new collection whose first add failed."""
+        if self.address.schema is not None:
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{self.address.schema}" CASCADE')
 
     # -- settings and version ----------------------------------------------------------------
 

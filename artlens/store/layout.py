@@ -4,3 +4,4 @@ DB_FILE = "artlens.db"  # the catalog (SQLite, WAL)
 VECTORS_DIR = "vectors"  # transforms, matrices and indexes per facet, rebuilt from the catalog
 MODELS_DIR = "models"  # the collection's own label heads and learned style space
 BROKEN_MODELS_DIR = "broken"  # inside models/: where `check --repair` moves model files that do not load
+DATABASE_FILE = "database.url"  # instead of DB_FILE: the URL of the collection's PostgreSQL catalog

@@ -34,10 +34,11 @@ class _App(FastAPI):
         return SecurityHeaders(HostCheck(super().build_middleware_stack(), self.hosts))
 
 
-def create_app(collection_dir: Path, token: str | None = None, max_upload_bytes: int = 25 * 2**20,
+def create_app(collection_dir: str | Path, token: str | None = None, max_upload_bytes: int = 25 * 2**20,
                max_request_bytes: int | None = None, hosts: Iterable[str] | None = None,
                limits: Limits | None = None) -> FastAPI:
-    """A REST API over the collection at `collection_dir` (a relative path is resolved now).
+    """A REST API over the collection at `collection_dir` (a relative path is resolved now; a PostgreSQL
+    URL names the collection's catalog).
 
     token: the bearer token the write endpoints require; None disables them.
     max_upload_bytes, max_request_bytes: the largest file in an upload, the largest request body
@@ -48,7 +49,7 @@ def create_app(collection_dir: Path, token: str | None = None, max_upload_bytes:
         if max_upload_bytes < 1:
             raise ValueError("max_upload_bytes must be positive")
         limits = Limits(upload_bytes=max_upload_bytes, request_bytes=max_request_bytes or 0)
-    collection = Collection.open(Path(collection_dir).expanduser().resolve())
+    collection = Collection.open(Collection.locate(collection_dir))
     decoder = Decoder(limits.decode_workers)
 
     @asynccontextmanager

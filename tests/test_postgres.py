@@ -1,0 +1,164 @@
+"""Collections whose catalog lives in PostgreSQL: naming one, moving a collection between backends, schema
+migrations, and what a user is told when the server is not there.
+
+The catalog tests themselves (ingest, labels, predictions, annotate, concurrency) run on both backends
+through the `backend` fixture of conftest.py; these are the parts only a server database has. The server is
+a real PostgreSQL with pgvector, started by scripts/postgres_server.py on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from artlens import Collection, CollectionError, InputError
+from artlens.cli import app
+from artlens.store import catalog, migrate
+from artlens.web import create_app
+
+from conftest import DEMO_IMAGES, database_url
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """$ARTLENS_HOME: where collections named by a URL keep their local folder."""
+    monkeypatch.setenv("ARTLENS_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def test_a_collection_named_by_its_url(postgres_url: str, demo_art: Path, home: Path) -> None:
+    url = database_url(postgres_url)
+    with Collection.create(url) as col:
+        assert col.add([demo_art]).added == 6
+        assert col.catalog.backend == "postgresql"
+        assert col.directory.parent == home / "collections" and not (col.directory / "artlens.db").exists()
+        assert col.info().catalog == url
+    # The same collection by its URL or by its local folder; from the command line too.
+    with Collection.open(url) as again:
+        assert again.count() == 6
+    result = CliRunner().invoke(app, ["search", url, "--image", str(DEMO_IMAGES[0]), "-k", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.output)["results"]) == 3
+    info = CliRunner().invoke(app, ["info", url])
+    assert f"catalog:    {url}" in info.output
+
+
+def test_a_collection_folder_whose_catalog_is_in_postgresql(postgres_url: str, demo_art: Path, tmp_path: Path) -> None:
+    url = database_url(postgres_url)
+    directory = tmp_path / "prints"
+    result = CliRunner().invoke(app, ["add", str(directory), str(demo_art), "--database", url])
+    assert result.exit_code == 0, result.output
+    recorded = directory / "database.url"
+    assert recorded.read_text().strip() == url and stat.S_IMODE(recorded.stat().st_mode) == 0o600  # it may hold a password
+    assert not (directory / "artlens.db").exists()
+    with Collection.open(directory) as col:
+        assert col.count() == 6 and col.info().catalog == url
+    with pytest.raises(CollectionError, match="is the collection at"):
+        Collection.create(directory, database=database_url(postgres_url))  # a folder names one catalog
+
+
+def test_urls_that_name_no_collection_and_a_server_that_is_not_there(postgres_url: str, home: Path) -> None:
+    with pytest.raises(InputError, match=r"\?collection=NAME"):
+        Collection.create(postgres_url)
+    with pytest.raises(InputError, match="lower-case letters"):
+        Collection.create(postgres_url + "?collection=My-Prints")
+    with pytest.raises(CollectionError, match="holds no ArtLens collection"):
+        Collection.open(database_url(postgres_url))
+    with socket.socket() as s:  # a port on 127.0.0.1 where nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(CollectionError, match="Is the server running"):
+        Collection.create(f"postgresql://artlens@127.0.0.1:{port}/artlens?collection=prints")
+    result = CliRunner().invoke(app, ["info", f"postgresql://artlens@127.0.0.1:{port}/artlens?collection=prints"])
+    assert result.exit_code != 0 and "Traceback" not in result.output and "Is the server running" in result.output
+
+
+def test_a_failed_first_add_leaves_no_collection_behind(postgres_url: str, home: Path, tmp_path: Path) -> None:
+    url = database_url(postgres_url)
+    result = CliRunner().invoke(app, ["add", url, str(tmp_path / "no-such-folder")])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert not Collection.exists(url)
+
+
+def test_migrate_to_postgresql_and_back_keeps_everything(demo_collection: Path, postgres_url: str, tmp_path: Path) -> None:
+    with Collection.open(demo_collection) as source:
+        first = source.export()[0]["id"]
+        answers = {r.path: r.score for r in source.search(images=[DEMO_IMAGES[0]], k=5)}
+    source_copy = tmp_path / "source"
+    import shutil
+
+    shutil.copytree(demo_collection, source_copy)
+    with Collection.open(source_copy) as source:
+        source.set_label(first, "mood", "calm")
+        url = database_url(postgres_url)
+        report = source.migrate(tmp_path / "on-postgres", database=url)
+        assert report.artworks == 6 and report.dest == url
+        expected = source.export()
+    with Collection.open(tmp_path / "on-postgres") as moved:
+        assert moved.catalog.backend == "postgresql"
+        assert moved.export() == expected  # ids, metadata, labels, predictions
+        assert {r.path: r.score for r in moved.search(images=[DEMO_IMAGES[0]], k=5)} == pytest.approx(answers)
+        assert moved.check().ok
+        with pytest.raises(CollectionError, match="already holds artworks"):
+            Collection.open(source_copy).migrate(tmp_path / "on-postgres")
+        moved.add([DEMO_IMAGES[10]])  # ids go on after the copied ones
+        assert moved.count() == 7
+    result = CliRunner().invoke(app, ["migrate", str(tmp_path / "on-postgres"), str(tmp_path / "back"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["rows"]["artworks"] == 7
+    with Collection.open(tmp_path / "back") as back:
+        assert back.catalog.backend == "sqlite" and back.count() == 7
+        assert back.export()[: len(expected)] == expected
+
+
+def test_the_web_app_serves_a_collection_named_by_its_url(postgres_url: str, demo_art: Path, home: Path) -> None:
+    url = database_url(postgres_url)
+    Collection.create(url).add([demo_art])
+    client = TestClient(create_app(url))
+    assert client.get("/api/info").json()["artworks"] == 6
+    found = client.post("/api/search", data={"id": ["1"], "k": "3"})
+    assert found.status_code == 200 and len(found.json()["results"]) == 3
+
+
+# -- schema migrations (Alembic), on both backends ----------------------------------------------
+
+
+def test_the_migrations_make_exactly_the_tables_the_code_uses(backend: str, collection_dir: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(migrate.MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == migrate.HEAD
+    with Collection.create(collection_dir) as col, col.catalog.engine.connect() as conn:
+        assert migrate.current_revision(conn) == migrate.HEAD
+        assert compare_metadata(MigrationContext.configure(conn), catalog.metadata_obj) == []
+
+
+def test_a_catalog_from_before_migrations_is_adopted_and_a_newer_one_refused(tmp_path: Path) -> None:
+    directory = tmp_path / "old"
+    directory.mkdir()
+    # What ArtLens made before it used Alembic: create_all and three settings.
+    engine = sa.create_engine(f"sqlite:///{directory / 'artlens.db'}")
+    catalog.metadata_obj.create_all(engine)
+    with engine.begin() as conn:
+        for key, value in {"schema_version": 1, "backbone": "lite0-art", "style_variant": "adain",
+                           "backbone_version": "art-v1/taps-v1"}.items():
+            catalog.set_setting(conn, key, value)
+    engine.dispose()
+    with Collection.open(directory) as col, col.catalog.engine.connect() as conn:
+        assert migrate.current_revision(conn) == migrate.HEAD and col.count() == 0
+    with sqlite3.connect(directory / "artlens.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = 'ffff'")
+    with pytest.raises(CollectionError, match="newer than this ArtLens reads: upgrade ArtLens"):
+        Collection.open(directory)
