@@ -81,6 +81,7 @@ if TYPE_CHECKING:
     from artlens.store.vectors import FacetVectors
 
 MORE_LIKE_THIS = 6
+FOLLOW_SECONDS = 1.0  # how often a PostgreSQL collection asks whether another machine finished a build
 CREATE_WAIT = 60.0  # seconds a second `add` on a collection being created waits for its schema (a moment)
 
 P = ParamSpec("P")
@@ -115,9 +116,11 @@ class Collection:
         self._backbone: Backbone | None = None
         self._vectors: FacetVectors | None = None
         self._regions: tuple[Any, RegionVectors] | None = None  # (what they were built from, region vectors)
+        self._followed = float("-inf")  # when _follow_other_machines last asked the catalog
+        self._files_version: Any = None  # the catalog's shared model files this folder last synced
         from artlens.store.lock import WriterLock
 
-        self._writer: WriterLock = WriterLock(directory)
+        self._writer: WriterLock = WriterLock(directory, store.shared_lock())
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -301,12 +304,16 @@ class Collection:
             settings = {key: self._store.setting(key) for key in ("backbone", "backbone_version", "style_variant")}
             target = _open_catalog(directory, address, settings)
             try:
-                with WriterLock(directory).hold("migrate", wait):
+                with WriterLock(directory, target.shared_lock()).hold("migrate", wait):
                     rows = transfer.copy_catalog(self._store.engine, target.engine)
                     for part in (VECTORS_DIR, MODELS_DIR):  # derived from these rows, and the collection's own models
                         if (self.directory / part).is_dir():
                             shutil.rmtree(directory / part, ignore_errors=True)
                             shutil.copytree(self.directory / part, directory / part)
+                    if target.backend != "sqlite":  # its other machines get the models from the catalog
+                        for path in sorted((directory / MODELS_DIR).glob("*.npz")):
+                            target.put_shared_file(path.name, path.read_bytes())
+                    target.set_settings({"built_version": self._store.setting("built_version") or self._store.version()})
             finally:
                 target.close()
         return MigrateReport(source=str(self._store.address), dest=str(address), directory=str(directory), rows=rows)
@@ -370,6 +377,17 @@ class Collection:
     @_writes("build")
     def build(self) -> FacetVectors:
         """Refit the facet transforms on the whole collection and rebuild every index."""
+        self._vectors = self._build_vectors()
+        # Other machines' folders of a PostgreSQL collection follow the last finished build (see `vectors`).
+        self._store.set_settings({"built_version": self._vectors.catalog_version})
+        if self._store.layout_facets():
+            from artlens.pipeline import maps
+
+            maps.update(self._store, self._vectors)  # new works placed on the maps, the old ones kept where they are
+        return self._vectors
+
+    def _build_vectors(self) -> FacetVectors:
+        """The vectors folder rebuilt from the catalog (transforms refitted, indexes made)."""
         from artlens.features.embed import raw_dims
         from artlens.store import vectors
 
@@ -381,12 +399,56 @@ class Collection:
                                   f"run `artlens check --repair {self.directory}` to move a damaged model file aside",
                                   {"kind": "damaged", "part": "models"}) from None
         spaces = {LEARNED_STYLE: space} if space is not None and space.fits(dims) else {}
-        self._vectors = vectors.build(self._store, self.directory / VECTORS_DIR, dims, spaces)
-        if self._store.layout_facets():
-            from artlens.pipeline import maps
+        return vectors.build(self._store, self.directory / VECTORS_DIR, dims, spaces)
 
-            maps.update(self._store, self._vectors)  # new works placed on the maps, the old ones kept where they are
-        return self._vectors
+    def _follow_other_machines(self) -> None:
+        """A PostgreSQL collection may be written from other machines, whose builds update their own
+        folders only: when the catalog says a newer build finished (or this folder has none), rebuild
+        this folder's vectors from the catalog, holding this folder's lock only. Asked at most once a
+        second, so a busy web server adds no query per request."""
+        import time
+
+        from artlens.store import vectors
+        from artlens.store.lock import WriterLock
+
+        if self._store.backend == "sqlite" or time.monotonic() - self._followed < FOLLOW_SECONDS:
+            return
+        self._followed = time.monotonic()
+        folder = self.directory / VECTORS_DIR
+        now = self._store.settings(["built_version", "files_version"])
+        if now["files_version"] != self._files_version:
+            self._sync_models()
+            self._files_version = now["files_version"]
+        finished = now["built_version"]
+        local = vectors.built_version(folder)
+        if finished is None or (local is not None and local >= finished and not vectors.problems(folder)):
+            return
+        with WriterLock(self.directory).hold("build", wait=float("inf")):
+            local = vectors.built_version(folder)
+            if local is None or local < finished or vectors.problems(folder):
+                self._vectors = self._build_vectors()
+
+    def _share_model(self, path: Path) -> None:
+        """A PostgreSQL collection keeps its own model files in the catalog too, for its other machines."""
+        if self._store.backend != "sqlite":
+            self._store.put_shared_file(path.name, path.read_bytes())
+
+    def _sync_models(self) -> None:
+        """Bring this folder's models/ up to the catalog's shared copies (written by any machine)."""
+        import hashlib
+
+        folder = self.directory / MODELS_DIR
+        for name, digest in self._store.shared_file_digests().items():
+            path = folder / name
+            if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == digest:
+                continue
+            data = self._store.shared_file(name)
+            if data is None or Path(name).name != name:
+                continue
+            folder.mkdir(exist_ok=True)
+            tmp = folder / f".{name}.{os.getpid()}.tmp"
+            tmp.write_bytes(data)
+            os.replace(tmp, path)  # a reader never sees half a model file
 
     def style_space(self) -> StyleSpace | None:
         """The learned style space in use: the collection's own (`learn_style`), else the default one
@@ -429,6 +491,7 @@ class Collection:
                            "trained_on": f"this collection ({len(ids)} artworks), groups from column {group!r}"})
         (self.directory / MODELS_DIR).mkdir(exist_ok=True)
         space.save(self.directory / MODELS_DIR / f"{LEARNED_STYLE}.npz")
+        self._share_model(self.directory / MODELS_DIR / f"{LEARNED_STYLE}.npz")
         self.build()
         return StyleSpaceReport(report)
 
@@ -440,6 +503,7 @@ class Collection:
         process added."""
         from artlens.store import vectors
 
+        self._follow_other_machines()
         folder = self.directory / VECTORS_DIR
         loaded = self._vectors
         if loaded is not None and loaded.key == vectors.state_key(folder):
@@ -456,6 +520,7 @@ class Collection:
         """True when there is a vectors folder (whole or damaged: reading it says which)."""
         from artlens.store import vectors
 
+        self._follow_other_machines()
         return vectors.exists(self.directory / VECTORS_DIR)
 
     # -- searching ---------------------------------------------------------------------------
@@ -743,6 +808,7 @@ class Collection:
         (which win on a name clash)."""
         from artlens.learn.registry import available
 
+        self._follow_other_machines()  # models another machine trained
         return available(self.directory / MODELS_DIR, self.feature_space)
 
     def _raw(self, names: Sequence[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -806,6 +872,7 @@ class Collection:
         head = train_head(raw, training_labels(metas, label, kind), kind=kind, groups=groups, name=name, backbone=self.feature_space)
         (self.directory / MODELS_DIR).mkdir(exist_ok=True)
         head.save(self.directory / MODELS_DIR / f"{name}.npz")
+        self._share_model(self.directory / MODELS_DIR / f"{name}.npz")
         return ModelCard(head.card)
 
     def set_label(self, artwork_id: int, name: str, value: str | None) -> None:

@@ -12,6 +12,8 @@ import json
 import socket
 import sqlite3
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from artlens import Collection, CollectionError, InputError
+from artlens import Collection, CollectionBusyError, CollectionError, InputError
 from artlens.cli import app
 from artlens.store import catalog, migrate
 from artlens.web import create_app
@@ -128,6 +130,50 @@ def test_the_web_app_serves_a_collection_named_by_its_url(postgres_url: str, dem
     assert found.status_code == 200 and len(found.json()["results"]) == 3
 
 
+# A writer holding a PostgreSQL collection's locks (the folder's file lock and the server's advisory lock)
+# until its stdin closes or it is killed.
+HOLD = """
+import sys
+from pathlib import Path
+from artlens.store.database import Catalog
+from artlens.store.engines import parse_url
+from artlens.store.lock import WriterLock
+catalog = Catalog.open(parse_url((Path(sys.argv[1]) / "database.url").read_text()))
+with WriterLock(Path(sys.argv[1]), catalog.shared_lock()).hold(sys.argv[2]):
+    print("holding", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_writers_on_two_machines_take_the_servers_lock(postgres_url: str, demo_art: Path, tmp_path: Path) -> None:
+    """Two folders of one collection share no file lock (as on two machines): the server's lock keeps
+    them from writing at once, and the server drops a killed writer's lock."""
+    url = database_url(postgres_url)
+    Collection.create(tmp_path / "machine-a", database=url).add([demo_art])
+    Collection.create(tmp_path / "machine-b", database=url).close()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path / "machine-a"), "add"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+        with Collection.open(tmp_path / "machine-b") as col:
+            with pytest.raises(CollectionBusyError, match=rf"busy: another add is running \(pid {holder.pid}\)"):
+                col.add([DEMO_IMAGES[10]])
+            assert len(col.search(images=[DEMO_IMAGES[0]], k=2)) == 2  # readers never wait
+            holder.kill()
+            holder.wait(30)
+            assert col.add([DEMO_IMAGES[10]], wait=10).added == 1
+            for artwork in col.export():
+                col.set_label(artwork["id"], "calm", "yes" if artwork["id"] % 2 else "no")
+            col.train_label("calm", kind="binary")
+        # Machine A follows what B did: B's work is found, B's label model applies.
+        with Collection.open(tmp_path / "machine-a") as col:
+            assert len(col.search(images=[DEMO_IMAGES[10]], k=7, include_self=True)) == 7
+            assert "calm" in col.label_models()
+    finally:
+        holder.kill()
+        holder.communicate(timeout=30)
+
+
 # -- schema migrations (Alembic), on both backends ----------------------------------------------
 
 
@@ -148,16 +194,26 @@ def test_the_migrations_make_exactly_the_tables_the_code_uses(backend: str, coll
 def test_a_catalog_from_before_migrations_is_adopted_and_a_newer_one_refused(tmp_path: Path) -> None:
     directory = tmp_path / "old"
     directory.mkdir()
-    # What ArtLens made before it used Alembic: create_all and three settings.
+    # What ArtLens made before it used Alembic: the first revision's tables (then made by create_all), no
+    # alembic_version, and its settings.
+    from alembic import command
+    from alembic.config import Config
+
     engine = sa.create_engine(f"sqlite:///{directory / 'artlens.db'}")
-    catalog.metadata_obj.create_all(engine)
+    config = Config()
+    config.set_main_option("script_location", str(migrate.MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, migrate.FIRST)
+        conn.exec_driver_sql("DROP TABLE alembic_version")
     with engine.begin() as conn:
         for key, value in {"schema_version": 1, "backbone": "lite0-art", "style_variant": "adain",
                            "backbone_version": "art-v1/taps-v1"}.items():
             catalog.set_setting(conn, key, value)
     engine.dispose()
     with Collection.open(directory) as col, col.catalog.engine.connect() as conn:
-        assert migrate.current_revision(conn) == migrate.HEAD and col.count() == 0
+        assert migrate.current_revision(conn) == migrate.HEAD and col.count() == 0  # stamped, then upgraded
+        assert sa.inspect(conn).has_table("shared_files")
     with sqlite3.connect(directory / "artlens.db") as conn:
         conn.execute("UPDATE alembic_version SET version_num = 'ffff'")
     with pytest.raises(CollectionError, match="newer than this ArtLens reads: upgrade ArtLens"):

@@ -160,6 +160,17 @@ layout_points = sa.Table(
     sa.Column("cluster", sa.Integer, nullable=False),
 )
 
+# The collection's own model files (models/<name>.npz: label heads, the learned style space), so that every
+# machine of a PostgreSQL collection has them; `files_version` in settings changes with each write.
+shared_files = sa.Table(
+    "shared_files",
+    metadata_obj,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+)
+
 settings = sa.Table(
     "settings",
     metadata_obj,
@@ -205,6 +216,11 @@ class NewArtwork:
 def get_setting(conn: Connection, key: str, default: Any = None) -> Any:
     row = conn.execute(sa.select(settings.c.value).where(settings.c.key == key)).first()
     return default if row is None else row[0]
+
+
+def get_settings(conn: Connection, keys: Sequence[str]) -> dict[str, Any]:
+    rows = dict(conn.execute(sa.select(settings.c.key, settings.c.value).where(settings.c.key.in_(list(keys)))).all())
+    return {key: rows.get(key) for key in keys}
 
 
 def set_setting(conn: Connection, key: str, value: Any) -> None:
@@ -879,3 +895,22 @@ def load_layout(conn: Connection, facet: str) -> LayoutRows | None:
     table = np.array([r[1:] for r in rows], dtype=np.float64).reshape(-1, 4)
     return LayoutRows(facet=facet, method=head.method, info=dict(head.info or {}), at=head.at, ids=ids,
                       xy=table[:, 0:2].astype(np.float32), placed=table[:, 2] != 0, clusters=table[:, 3].astype(np.int32))
+
+
+# -- shared files (models) ----------------------------------------------------------------------
+
+
+def put_shared_file(conn: Connection, name: str, data: bytes) -> None:
+    import hashlib
+
+    conn.execute(sa.delete(shared_files).where(shared_files.c.name == name))
+    conn.execute(sa.insert(shared_files).values(name=name, data=data, sha256=hashlib.sha256(data).hexdigest(), at=_now()))
+    set_setting(conn, "files_version", int(get_setting(conn, "files_version", 0)) + 1)
+
+
+def shared_file_digests(conn: Connection) -> dict[str, str]:
+    return {r.name: r.sha256 for r in conn.execute(sa.select(shared_files.c.name, shared_files.c.sha256))}
+
+
+def shared_file(conn: Connection, name: str) -> bytes | None:
+    return conn.execute(sa.select(shared_files.c.data).where(shared_files.c.name == name)).scalar()

@@ -61,6 +61,12 @@ class Catalog:
     def close(self) -> None:
         self.engine.dispose()
 
+    def shared_lock(self) -> engines.AdvisoryLock | None:
+        """The lock writers on other machines take too (lock.WriterLock's `shared`): PostgreSQL only."""
+        if self.address.schema is None:
+            return None
+        return engines.AdvisoryLock(self.engine, self.address.schema)
+
     def destroy(self) -> None:
         """Delete a PostgreSQL catalog's schema and everything in it (a SQLite catalog goes with its
         directory): for a new collection whose first add failed."""
@@ -78,6 +84,11 @@ class Catalog:
         with self.engine.begin() as conn:
             for key, value in values.items():
                 catalog.set_setting(conn, key, value)
+
+    def settings(self, keys: Sequence[str]) -> dict[str, Any]:
+        """Several settings in one query (missing ones are None)."""
+        with self.engine.connect() as conn:
+            return catalog.get_settings(conn, keys)
 
     def version(self) -> int:
         """Bumped by every committed batch: vectors built from an older version are stale."""
@@ -347,6 +358,21 @@ class Catalog:
         """artwork id -> [x0, y0, x1, y1, score] of each region of `kind`, best first."""
         with self.engine.connect() as conn:
             return catalog.boxes_by_artwork(conn, kind)
+
+    # -- shared files (the collection's own models, for every machine) ---------------------
+
+    def put_shared_file(self, name: str, data: bytes) -> None:
+        with self.engine.begin() as conn:
+            catalog.put_shared_file(conn, name, data)
+
+    def shared_file_digests(self) -> dict[str, str]:
+        """name -> sha256 of every shared file."""
+        with self.engine.connect() as conn:
+            return catalog.shared_file_digests(conn)
+
+    def shared_file(self, name: str) -> bytes | None:
+        with self.engine.connect() as conn:
+            return catalog.shared_file(conn, name)
 
     # -- the collection map -----------------------------------------------------------------
 

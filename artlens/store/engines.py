@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import socket
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,3 +179,53 @@ def initialised(address: Address) -> bool:
             return conn.execute(sa.text(f"SELECT 1 FROM \"{address.schema}\".settings WHERE key = 'backbone'")).first() is not None
     finally:
         engine.dispose()
+
+
+class AdvisoryLock:
+    """The writer lock of a PostgreSQL catalog, for writers on any machine (lock.SharedLock): a session
+    advisory lock keyed by the collection's schema, held on a connection of its own for as long as the
+    write lasts. The server releases it when that connection ends (the writer finished, crashed or was
+    killed). The connection's application_name says who holds it, for the "busy" message."""
+
+    CLASS = 0x41724C  # first key of the lock pair: "ArL"; the second is hashtext(schema)
+
+    def __init__(self, engine: Engine, schema: str) -> None:
+        self.engine = engine
+        self.schema = schema
+        self._conn: sa.Connection | None = None
+
+    def acquire(self, command: str) -> Any:
+        from artlens.store.lock import Holder
+
+        conn = self.engine.connect()
+        try:
+            me = f"artlens {command} pid {os.getpid()} on {socket.gethostname()}"[:63]
+            conn.execute(sa.text("SELECT set_config('application_name', :n, false)"), {"n": me})
+            taken = conn.execute(sa.text("SELECT pg_try_advisory_lock(:c, hashtext(:s))"), {"c": self.CLASS, "s": self.schema}).scalar()
+            if taken:
+                conn.commit()  # end the implicit transaction: the lock is the session's, the connection stays idle
+                self._conn = conn
+                return None
+            holder = conn.execute(sa.text(
+                "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :c AND l.objid = hashtext(:s)::oid"),
+                {"c": self.CLASS, "s": self.schema}).scalar()
+        except BaseException:
+            conn.close()
+            raise
+        conn.close()
+        match = re.match(r"artlens (\S+) pid (\d+) on (.+)$", holder or "")
+        if match is None:
+            return Holder(None, "write")
+        host = match.group(3)
+        return Holder(int(match.group(2)), match.group(1), "" if host == socket.gethostname() else host)
+
+    def release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:c, hashtext(:s))"), {"c": self.CLASS, "s": self.schema})
+            conn.commit()
+        finally:
+            conn.close()

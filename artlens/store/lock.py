@@ -11,6 +11,10 @@ folder let them read during a write.
     with lock.hold("add", wait=None):   # CollectionBusyError at once if another writer holds it
         ...
 
+A collection whose catalog is in PostgreSQL may have writers on several machines, which share no file
+lock: there a writer also takes the catalog's advisory lock on the server (`shared`, engines.AdvisoryLock),
+which the server drops when the writer's connection ends, again however the writer ends.
+
 A lock is re-entrant within one thread (an add builds the index while it holds the lock) and
 exclusive between threads and processes: every holder opens the file anew, and flock treats two
 open files as two holders even inside one process.
@@ -27,6 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from artlens.errors import CollectionBusyError, CollectionError
 
@@ -40,13 +45,26 @@ class Holder:
 
     pid: int | None
     command: str
+    host: str = ""  # the machine, when it is another one (a PostgreSQL catalog's writers)
+
+
+class SharedLock(Protocol):
+    """A second lock that writers on other machines also take: a PostgreSQL catalog's advisory lock
+    (engines.AdvisoryLock). Like the file lock, the server drops it when the holder's connection ends."""
+
+    def acquire(self, command: str) -> Holder | None:
+        """Take it for `command`; None when taken, else who holds it (nothing is taken then)."""
+
+    def release(self) -> None: ...
 
 
 class WriterLock:
-    """The writer lock of the collection directory `directory`."""
+    """The writer lock of the collection directory `directory`, and, for a catalog on a database server,
+    `shared`: the lock writers on other machines take too (taken after the file lock, released before it)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, shared: SharedLock | None = None) -> None:
         self.path = Path(directory) / LOCK_FILE
+        self.shared = shared
         self._owner: int | None = None  # thread ident of the holder in this process
         self._depth = 0
 
@@ -65,13 +83,26 @@ class WriterLock:
             finally:
                 self._depth -= 1
             return
-        fd = _acquire(self.path, command, wait)
+        deadline = time.monotonic() + (wait or 0.0)
+        while True:
+            fd = _acquire(self.path, command, max(0.0, deadline - time.monotonic()))
+            other = self.shared.acquire(command) if self.shared is not None else None
+            if other is None:
+                break
+            _release(fd)  # another machine writes: let go here too, and wait or give up
+            if time.monotonic() >= deadline:
+                raise _busy(self.path, other)
+            time.sleep(POLL_SECONDS)
         self._owner, self._depth = me, 1
         try:
             yield
         finally:
             self._owner, self._depth = None, 0
-            _release(fd)
+            try:
+                if self.shared is not None:
+                    self.shared.release()
+            finally:
+                _release(fd)
 
 
 def _acquire(path: Path, command: str, wait: float | None) -> int:
@@ -118,6 +149,8 @@ def _read_holder(fd: int) -> Holder:
 
 def _busy(path: Path, who: Holder) -> CollectionBusyError:
     pid = f"pid {who.pid}" if who.pid is not None else "pid unknown"
+    if who.host:
+        pid += f" on {who.host}"
     return CollectionBusyError(
         f"{path.parent} is busy: another {who.command} is running ({pid}); try again when it has finished, "
         f"or wait for it (`artlens add --wait`, or wait= in Python)",

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from artlens.errors import CollectionError
 
-HEAD = "0001"  # the newest revision in migrations/versions (tests/test_migrations.py checks it)
+HEAD = "0002"  # the newest revision in migrations/versions (tests/test_migrations.py checks it)
 FIRST = "0001"  # the tables ArtLens made with create_all before it used Alembic
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 LOCK_KEY = 0x4172744C656E73  # "ArtLens": PostgreSQL advisory lock taken while a schema is created or upgraded
