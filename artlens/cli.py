@@ -96,6 +96,11 @@ CollectionArg = Annotated[str, typer.Argument(
     help="The collection: its directory, or the URL of its PostgreSQL catalog (postgresql://USER@HOST/DB?collection=NAME).",
     show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+RayOpt = Annotated[str | None, typer.Option(
+    "--ray", metavar="ADDRESS",
+    help="Decode and embed on a Ray cluster: auto (RAY_ADDRESS, or the cluster running here), local (one started for "
+         "this run), or HOST:PORT of its head. Needs the ray extra; the files must be at the same paths on every machine.",
+    show_default=False)]
 WaitOpt = Annotated[bool, typer.Option("--wait", help="If another writer holds the collection, wait for it instead of failing (exit 75).")]
 
 
@@ -155,6 +160,7 @@ def add(
         help="For a new collection: keep its catalog in this PostgreSQL database (postgresql://USER@HOST/DB?collection=NAME) "
              "instead of a SQLite file in the directory. Naming the URL as the collection does the same.",
         show_default=False)] = None,
+    ray: RayOpt = None,
     wait: WaitOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -170,7 +176,7 @@ def add(
                             database=database)
     with _batch_progress("embedding", quiet=as_json) as progress:
         try:
-            report = col.add(paths, metadata=metadata, progress=progress, wait=_wait(wait))
+            report = col.add(paths, metadata=metadata, progress=progress, wait=_wait(wait), ray=ray)
         except ArtLensError:
             if not existed:  # a mistyped path or CSV must not leave an empty collection behind
                 col.discard_if_empty()
@@ -485,6 +491,7 @@ def annotate(
         "--tta",
         help="Test-time augmentation: average over the whole image and five crops (reads the images again; about 6x slower).",
     )] = False,
+    ray: RayOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Describe every artwork with each label model: decision (label, yes/no or unsure) and confidence.
@@ -492,7 +499,8 @@ def annotate(
     Example: artlens annotate my-collection --model style --model medium
     """
     with Collection.open(collection) as col:
-        summary = col.annotate(models=model or None, progress=None if as_json else (lambda msg: err.print(f"annotating {msg}")), tta=tta)
+        summary = col.annotate(models=model or None, progress=None if as_json else (lambda msg: err.print(f"annotating {msg}")), tta=tta,
+                              ray=ray)
     if as_json:
         _print_json(summary)
         return

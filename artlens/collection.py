@@ -233,6 +233,7 @@ class Collection:
         progress: Callable[[int, int], None] | None = None,
         batch_size: int | None = None,
         wait: float | None = None,
+        ray: str | None = None,
     ) -> AddReport:
         """Add every image under `paths` (recursively), with metadata from a CSV, then rebuild the vectors.
 
@@ -240,15 +241,24 @@ class Collection:
         vectors that are stale, missing or incomplete are rebuilt even when no file changed.
         wait: when another writer holds the collection, seconds to wait for it (float("inf"): as long
         as it takes); None fails at once with CollectionBusyError.
+        ray: decode and embed on the Ray cluster at this address ("auto", "local" or HOST:PORT; see
+        artlens.pipeline.distributed) instead of this machine's cores; this process still commits.
         """
         from artlens.pipeline import ingest
 
         found = ingest.scan([Path(p) for p in paths])
         meta, problems = ingest.read_metadata(Path(metadata)) if metadata else ({}, [])
         report = AddReport(ignored=found.ignored, passed_over=found.passed_over, metadata_problems=problems)
+        embedder = None
+        if ray is not None:
+            from artlens.pipeline.distributed import ray_batches
+
+            self.backbone  # noqa: B018  (refuses an out-of-date backbone version here, before any worker starts)
+            embedder = ray_batches(ray, self.backbone_name, self.style_variant)
         with self._writer.hold("add", wait):
             try:
-                ingest.add_files(self._store, self.backbone, self.style_variant, found.files, meta, batch_size or ingest.BATCH_SIZE, progress, report)
+                ingest.add_files(self._store, self.backbone, self.style_variant, found.files, meta, batch_size or ingest.BATCH_SIZE, progress,
+                                 report, embedder)
             except KeyboardInterrupt:
                 report.interrupted = True
                 raise
@@ -832,12 +842,14 @@ class Collection:
         models: Sequence[str] | None = None,
         progress: Callable[[str], None] | None = None,
         tta: bool = False,
+        ray: str | None = None,
     ) -> dict[str, Annotation]:
         """Write every model's decision for every artwork; returns per model how many artworks got each decision.
 
         tta: average each model's scores over six views of the image (whole, centre and corner crops),
         read again from the files (about 6x the model time of `add`); an artwork whose file cannot be
         read any more is described from its stored features.
+        ray: embed those views on the Ray cluster at this address (as `add`'s `ray`); only with tta.
         """
         from artlens.learn.heads import LabelHead
         from artlens.pipeline import annotate
@@ -849,7 +861,17 @@ class Collection:
             raise InputError(f"unknown label model {', '.join(unknown)}; available: {', '.join(sorted(available)) or 'none'}")
         heads = {name: LabelHead.load(available[name]) for name in names}
         ids, raw = self._raw(sorted({f for head in heads.values() for f in head.input_dims}))
-        return annotate.annotate(self._store, heads, ids, raw, self.backbone if tta else None, self.style_variant, progress)
+        if ray is not None and not tta:
+            raise InputError("--ray spreads the test-time views of --tta; without them annotate reads only stored features")
+        viewer = None
+        if tta:
+            backbone = self.backbone  # refuses an out-of-date backbone version before any worker starts
+            viewer = annotate.local_views(backbone, self.style_variant)
+            if ray is not None:
+                from artlens.pipeline.distributed import ray_views
+
+                viewer = ray_views(ray, self.backbone_name, self.style_variant)
+        return annotate.annotate(self._store, heads, ids, raw, viewer, progress)
 
     @_writes("labels train")
     def train_label(self, label: str, kind: str = "one-of-many", group: str | None = None, name: str | None = None) -> ModelCard:

@@ -291,6 +291,22 @@ def embedded_batches(pool: ThreadPoolExecutor, files: Sequence[Path], backbone: 
     return _in_order(pool, _batches(files, batch_size, workers), backbone, style_variant, ahead=workers + 1)
 
 
+# Embeds files batch by batch, yielding them in order: local threads (`local_batches`) or a Ray
+# cluster (pipeline/distributed.py). Given the files to do and the batch size.
+Embedder = Callable[[Sequence[Path], int], Iterator[list[Prepared]]]
+
+
+def local_batches(backbone: Backbone, style_variant: str) -> Embedder:
+    """One worker thread per usable core on this machine, each with its own batches."""
+
+    def run(files: Sequence[Path], batch_size: int) -> Iterator[list[Prepared]]:
+        workers = usable_cores()
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="artlens-ingest") as pool:
+            yield from embedded_batches(pool, files, backbone, style_variant, batch_size, workers)
+
+    return run
+
+
 def add_files(
     store: Catalog,
     backbone: Backbone,
@@ -300,11 +316,13 @@ def add_files(
     batch_size: int = BATCH_SIZE,
     progress: ProgressFn | None = None,
     report: AddReport | None = None,
+    embedder: Embedder | None = None,
 ) -> AddReport:
     """Add `files` to the catalog: decode, hash, thumbnail, embed and commit batch by batch.
 
     Files already catalogued with the same size and modification time are skipped, so running
-    the same add again, or after an interruption, only does the missing work.
+    the same add again, or after an interruption, only does the missing work. `embedder`: where the
+    decoding and embedding run (default: threads here); the commits are always this process's, in order.
     """
     report = report or AddReport()
     metadata = metadata or {}
@@ -327,10 +345,10 @@ def add_files(
     done = 0
     if progress:
         progress(done, len(todo))
-    workers = usable_cores()
     inserted: set[str] = set()  # got their metadata with their row
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="artlens-ingest") as pool:
-        for prepared in embedded_batches(pool, todo, backbone, style_variant, batch_size, workers):
+    batches = (embedder or local_batches(backbone, style_variant))(todo, batch_size)
+    try:
+        for prepared in batches:
             failed = [(str(p.path), p.size, p.mtime_ns, p.reason, p.message) for p in prepared if p.art is None]
             arts = [p.art for p in prepared if p.art is not None]
             for art in arts:
@@ -343,6 +361,10 @@ def add_files(
             done += len(prepared)
             if progress:
                 progress(done, len(todo))
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()  # stop the workers now (an interrupt), not when the generator is collected
     # Metadata for files that were already in the catalog (or that a CSV describes later).
     applied = store.merge_metadata(metadata, skip=inserted)
     report.metadata_rows += applied
