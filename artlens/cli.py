@@ -155,7 +155,7 @@ def add(
     style: Annotated[StyleVariants | None, typer.Option(
         help="Style statistics for a new collection: adain (channel mean/std, ALADIN; the default) or gram (DeepArt).",
         show_default=False)] = None,
-    detect: Annotated[bool, typer.Option("--detect", help="Then find the faces in the works not looked at yet (as `artlens detect`).")] = False,
+    detect: Annotated[bool, typer.Option("--detect", help="Then find the faces and people in the works not looked at yet (as `artlens detect`).")] = False,
     database: Annotated[str | None, typer.Option(
         help="For a new collection: keep its catalog in this PostgreSQL database (postgresql://USER@HOST/DB?collection=NAME) "
              "instead of a SQLite file in the directory. Naming the URL as the collection does the same.",
@@ -183,7 +183,7 @@ def add(
             raise
     found = None
     if detect and not report.nothing_usable:
-        with _batch_progress("detecting faces", quiet=as_json) as progress:
+        with _batch_progress("detecting faces and people", quiet=as_json) as progress:
             found = col.detect(progress=progress, wait=_wait(wait))
     if as_json:
         _print_json(report.as_dict() | ({"detect": found.as_dict()} if found else {}))
@@ -205,7 +205,7 @@ def add(
     for note in report.passed_over:
         out.print(f"  passed over: {note}")
     if found:
-        out.print(f"Faces: looked at {found.looked_at} artworks, {found.faces} faces.")
+        out.print(f"Regions: looked at {found.looked_at} artworks, {found.faces} faces, {found.people} people.")
     if report.nothing_usable:
         err.print("Error: no file could be added (see the reasons above).")
         raise typer.Exit(1)
@@ -272,20 +272,21 @@ def detect(
     wait: WaitOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Find the faces in every artwork not looked at yet, and store their boxes.
+    """Find the faces and people in every artwork not looked at yet; store their boxes and vectors.
 
-    Then filter by them: artlens search COLLECTION --image IMG --where faces>=1 (or faces=0).
+    Then filter by their counts (artlens search COLLECTION --image IMG --where people>=3, faces=0) and
+    search by region (artlens search COLLECTION --image IMG --region x0,y0,x1,y1).
     Interrupted runs continue where they stopped.
 
     Example: artlens detect my-collection
     """
     col = Collection.open(collection)
-    with _batch_progress("detecting faces", quiet=as_json) as progress:
+    with _batch_progress("detecting faces and people", quiet=as_json) as progress:
         report = col.detect(progress=progress, wait=_wait(wait))
     if as_json:
         _print_json(report.as_dict())
         return
-    out.print(f"Looked at {report.looked_at} artworks in {collection}: {report.faces} faces.")
+    out.print(f"Looked at {report.looked_at} artworks in {collection}: {report.faces} faces, {report.people} people.")
     for path, why in report.unreadable:
         out.print(f"  unreadable: {path}: {why}")
 

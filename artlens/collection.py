@@ -329,13 +329,14 @@ class Collection:
         return MigrateReport(source=str(self._store.address), dest=str(address), directory=str(directory), rows=rows)
 
     def detect(self, progress: Callable[[int, int], None] | None = None, wait: float | None = None) -> DetectReport:
-        """Find the faces in every artwork not looked at yet (MTCNN; boxes in original pixels, stored
-        in the catalog) and embed each region's crop for `search_regions`. Resumable; afterwards
-        `faces` filters: `where=["faces>=1"]`, `["faces=0"]`."""
+        """Find the faces (MTCNN) and people (the project's person detector) in every artwork not looked
+        at yet, store their boxes (original pixels) in the catalog, and embed each region's crop for
+        `search_regions`. Resumable; afterwards the counts filter: `where=["faces>=1"]`, `["people>=3"]`,
+        `["people=0"]`."""
         from artlens.pipeline import detect
 
         with self._writer.hold("detect", wait):
-            result = detect.detect(self._store, self.backbone, self.style_variant, [detect.face_detector()], progress)
+            result = detect.detect(self._store, self.backbone, self.style_variant, detect.detectors(), progress)
         self._regions = None
         return DetectReport(result.looked_at, result.found.get("face", 0), result.unreadable,
                             people=result.found.get("person", 0), embedded=result.embedded)

@@ -59,7 +59,7 @@ STYLE_LOSSES: tuple[str, ...] = ("contrastive", "triplet")  # learned style spac
 LABEL_KINDS: tuple[str, ...] = ("binary", "one-of-many", "many")
 UNSURE = "unsure"  # the decision of a head that abstains
 PREDICTION_PREFIX = "pred."  # filter on a model's decisions: pred.MODEL=VALUE
-COUNT_FILTERS: dict[str, str] = {"faces": "face"}  # filter on how many regions of a kind: faces>=2 (after `detect`)
+COUNT_FILTERS: dict[str, str] = {"faces": "face", "people": "person"}  # filter on how many regions of a kind: faces>=2 (after `detect`)
 COUNT_OPERATORS: tuple[str, ...] = (">=", "<=", "!=", "=", ">", "<")  # two-character ones first (regex alternation)
 YES_WORDS: frozenset[str] = frozenset({"yes", "true", "1", "y", "t"})
 NO_WORDS: frozenset[str] = frozenset({"no", "false", "0", "-1", "n", "f"})

@@ -53,6 +53,16 @@ def test_filter_by_the_number_of_faces(demo: Collection) -> None:
         demo.search(ids=[1], where=["faces>=some"])
 
 
+def test_filter_by_the_number_of_people(demo: Collection) -> None:
+    with_people = {r.path for r in demo.search(ids=[1], where=["people>=1"], k=65, include_self=True)}
+    without = {r.path for r in demo.search(ids=[1], where=["people=0"], k=65, include_self=True)}
+    assert str(PORTRAIT) in with_people and not with_people & without and len(with_people) + len(without) == 65
+    still_life = next(p for p in DEMO_IMAGES if p.name.startswith("jean-baptiste-simeon-chardin_still-life"))
+    assert str(still_life) in without
+    hals = next(a for a in demo.export() if a["path"].endswith(PORTRAIT.name))
+    assert hals["people"] == len(hals["person_boxes"]) >= 1  # export carries the count and the boxes
+
+
 def test_works_never_looked_at_match_no_count(tmp_path: Path) -> None:
     col = Collection.create(tmp_path / "col")
     col.add(DEMO_IMAGES[:4])
@@ -79,13 +89,16 @@ def test_cli_detect(tmp_path: Path) -> None:
     col.add([PORTRAIT])
     result = CliRunner().invoke(app, ["detect", str(col.directory), "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"looked_at": 1, "faces": 1, "people": 0, "embedded": 1, "unreadable": []}
+    report = json.loads(result.stdout)
+    assert (report["looked_at"], report["faces"], report["unreadable"]) == (1, 1, [])
+    assert report["people"] >= 1 and report["embedded"] == report["faces"] + report["people"]  # the sitter, and her face
 
 
 def test_add_can_detect_as_it_goes(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["add", str(tmp_path / "col"), str(PORTRAIT), "--detect", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["detect"] == {"looked_at": 1, "faces": 1, "people": 0, "embedded": 1, "unreadable": []}
+    detected = json.loads(result.stdout)["detect"]
+    assert (detected["looked_at"], detected["faces"], detected["unreadable"]) == (1, 1, [])
 
 
 # ---------------------------------------------------------------- the web app
@@ -160,7 +173,8 @@ def test_a_detected_face_finds_works_with_faces_like_it(demo: Collection) -> Non
     assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
     baroque = demo.search_regions(region_id=face["id"], where=["style=Baroque"], facet="content", k=65)
     assert baroque and all(r.metadata["style"] == "Baroque" for r in baroque)
-    assert demo.search_regions(region_id=face["id"], kinds=["person"]) == []  # no person detector has run
+    people = demo.search_regions(region_id=face["id"], kinds=["person"], k=3)  # a face's look among people
+    assert people and all(r.region["kind"] == "person" for r in people)
 
 
 def test_a_box_on_an_image_finds_the_same_face_first(demo: Collection) -> None:

@@ -1,4 +1,5 @@
-"""Find regions in every artwork of a collection and give each its own vectors for search by region.
+"""Find regions (faces, people) in every artwork of a collection and give each its own vectors for
+search by region.
 
 Each artwork's file is decoded again at up to DETECT_SIDE px (faces in a painting are small); every
 detector that has not looked at it yet runs on that one decode, the boxes are stored in the original
@@ -58,6 +59,26 @@ def face_detector() -> Detector:
         return found.boxes, found.scores
 
     return Detector("face", FACE_MODEL, find)
+
+
+def person_detector() -> Detector:
+    # Only people at or above the detector's counting threshold become regions: the catalog's people
+    # are the ones `people>=N` counts (the low-score tail matters for AP, not for a collection).
+    from artlens.features.people import PersonDetector
+
+    people = PersonDetector()
+
+    def find(rgb: np.ndarray) -> Boxes:
+        found = people.detect(rgb)
+        keep = found.scores >= people.count_threshold
+        return found.boxes[keep], found.scores[keep]
+
+    return Detector("person", f"person-{people.version}", find)
+
+
+def detectors() -> list[Detector]:
+    """Every region detector ArtLens ships: faces and people."""
+    return [face_detector(), person_detector()]
 
 
 @dataclass
