@@ -57,24 +57,25 @@ def test_the_model_file_carries_its_version(detector: PersonDetector) -> None:
 
 @pytest.mark.data
 def test_finds_the_labelled_people_in_people_art_val(detector: PersonDetector) -> None:
-    """In half of the first 10 val works with people, one of the 5 best boxes is a labelled person (IoU >= 0.5).
+    """In most of the first 30 val works with people, one of the 5 best boxes is a labelled person (IoU >= 0.5).
 
-    Loose on purpose: the shipped model is weak (val AP@0.5 0.08, see docs/people.md); measured 6 of 10
-    (it misses Boty's painting, Serebriakova's breakfast (IoU 0.48), Filonov's schooner and Polke).
+    Measured 27 of 30 with the shipped model (val AP@0.5 0.351, see docs/people.md); the bound leaves room
+    for a retrained model that trades these for other works.
     """
     hits = []
-    for path, boxes in people_art_val(True, 10):
+    for path, boxes in people_art_val(True, 30):
         people = detector.detect(load(path))
         assert isinstance(people, People) and people.boxes.shape == (len(people), 4)
         hits.append(max((iou(b, t) for b in people.boxes[:5] for t in boxes), default=0.0) >= 0.5)
-    assert sum(hits) >= 5, hits
+    assert sum(hits) >= 22, hits
 
 
 @pytest.mark.data
-def test_counts_few_people_in_works_without_any(detector: PersonDetector) -> None:
-    """Works labelled without people (abstracts, still lifes, landscapes): counted as empty (measured 8 of 8)."""
-    counts = [detector.count(load(path)) for path, _ in people_art_val(False, 8)]
-    assert sum(c == 0 for c in counts) >= 6, counts
+def test_counts_no_people_in_most_works_without_any(detector: PersonDetector) -> None:
+    """Works labelled without people (abstracts, still lifes, landscapes): most counted as empty (measured 22 of
+    the first 30; on all 203 such val works `people=0` has recall 0.81, docs/people.md)."""
+    counts = [detector.count(load(path)) for path, _ in people_art_val(False, 30)]
+    assert sum(c == 0 for c in counts) >= 19, counts
 
 
 def test_no_confident_people_on_an_empty_seascape(detector: PersonDetector) -> None:

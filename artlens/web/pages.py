@@ -90,17 +90,19 @@ def artwork_page(artwork_id: str, request: Request, state: State) -> HTMLRespons
         return not_found(request, f"There is no artwork with id {int(artwork_id)} in this collection.")
     mlt = detail["more_like_this"]
     rows = [(f, facet_title(f), mlt[f]) for f in in_display_order(list(mlt))]
-    return _page(request, "artwork.html", a=detail, rows=rows, kinds_text=_kinds_text(detail["regions"]),
+    # Boxes drawn largest first, so a face inside a person's box lies on top of it and can be clicked.
+    drawn = sorted(detail["regions"], key=lambda r: -(r["box"][2] - r["box"][0]) * (r["box"][3] - r["box"][1]))
+    return _page(request, "artwork.html", a=detail, rows=rows, drawn=drawn, kinds_text=_kinds_text(detail["regions"]),
                  file_missing=not os.path.isfile(detail["path"]))
 
 
 def _kinds_text(regions: list[dict[str, Any]]) -> str:
-    """'face', 'faces', 'people and faces'...: what the artwork's regions are, for its checkbox."""
+    """'1 face', '2 people and 1 face'...: what the artwork's regions are, for its checkbox."""
     words = {"face": ("face", "faces"), "person": ("person", "people")}
     counts: dict[str, int] = {}
     for r in regions:
         counts[r["kind"]] = counts.get(r["kind"], 0) + 1
-    names = [words.get(kind, (kind, kind + "s"))[n != 1] for kind, n in sorted(counts.items(), reverse=True)]
+    names = [f"{n} {words.get(kind, (kind, kind + 's'))[n != 1]}" for kind, n in sorted(counts.items(), reverse=True)]
     return " and ".join(names)
 
 
