@@ -500,6 +500,19 @@ def pacs_lines(h: LabelHead) -> list[str]:
             f"| {o} | {f['images']} | {_f(f['said_yes'])} | {_f(f['said_no'])} |" for o, f in b.items()] + [""]
 
 
+DETECTORS = """
+## Region detectors (faces and people)
+
+Not label heads, but shipped models too; `artlens detect` runs both and `artlens eval boxes` measures them.
+
+- Faces: MTCNN exported from the facenet-pytorch weights (`artlens/models/faces/`): precision and recall on
+  hand-labelled faces of the bundled demo and proxies on People-Art in `docs/faces.md`.
+- People: the project's own TTFNet-style detector on the art-tuned Lite0 (`artlens/models/people/person.onnx`,
+  `training/train_person_detector.py`), trained on People-Art train only. On People-Art val (642 works, 1,221
+  people) with `artlens eval boxes`: AP@0.5 0.429, AP@0.75 0.057 (goal 0.60: not met), 20-21 images/s on 2
+  cores. Precision-recall curve, what the counts are worth as `people>=N` filters, and every attempt: `docs/people.md`.
+"""
+
 API_DOC = """## The model files and the API
 
 `artlens.learn` (`heads.py`, `training.py`, `calibration.py`, `vocabularies.py`, `registry.py`, `small_model.py`):
@@ -605,7 +618,7 @@ def write_doc(heads: list[LabelHead]) -> None:
     parts += [NOT_SHIPPED, PACS_BENCHMARK]
     for h in heads:
         parts += pacs_lines(h)
-    parts += [API_DOC]
+    parts += [DETECTORS, API_DOC]
     DOC.write_text("\n".join(parts))
 
 
