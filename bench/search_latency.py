@@ -139,15 +139,23 @@ def main(argv: list[str] | None = None) -> list[dict]:
     # The facets' own dimensions: content and style are 128-d, joint is their weighted concatenation (320-d).
     parser.add_argument("--dim", type=int, nargs="+", default=[128, 320])
     parser.add_argument("--queries", type=int, default=1000)
-    parser.add_argument("--threads", type=int, nargs="+", default=[1],
-                        help="FAISS OpenMP threads (global setting). VectorIndex.search pins searches of fewer "
-                             "than SMALL_BATCH queries to one thread, so this only matters for batches.")
+    parser.add_argument("--threads", type=int, nargs="+", default=[faiss.omp_get_max_threads()],
+                        help="FAISS OpenMP threads (global setting; default: what a server process has). VectorIndex.search "
+                             "pins searches of fewer than SMALL_BATCH queries to one thread, so this only matters for batches.")
+    parser.add_argument("--collection", type=pathlib.Path,
+                        help="take the dimensions from this collection's facets (as `artlens info` lists them) instead of --dim")
     parser.add_argument("--approx", choices=["pq", "hnsw"], default="pq")
     parser.add_argument("--exact", action="store_true", help="also time brute-force IndexFlatIP")
     parser.add_argument("--filters", action="store_true", help="also time filtered searches")
     parser.add_argument("--json", type=pathlib.Path, help="write the rows to this file too")
     parser.add_argument("--write", action="store_true", help="write the table to docs/benchmarks.md")
     args = parser.parse_args(argv)
+    if args.collection is not None:
+        from artlens import Collection
+
+        with Collection.open(args.collection) as col:
+            args.dim = sorted({f.dim for f in col.info().facets})
+        print(f"dimensions of {args.collection}'s facets: {args.dim}", file=sys.stderr)
     print(f"faiss {faiss.__version__}, {os.cpu_count()} CPUs, EXACT_BELOW={EXACT_BELOW}", file=sys.stderr)
     rows: list[dict] = []
     for dim in args.dim:
