@@ -133,3 +133,18 @@ def test_annotate_with_test_time_views_on_ray_decides_as_locally(cluster: str, t
         col.annotate(models=["depiction"], tta=True, ray=cluster)
         on_ray = {row["id"]: (row["pred.depiction"], round(float(row["conf.depiction"]), 3)) for row in col.export()}
     assert on_ray == local
+
+
+def test_an_address_where_no_cluster_listens_is_a_clear_error_and_leaves_nothing(tmp_path: Path) -> None:
+    """Ray itself would retry such an address for minutes; ArtLens asks once and says what to do."""
+    with socket.socket() as s:  # a port on 127.0.0.1 where nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    art = copy_images(tmp_path / "art", 2)
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "artlens.cli", "add", str(tmp_path / "col"), str(art), "--ray", f"127.0.0.1:{port}"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert f"cannot reach the Ray cluster at 127.0.0.1:{port}" in done.stderr
+    assert time.monotonic() - started < 60
+    assert not (tmp_path / "col").exists()  # a mistyped address leaves no empty collection behind

@@ -28,6 +28,8 @@ from artlens.pipeline import ingest
 from artlens.pipeline.annotate import Viewer
 from artlens.pipeline.ingest import Embedder, Prepared
 
+CONNECT_SECONDS = 5.0  # how long a HOST:PORT may take to answer before --ray gives up on it
+
 
 class _Worker:
     """One Ray actor: a model session, and the two jobs it runs on batches of paths."""
@@ -60,11 +62,28 @@ def connect(address: str) -> None:
         return
     if not address:
         raise InputError("--ray needs an address: auto, local, or HOST:PORT of the cluster's head")
+    if address not in ("auto", "local"):
+        _reachable(address)
     try:
         ray.init(address=None if address == "local" else address, include_dashboard=False, log_to_driver=False,
                  configure_logging=False)
     except ConnectionError as exc:
         raise InputError(f"cannot join the Ray cluster at {address}: {exc}") from None
+
+
+def _reachable(address: str) -> None:
+    """InputError unless something listens at HOST:PORT: Ray itself retries an address that answers
+    nothing for minutes before it gives up."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"--ray {address}: give auto, local, or HOST:PORT of the cluster's head node")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS):
+            pass
+    except OSError as exc:
+        raise InputError(f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}); is `ray start --head` running there?") from None
 
 
 def workers(address: str, backbone_name: str, style_variant: str, count: int | None = None) -> list[Any]:
