@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from artlens.features.faces import as_rgb
+from artlens.features.faces import as_rgb, nms
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -88,26 +88,9 @@ def decode(heat: np.ndarray, ltrb: np.ndarray, stride: int, top_k: int = TOP_K,
     cx, cy = (xs + 0.5) * stride, (ys + 0.5) * stride
     left, top, right, bottom = (ltrb[i, ys, xs] for i in range(4))
     boxes = np.stack([cx - left, cy - top, cx + right, cy + bottom], axis=1).astype(np.float32).reshape(-1, 4)
-    keep = nms(boxes, NMS_IOU)
-    return boxes[keep], h.flat[peaks][keep].astype(np.float32)
-
-
-def nms(boxes: np.ndarray, iou: float) -> np.ndarray:
-    """Indices of the boxes (best first) kept by greedy non-maximum suppression at `iou`."""
-    x0, y0, x1, y1 = boxes.T
-    area = np.maximum(x1 - x0, 0) * np.maximum(y1 - y0, 0)
-    keep: list[int] = []
-    alive = np.ones(len(boxes), bool)
-    for i in range(len(boxes)):
-        if not alive[i]:
-            continue
-        keep.append(i)
-        w = np.maximum(np.minimum(x1[i], x1) - np.maximum(x0[i], x0), 0)
-        h = np.maximum(np.minimum(y1[i], y1) - np.maximum(y0[i], y0), 0)
-        inter = w * h
-        overlap = inter / np.maximum(area[i] + area - inter, 1e-9)
-        alive &= overlap < iou
-    return np.asarray(keep, dtype=np.int64)
+    scores = h.flat[peaks].astype(np.float32)
+    keep = nms(boxes, scores, NMS_IOU)
+    return boxes[keep], scores[keep]
 
 
 class PersonDetector:
