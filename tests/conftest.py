@@ -174,10 +174,8 @@ def count_artworks(directory: Path) -> int:
     watching an add from outside."""
     from artlens.store import engines
     from artlens.store.database import Catalog
-    from artlens.store.engines import Address, parse_url
 
-    url = directory / "database.url"
-    address = parse_url(url.read_text()) if url.is_file() else Address(path=directory / "artlens.db")
+    address = engines.folder_address(directory)
     if not Catalog.initialised(address):
         return 0
     engine = engines.create_engine(address)

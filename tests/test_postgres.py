@@ -136,9 +136,9 @@ HOLD = """
 import sys
 from pathlib import Path
 from artlens.store.database import Catalog
-from artlens.store.engines import parse_url
+from artlens.store.engines import folder_address
 from artlens.store.lock import WriterLock
-catalog = Catalog.open(parse_url((Path(sys.argv[1]) / "database.url").read_text()))
+catalog = Catalog.open(folder_address(Path(sys.argv[1])))
 with WriterLock(Path(sys.argv[1]), catalog.shared_lock()).hold(sys.argv[2]):
     print("holding", flush=True)
     sys.stdin.read()
@@ -179,13 +179,10 @@ def test_writers_on_two_machines_take_the_servers_lock(postgres_url: str, demo_a
 
 def test_the_migrations_make_exactly_the_tables_the_code_uses(backend: str, collection_dir: Path) -> None:
     from alembic.autogenerate import compare_metadata
-    from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-    config = Config()
-    config.set_main_option("script_location", str(migrate.MIGRATIONS))
-    assert ScriptDirectory.from_config(config).get_current_head() == migrate.HEAD
+    assert ScriptDirectory.from_config(migrate.alembic_config()).get_current_head() == migrate.HEAD
     with Collection.create(collection_dir) as col, col.catalog.engine.connect() as conn:
         assert migrate.current_revision(conn) == migrate.HEAD
         assert compare_metadata(MigrationContext.configure(conn), catalog.metadata_obj) == []
@@ -197,14 +194,10 @@ def test_a_catalog_from_before_migrations_is_adopted_and_a_newer_one_refused(tmp
     # What ArtLens made before it used Alembic: the first revision's tables (then made by create_all), no
     # alembic_version, and its settings.
     from alembic import command
-    from alembic.config import Config
 
     engine = sa.create_engine(f"sqlite:///{directory / 'artlens.db'}")
-    config = Config()
-    config.set_main_option("script_location", str(migrate.MIGRATIONS))
     with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, migrate.FIRST)
+        command.upgrade(migrate.alembic_config(conn), migrate.FIRST)
         conn.exec_driver_sql("DROP TABLE alembic_version")
     with engine.begin() as conn:
         for key, value in {"schema_version": 1, "backbone": "lite0-art", "style_variant": "adain",

@@ -70,6 +70,16 @@ def parse_url(text: str) -> Address:
     return Address(url=url, schema=name)
 
 
+def folder_address(directory: Path) -> Address:
+    """The catalog a collection folder records: the database its `database.url` names, else its SQLite file."""
+    from artlens.store.layout import DATABASE_FILE, DB_FILE
+
+    recorded = directory / DATABASE_FILE
+    if recorded.is_file():
+        return parse_url(recorded.read_text(encoding="utf-8"))
+    return Address(path=directory / DB_FILE)
+
+
 def working_directory(address: Address) -> Path:
     """The local folder of a collection named by its URL (vectors, models, the writer lock):
     $ARTLENS_HOME/collections/HOST-PORT-DATABASE-NAME, $ARTLENS_HOME defaulting to ~/.artlens."""

@@ -9,6 +9,7 @@ the first revision's tables exactly: they are stamped, not rebuilt.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -27,6 +28,16 @@ def current_revision(conn: Connection) -> str | None:
     return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
+def alembic_config(conn: Connection | None = None) -> Any:
+    """Alembic's configuration for the catalog's migrations, running on `conn` (migrations/env.py reads it)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    return config
+
+
 def upgrade(engine: Engine, schema: str | None = None) -> None:
     """Create or upgrade the catalog behind `engine` (on PostgreSQL, in `schema`, created if missing).
     Two processes creating one collection at once are serialised (an advisory lock on PostgreSQL; on
@@ -42,12 +53,9 @@ def upgrade(engine: Engine, schema: str | None = None) -> None:
         if current == HEAD:
             return
         from alembic import command
-        from alembic.config import Config
         from alembic.script import ScriptDirectory
 
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = conn
+        config = alembic_config(conn)
         known = {s.revision for s in ScriptDirectory.from_config(config).walk_revisions()}
         if current is not None and current not in known:
             raise CollectionError(f"this catalog's schema (revision {current}) is newer than this ArtLens reads: upgrade ArtLens",
