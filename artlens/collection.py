@@ -171,8 +171,9 @@ class Collection:
         from artlens.store import engines
 
         if isinstance(where, str) and engines.is_database_url(where):
-            directory = engines.working_directory(engines.parse_url(where))
-            if not (directory / DATABASE_FILE).is_file() and engines.initialised(engines.parse_url(where)):
+            address = engines.parse_url(where)
+            directory = engines.working_directory(address)
+            if not (directory / DATABASE_FILE).is_file() and engines.initialised(address):
                 _locate(where, None, create=False)  # records the URL in the folder
             return directory
         return Path(where).expanduser().resolve()
@@ -867,8 +868,9 @@ class Collection:
         viewer = None
         if tta:
             backbone = self.backbone  # refuses an out-of-date backbone version before any worker starts
-            viewer = annotate.local_views(backbone, self.style_variant)
-            if ray is not None:
+            if ray is None:
+                viewer = annotate.local_views(backbone, self.style_variant)
+            else:
                 from artlens.pipeline.distributed import ray_views
 
                 viewer = ray_views(ray, self.backbone_name, self.style_variant)
@@ -1088,17 +1090,15 @@ class Collection:
 
     def maps(self) -> list[MapInfo]:
         """Every stored map: method, works, how many were placed after the layout, and why to re-layout (or None)."""
-        from artlens.pipeline import maps
-
-        return [MapInfo(facet=facet, method=method, works=works, placed=placed, made=at.isoformat(timespec="seconds"),
-                        seconds=float(info.get("seconds", 0.0)), relayout=maps.relayout_reason(works, placed, info, self.feature_space))
+        return [self._map_info(facet, method, info, at, works, placed)
                 for facet, (method, info, at, works, placed) in self._store.layout_facets().items()]
 
     def layout(self, facet: str = JOINT) -> MapLayout:
         """A facet's stored map (ids, x, y, placed, clusters as numpy arrays). InputError for a facet the
         collection does not have, NotFoundError when it has no map yet."""
         rows = self._layout_rows(facet)
-        return MapLayout(self._map_info(rows), ids=rows.ids, x=rows.xy[:, 0], y=rows.xy[:, 1], placed=rows.placed, clusters=rows.clusters)
+        info = self._map_info(rows.facet, rows.method, rows.info, rows.at, int(len(rows.ids)), int(rows.placed.sum()))
+        return MapLayout(info, ids=rows.ids, x=rows.xy[:, 0], y=rows.xy[:, 1], placed=rows.placed, clusters=rows.clusters)
 
     def map_clusters(self, facet: str = JOINT, by: str | None = None, columns: Sequence[str] = ()) -> MapClusters:
         """The clusters of a facet's map, each named by the most common values of column `by` (a metadata
@@ -1159,12 +1159,11 @@ class Collection:
                                 {"facet": facet})
         return rows
 
-    def _map_info(self, rows: Any) -> MapInfo:
+    def _map_info(self, facet: str, method: str, info: dict[str, Any], at: Any, works: int, placed: int) -> MapInfo:
         from artlens.pipeline import maps
 
-        works, placed = int(len(rows.ids)), int(rows.placed.sum())
-        return MapInfo(facet=rows.facet, method=rows.method, works=works, placed=placed, made=rows.at.isoformat(timespec="seconds"),
-                       seconds=float(rows.info.get("seconds", 0.0)), relayout=maps.relayout_reason(works, placed, rows.info, self.feature_space))
+        return MapInfo(facet=facet, method=method, works=works, placed=placed, made=at.isoformat(timespec="seconds"),
+                       seconds=float(info.get("seconds", 0.0)), relayout=maps.relayout_reason(works, placed, info, self.feature_space))
 
     def _require_facets(self, facets: Sequence[str]) -> None:
         known = self.facets
@@ -1226,7 +1225,6 @@ def _locate(where: str | Path, database: str | None, create: bool) -> tuple[Path
     directory is the URL's folder under $ARTLENS_HOME). `create`: make the directory and record the
     database; otherwise the collection must exist."""
     from artlens.store import engines
-    from artlens.store.engines import Address
     from artlens.store.lock import LOCK_FILE
 
     if isinstance(where, str) and engines.is_database_url(where):
@@ -1238,7 +1236,7 @@ def _locate(where: str | Path, database: str | None, create: bool) -> tuple[Path
     if directory.exists() and not directory.is_dir():
         raise CollectionError(f"{directory} is a file, not a collection directory")
     if recorded.is_file():
-        address = engines.parse_url(recorded.read_text(encoding="utf-8"))
+        address = engines.folder_address(directory)
         if database is not None and engines.parse_url(database) != address:
             raise CollectionError(f"{directory} is the collection at {address}, not {engines.shown_url(database)}")
         return directory, address
@@ -1249,7 +1247,7 @@ def _locate(where: str | Path, database: str | None, create: bool) -> tuple[Path
             raise CollectionError(f"{directory} is a folder that is not an ArtLens collection; choose a new or empty folder")
         if create:
             directory.mkdir(parents=True, exist_ok=True)
-        return directory, Address(path=directory / DB_FILE)
+        return directory, engines.folder_address(directory)
     address = engines.parse_url(database)
     if directory.exists() and any(p.name != LOCK_FILE for p in directory.iterdir()):
         raise CollectionError(f"{directory} already holds files; choose a new or empty folder for the collection at {address}")

@@ -17,7 +17,7 @@ instance started for this run only), or HOST:PORT of a cluster's head node.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,29 +97,29 @@ def workers(address: str, backbone_name: str, style_variant: str, count: int | N
     return [actor.remote(backbone_name, style_variant) for _ in range(n)]
 
 
-def _in_order(actors: list[Any], method: str, jobs: Sequence[Sequence[str]]) -> Iterator[Any]:
-    """Results of `method` over `jobs`, in job order, keeping every actor busy."""
+def _in_order(address: str, backbone_name: str, style_variant: str, count: int | None, method: str,
+              jobs: Callable[[int], Sequence[Sequence[str]]]) -> Iterator[Any]:
+    """Results of the workers' `method` over the jobs `jobs(number of workers)` makes, in job order,
+    keeping every worker busy; the workers are started for this run and stopped after it."""
+    import ray
     from ray.util import ActorPool
 
-    pool = ActorPool(actors)
-    yield from pool.map(lambda actor, job: getattr(actor, method).remote(list(job)), list(jobs))
+    actors = workers(address, backbone_name, style_variant, count)
+    try:
+        pool = ActorPool(actors)
+        yield from pool.map(lambda actor, job: getattr(actor, method).remote(list(job)), list(jobs(len(actors))))
+    finally:
+        for a in actors:
+            ray.kill(a)
 
 
 def ray_batches(address: str, backbone_name: str, style_variant: str, count: int | None = None) -> Embedder:
     """An ingest.Embedder that runs on the Ray cluster at `address`."""
 
     def run(files: Sequence[Path], batch_size: int) -> Iterator[list[Prepared]]:
-        if not files:
-            return
-        import ray
-
-        actors = workers(address, backbone_name, style_variant, count)
-        try:
-            jobs = [[str(p) for p in batch] for batch in ingest._batches(files, batch_size, len(actors))]
-            yield from _in_order(actors, "embed", jobs)
-        finally:
-            for a in actors:
-                ray.kill(a)
+        if files:
+            yield from _in_order(address, backbone_name, style_variant, count, "embed",
+                                 lambda n: [[str(p) for p in batch] for batch in ingest._batches(files, batch_size, n)])
 
     return run
 
@@ -128,15 +128,7 @@ def ray_views(address: str, backbone_name: str, style_variant: str, count: int |
     """An annotate.Viewer that embeds test-time views on the Ray cluster at `address`."""
 
     def run(chunks: Sequence[Sequence[str]]) -> Iterator[tuple[list[int], dict[str, np.ndarray]]]:
-        if not chunks:
-            return
-        import ray
-
-        actors = workers(address, backbone_name, style_variant, count)
-        try:
-            yield from _in_order(actors, "views", chunks)
-        finally:
-            for a in actors:
-                ray.kill(a)
+        if chunks:
+            yield from _in_order(address, backbone_name, style_variant, count, "views", lambda _n: chunks)
 
     return run
