@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 
 from bench.report import DOC, machine, write_section  # noqa: E402
 
-from webserver import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from webserver import launch_chromium  # noqa: E402
 
 DEMO = ROOT / "demo"
 MAP_DOC = DOC.parent / "map.md"
@@ -122,7 +122,7 @@ def measure(base: str, runs: int, shots: Path | None) -> dict:
 
     out: dict = {"first_paint_s": [], "coloured_s": []}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         try:
             for run in range(runs):
                 context = browser.new_context(viewport=LAPTOP, base_url=base)

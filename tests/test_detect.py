@@ -118,13 +118,13 @@ def test_the_api_gives_an_artworks_regions(demo: Collection) -> None:
 def test_the_artwork_page_draws_the_faces_in_a_browser(demo: Collection, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    from webserver import serve
+    from webserver import launch_chromium, serve
 
     hals = next(a for a in demo.export() if a["path"].endswith(PORTRAIT.name))
     copy = tmp_path / "demo"
     shutil.copytree(demo.directory, copy)
     with serve(copy, cwd=ROOT, log=tmp_path / "server.log") as running, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox", "--disable-gpu"])
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1280, "height": 900})  # the page's own CSP applies: no bypass
         page.goto(f"http://127.0.0.1:{running.port}/artworks/{hals['id']}")
         page.locator("#boxed img").wait_for()
@@ -252,13 +252,13 @@ def test_the_api_searches_by_region(demo: Collection) -> None:
 def test_drawing_a_box_in_the_browser_finds_works_with_such_a_region(demo: Collection, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    from webserver import serve
+    from webserver import launch_chromium, serve
 
     hals_id, _ = _hals(demo)
     copy = tmp_path / "demo"
     shutil.copytree(demo.directory, copy)
     with serve(copy, cwd=ROOT, log=tmp_path / "server.log") as running, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox", "--disable-gpu"])
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"http://127.0.0.1:{running.port}/artworks/{hals_id}")
         page.locator("#boxed img").wait_for()

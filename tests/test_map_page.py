@@ -22,7 +22,7 @@ from artlens import Collection  # noqa: E402
 from artlens.web import create_app  # noqa: E402
 
 from conftest import DEMO, DEMO_IMAGES, ROOT  # noqa: E402
-from webserver import CHROMIUM, CHROMIUM_ARGS, serve  # noqa: E402
+from webserver import CHROMIUM, launch_chromium, serve  # noqa: E402
 
 WAIT_MS = 15_000
 TOKEN = "map-test-token"
@@ -53,7 +53,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=30_000)
+        b = launch_chromium(p)
         yield b
         b.close()
 

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from artlens.web import create_app  # noqa: E402
 
 from conftest import ROOT, WIKIART  # noqa: E402
-from webserver import CHROMIUM, CHROMIUM_ARGS, serve  # noqa: E402
+from webserver import CHROMIUM, launch_chromium, serve  # noqa: E402
 
 WAIT_MS = 15_000
 TOKEN = "page-test-token"
@@ -128,7 +128,7 @@ def browser():
     except ImportError:
         pytest.fail("the browser tests need the Python package 'playwright' (pip install playwright)")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=30_000)
+        b = launch_chromium(p)
         yield b
         b.close()
 
