@@ -325,6 +325,10 @@ class Collection:
                         for path in sorted((directory / MODELS_DIR).glob("*.npz")):
                             target.put_shared_file(path.name, path.read_bytes())
                     target.set_settings({"built_version": self._store.setting("built_version") or self._store.version()})
+                    if target.backend != "sqlite" and (directory / VECTORS_DIR).is_dir():
+                        from artlens.store import vectors
+
+                        _publish_vectors(target, vectors.load(directory / VECTORS_DIR))
             finally:
                 target.close()
         return MigrateReport(source=str(self._store.address), dest=str(address), directory=str(directory), rows=rows)
@@ -390,6 +394,7 @@ class Collection:
     def build(self) -> FacetVectors:
         """Refit the facet transforms on the whole collection and rebuild every index."""
         self._vectors = self._build_vectors()
+        self._publish_vectors()
         # Other machines' folders of a PostgreSQL collection follow the last finished build (see `vectors`).
         self._store.set_settings({"built_version": self._vectors.catalog_version})
         if self._store.layout_facets():
@@ -397,6 +402,17 @@ class Collection:
 
             maps.update(self._store, self._vectors)  # new works placed on the maps, the old ones kept where they are
         return self._vectors
+
+    def _publish_vectors(self) -> None:
+        if self._vectors is not None:
+            _publish_vectors(self._store, self._vectors)
+
+    def _published(self, vecs: FacetVectors) -> dict[str, Any] | None:
+        """The database's vectors when they are of the same build as `vecs`."""
+        info = self._store.published_vectors()
+        if info is None or info.get("catalog_version") != vecs.catalog_version or set(vecs.matrices) - set(info["facets"]):
+            return None
+        return info
 
     def _build_vectors(self) -> FacetVectors:
         """The vectors folder rebuilt from the catalog (transforms refitted, indexes made)."""
@@ -572,6 +588,7 @@ class Collection:
         A query image that is in the collection is left out of its own results unless include_self.
         """
         from artlens.retrieval import search
+        from artlens.store import pgvectors
 
         if not images and not ids:
             raise InputError("give at least one query image")
@@ -594,12 +611,22 @@ class Collection:
         conditions = parse_where(where)
         positives, inside = self._query_vectors(vecs, images, ids)
         negatives = self._query_vectors(vecs, not_images, not_ids)[0] if not_images or not_ids else None
-        allowed = None
         if conditions:
             self._require_columns([c for c, _, _ in conditions], predictions=True)
-            allowed = self._store.filter_ids(conditions)
         exclude = set() if include_self else inside
-        hits = search.rank(vecs, search.query_vectors(positives, negatives), use, k, allowed, exclude)
+        query = search.query_vectors(positives, negatives)
+        hits = None
+        published = self._published(vecs)
+        if published is not None:  # filters and nearest neighbours in one SQL query
+            def nearest(f: str, q: np.ndarray, n: int) -> np.ndarray:
+                return self._store.nearest(published, f, q, n, conditions)
+            try:
+                hits = search.rank(vecs, query, use, k, exclude=exclude, nearest=nearest)
+            except pgvectors.Stale:  # a newer build replaced the table meanwhile: this build's own index answers
+                hits = None
+        if hits is None:
+            allowed = self._store.filter_ids(conditions) if conditions else None
+            hits = search.rank(vecs, query, use, k, allowed, exclude)
         rows = self._store.artworks([h.id for h in hits])
         return [SearchResult(id=h.id, path=rows[h.id].path, score=h.score, scores=h.scores, metadata=rows[h.id].meta, why=h.why(use)) for h in hits]
 
@@ -1027,8 +1054,11 @@ class Collection:
         built = self._built()
         vecs = self.vectors if built else None
         if vecs is not None and len(vecs):
+            published = self._published(vecs)  # then search asks the database's indexes, not FAISS
             for f in (JOINT, *vecs.facets):
                 dim, kind = vecs.index_facts(f)
+                if published is not None:
+                    kind = f"pgvector HNSW, ef_search {published['facets'][f]['ef_search']}"
                 space = vecs.spaces.get(f)
                 facets.append(FacetInfo(f, dim, kind, space.meta if space is not None else None))
         return Info(
@@ -1217,6 +1247,19 @@ class Collection:
         missing, known = self._store.unknown_columns(names, predictions)
         if missing:
             raise InputError(f"unknown metadata column {', '.join(missing)}; the collection has: {', '.join(known) or 'none'}")
+
+
+def _publish_vectors(store: Catalog, vecs: FacetVectors) -> None:
+    """A PostgreSQL collection too large for exact search also gets its vectors in the database (pgvector
+    HNSW), where every web server of the collection searches them with the filters; a smaller one has none."""
+    from artlens.store.index import EXACT_BELOW
+
+    if store.backend == "sqlite":
+        return
+    if len(vecs) > EXACT_BELOW:
+        store.publish_vectors(vecs.catalog_version, vecs.ids, vecs.matrices)
+    else:
+        store.unpublish_vectors()
 
 
 def _locate(where: str | Path, database: str | None, create: bool) -> tuple[Path, Address]:

@@ -10,7 +10,11 @@ a markdown table and as JSON. Random isotropic vectors are the hardest case for 
 
 Optional rows: `--exact` times brute-force IndexFlatIP at each size; `--approx hnsw` benchmarks the
 HNSW alternative instead (slow to build at 1M); `--filters` times filtered searches (1% and 50% of
-the collection allowed).
+the collection allowed); `--pgvector URL` (a PostgreSQL database with pgvector >= 0.8, e.g. the one
+`scripts/postgres start` prints) puts the same vectors into PostgreSQL as a large collection's build does
+(`artlens.store.pgvectors.publish`: halfvec column, HNSW, ef_search tuned) and times the same queries
+through the same SQL ArtLens sends, filters as a join on a table of random buckets (in the same run, so
+the two backends are compared on one machine state).
 """
 
 from __future__ import annotations
@@ -113,12 +117,77 @@ def bench_one(dim: int, n: int, args: argparse.Namespace) -> list[dict]:
             rows.append(row(dim, n, index.kind, params, args.threads[0], None, lat, recall_at_k(found, sub_truth),
                             None, note=f"filter: {share:.0%} allowed"))
             print(f"  {rows[-1]}", file=sys.stderr)
+    if args.pgvector:
+        rows += bench_pgvector(dim, n, x, ids, queries, truth, args)
     if args.exact:
         fq = queries[:200]
         found, lat = time_single_queries(lambda q: ids[flat.search(q, K)[1][0]], fq)
         rows.append(row(dim, n, "flat", "IndexFlatIP", args.threads[0], None, lat, recall_at_k(found, truth[:200]),
                         x.nbytes / 2**20, note="brute force reference"))
         print(f"  {rows[-1]}", file=sys.stderr)
+    return rows
+
+
+def first_k(found: np.ndarray) -> np.ndarray:
+    """The first K ids, padded with -1 when a filtered search found fewer."""
+    return np.concatenate([found[:K], np.full(max(0, K - len(found)), -1, np.int64)])
+
+
+def bench_pgvector(dim: int, n: int, x: np.ndarray, ids: np.ndarray, queries: np.ndarray, truth: np.ndarray,
+                   args: argparse.Namespace) -> list[dict]:
+    """The same vectors and queries through PostgreSQL + pgvector, as a large collection's search sends them."""
+    import sqlalchemy as sa
+
+    from artlens.store import engines, pgvectors
+
+    address = engines.parse_url(f"{args.pgvector}?collection=bench_search_latency")
+    admin = sa.create_engine(address.url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {address.schema} CASCADE")
+        conn.exec_driver_sql(f"CREATE SCHEMA {address.schema}")
+    admin.dispose()
+    engine = engines.create_engine(address)
+    rows: list[dict] = []
+    try:
+        assert pgvectors.usable(engine), "pgvector >= 0.8 is needed"
+        t = time.perf_counter()
+        info = pgvectors.publish(engine, 1, ids, {"joint": x})
+        build_s = time.perf_counter() - t
+        mb = pgvectors.size_bytes(engine, info["table"]) / 2**20
+        ef = info["facets"]["joint"]["ef_search"]
+        print(f"  pgvector: published {info} in {build_s:.1f}s, table + index {mb:.0f} MB", file=sys.stderr)
+        params = f"halfvec, HNSW m={pgvectors.HNSW_M} ef_construction={pgvectors.HNSW_EF_CONSTRUCTION}, ef_search={ef}"
+        found, lat = time_single_queries(lambda q: first_k(pgvectors.candidates(engine, info, "joint", q[0], K)), queries)
+        rows.append(row(dim, n, "pgvector", params, 1, build_s, lat, recall_at_k(found, truth), mb))
+        print(f"  {rows[-1]}", file=sys.stderr)
+        if args.filters:
+            # Metadata as a join, as a collection's filters are: a bucket 0-99 per artwork, indexed.
+            rng = np.random.default_rng(2)
+            bucket = rng.integers(0, 100, n)
+            meta = sa.Table("bench_meta", sa.MetaData(), sa.Column("id", sa.BigInteger, primary_key=True),
+                            sa.Column("bucket", sa.Integer, index=True))
+            with engine.begin() as conn:
+                meta.create(conn)
+                for start in range(0, n, 50_000):
+                    conn.execute(sa.insert(meta), [{"id": int(i), "bucket": int(b)} for i, b in
+                                                   zip(ids[start:start + 50_000], bucket[start:start + 50_000])])
+                conn.exec_driver_sql("ANALYZE bench_meta")
+            for share in (0.01, 0.5):
+                mask = bucket < int(share * 100)
+                sub = faiss.IndexFlatIP(dim)
+                sub.add(x[mask])
+                fq = queries[:200]
+                sub_truth = ids[mask][sub.search(fq, K)[1]]
+                cond = [meta.c.bucket < int(share * 100)]
+                found, lat = time_single_queries(
+                    lambda q, cond=cond: first_k(pgvectors.candidates(engine, info, "joint", q[0], K, cond, meta)), fq)
+                rows.append(row(dim, n, "pgvector", params, 1, None, lat, recall_at_k(found, sub_truth), None,
+                                note=f"filter: {share:.0%} allowed"))
+                print(f"  {rows[-1]}", file=sys.stderr)
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {address.schema} CASCADE")
+        engine.dispose()
     return rows
 
 
@@ -147,6 +216,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--approx", choices=["pq", "hnsw"], default="pq")
     parser.add_argument("--exact", action="store_true", help="also time brute-force IndexFlatIP")
     parser.add_argument("--filters", action="store_true", help="also time filtered searches")
+    parser.add_argument("--pgvector", metavar="URL", help="also time pgvector in this PostgreSQL database (postgresql://USER@HOST/DB)")
     parser.add_argument("--json", type=pathlib.Path, help="write the rows to this file too")
     parser.add_argument("--write", action="store_true", help="write the table to docs/benchmarks.md")
     args = parser.parse_args(argv)

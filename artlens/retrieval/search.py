@@ -4,12 +4,13 @@ A query is one or more positive images (a moodboard: their vectors averaged per 
 optionally negative images, which pull the query away from what they share (Rocchio-style:
 q = mean(positives) - NEGATIVE_WEIGHT * mean(negatives)). The ranking score is the weighted mean
 of per-facet cosine similarities. Candidates come from each facet's FAISS index (or every
-allowed artwork when that is cheap), and are then rescored exactly on all facets.
+allowed artwork when that is cheap; or, for a large collection in PostgreSQL, from its pgvector indexes
+with the filters in the same query), and are then rescored exactly on all facets.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,14 +64,16 @@ def _candidates(vectors: FacetVectors, query: dict[str, np.ndarray], weights: di
     pool = vectors.ids if allowed is None else allowed
     if len(pool) <= EXACT_BELOW:
         return pool
-    found: list[np.ndarray] = []
-    # The joint index holds the default mix; with other weights each facet proposes its own.
-    facets = ["joint"] if weights == vectors.weights else [f for f, w in weights.items() if w > 0]
-    for f in facets:
-        q = _joint_query(query, weights) if f == "joint" else query[f]
-        _, ids = vectors.index(f).search(q[None, :], want, allowed_ids=allowed)
-        found.append(ids[0][ids[0] >= 0])
-    return np.unique(np.concatenate(found))
+    found = [vectors.index(f).search(q[None, :], want, allowed_ids=allowed)[1][0] for f, q in _facet_queries(vectors, query, weights)]
+    return np.unique(np.concatenate([ids[ids >= 0] for ids in found]))
+
+
+def _facet_queries(vectors: FacetVectors, query: dict[str, np.ndarray], weights: dict[str, float]) -> list[tuple[str, np.ndarray]]:
+    """The indexes to ask for candidates, each with its query: the joint index holds the default mix;
+    with other weights each facet proposes its own."""
+    if weights == vectors.weights:
+        return [("joint", _joint_query(query, weights))]
+    return [(f, query[f]) for f, w in weights.items() if w > 0]
 
 
 def _joint_query(query: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
@@ -85,8 +88,13 @@ def rank(
     k: int = 10,
     allowed: np.ndarray | None = None,
     exclude: set[int] | frozenset[int] = frozenset(),
+    nearest: Callable[[str, np.ndarray, int], np.ndarray] | None = None,
 ) -> list[Hit]:
-    """Top `k` artworks for per-facet query vectors, scored as the weighted mean of facet cosines."""
+    """Top `k` artworks for per-facet query vectors, scored as the weighted mean of facet cosines.
+
+    nearest: where candidates come from instead of the local indexes, (facet, query, n) -> ids, already
+    filtered (the database's vector index; `allowed` is then unused).
+    """
     if k <= 0 or len(vectors) == 0:
         return []
     weights = {f: float(w) for f, w in weights.items() if w > 0}
@@ -94,7 +102,11 @@ def rank(
     if allowed is not None:
         allowed = np.intersect1d(np.asarray(allowed, np.int64), vectors.ids)
     want = max(10 * k, 256) + len(exclude)
-    cand = _candidates(vectors, query, weights, want, allowed)
+    if nearest is None:
+        cand = _candidates(vectors, query, weights, want, allowed)
+    else:
+        cand = np.unique(np.concatenate([nearest(f, q, k + len(exclude)) for f, q in _facet_queries(vectors, query, weights)]))
+        cand = cand[np.isin(cand, vectors.ids)]  # a work added since the build has no local vectors yet
     if exclude:
         cand = cand[~np.isin(cand, np.fromiter(exclude, np.int64))]
     if len(cand) == 0:

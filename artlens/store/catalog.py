@@ -441,32 +441,36 @@ def metadata_columns(conn: Connection) -> list[str]:
 
 
 def filter_ids(conn: Connection, where: Sequence[tuple[str, str, str]]) -> np.ndarray:
-    """Ids of indexed artworks whose metadata pass every (column, op, value) condition.
+    """Ids of indexed artworks whose metadata pass every (column, op, value) condition (`filter_conditions`)."""
+    q = sa.select(artworks.c.id).where(*filter_conditions(where))
+    # Sorted ids let the index answer a broad filter by over-fetching instead of a per-id selector.
+    return np.asarray([r[0] for r in conn.execute(q.order_by(artworks.c.id))], dtype=np.int64)
+
+
+def filter_conditions(where: Sequence[tuple[str, str, str]]) -> list[sa.ColumnElement]:
+    """SQL conditions on `artworks` for (column, op, value) filters, duplicates left out.
 
     Conditions on the same column with `=` are alternatives (style=Baroque style=Rococo);
     different columns must all hold. `!=` excludes a value.
     """
-    q = sa.select(artworks.c.id).where(artworks.c.duplicate_of.is_(None))
+    out: list[sa.ColumnElement] = [artworks.c.duplicate_of.is_(None)]
     equal: dict[str, list[str]] = {}
     for column, op, value in where:
         field_ = _field(column)
         if column in COUNT_FILTERS:  # a number: compared as one, every condition must hold
-            q = q.where(_compare(field_, op, _count(column, value)))
+            out.append(_compare(field_, op, _count(column, value)))
             continue
         if op not in ("=", "!="):
             raise InputError(f"bad filter {column}{op}{value}: {op} compares counts ({', '.join(COUNT_FILTERS)}); metadata takes = or !=")
         if op == "=":
             equal.setdefault(column, []).append(value)
         elif op == "!=":
-            q = q.where(sa.or_(field_.is_(None), field_ != value))
+            out.append(sa.or_(field_.is_(None), field_ != value))
         else:
             raise ValueError(f"unknown operator {op!r}")
     for column, values in equal.items():
-        q = q.where(_field(column).in_(values))
-    # Sorted ids let the index answer a broad filter by over-fetching instead of a per-id selector.
-    return np.asarray([r[0] for r in conn.execute(q.order_by(artworks.c.id))], dtype=np.int64)
-
-
+        out.append(_field(column).in_(values))
+    return out
 
 
 _COMPARE = {"=": "__eq__", "!=": "__ne__", ">=": "__ge__", "<=": "__le__", ">": "__gt__", "<": "__lt__"}

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.engine import Engine
 
-from artlens.store import catalog, engines, migrate
+from artlens.store import catalog, engines, migrate, pgvectors
 from artlens.store.catalog import ArtworkRow, LayoutRows, NewArtwork, RegionTable
 from artlens.store.engines import Address
 from artlens.vocabulary import PREDICTION_PREFIX
@@ -191,6 +191,36 @@ class Catalog:
         """Sorted ids of indexed artworks passing every (column, op, value) condition."""
         with self.engine.connect() as conn:
             return catalog.filter_ids(conn, where)
+
+    # -- facet vectors in PostgreSQL (pgvectors.py) --------------------------------------------
+
+    def publish_vectors(self, catalog_version: int, ids: np.ndarray, matrices: Mapping[str, np.ndarray]) -> dict[str, Any] | None:
+        """PostgreSQL with pgvector: one build's facet vectors into a table with HNSW indexes, recorded for
+        searches, the previous build's table dropped. None (and nothing published) on SQLite or without
+        pgvector >= 0.8."""
+        if self.backend == "sqlite" or not pgvectors.usable(self.engine):
+            return None
+        info = pgvectors.publish(self.engine, catalog_version, ids, matrices)
+        self.set_settings({pgvectors.PUBLISHED: info})
+        pgvectors.drop_others(self.engine, keep=info["table"])
+        return info
+
+    def unpublish_vectors(self) -> None:
+        """Forget published vectors (a build too small to need them): searches use the local index."""
+        if self.backend != "sqlite" and self.setting(pgvectors.PUBLISHED) is not None:
+            self.set_settings({pgvectors.PUBLISHED: None})
+            pgvectors.drop_others(self.engine, keep=None)
+
+    def published_vectors(self) -> dict[str, Any] | None:
+        """What `publish_vectors` recorded last (None on SQLite or when nothing is published)."""
+        return None if self.backend == "sqlite" else self.setting(pgvectors.PUBLISHED)
+
+    def nearest(self, published: Mapping[str, Any], facet: str, query: np.ndarray, limit: int,
+                where: Sequence[tuple[str, str, str]] = ()) -> np.ndarray:
+        """Ids nearest `query` on a published facet among artworks passing the filters, in one SQL query
+        (pgvectors.Stale when a newer build replaced the table meanwhile)."""
+        conditions = catalog.filter_conditions(where) if where else []
+        return pgvectors.candidates(self.engine, published, facet, query, limit, conditions, catalog.artworks)
 
     def column_values(self, columns: Sequence[str]) -> dict[str, dict[int, str]]:
         """column (metadata or pred.MODEL) -> {artwork id: value} for the artworks that have one."""

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from artlens.errors import CollectionError
-from artlens.store import catalog
+from artlens.store import catalog, pgvectors
 
 BATCH = 500
 SERIAL = {"artworks": "id", "regions": "id"}  # tables whose ids PostgreSQL hands out from a sequence
@@ -35,6 +35,8 @@ def copy_catalog(source: Engine, dest: Engine, progress: Callable[[str, int], No
         for copy_id, original in src.execute(sa.select(catalog.artworks.c.id, catalog.artworks.c.duplicate_of)
                                              .where(catalog.artworks.c.duplicate_of.is_not(None))):
             dst.execute(sa.update(catalog.artworks).where(catalog.artworks.c.id == copy_id).values(duplicate_of=original))
+        # Vectors published in the source's database are not in the copy's (the copy publishes its own).
+        dst.execute(sa.delete(catalog.settings).where(catalog.settings.c.key == pgvectors.PUBLISHED))
         if dst.dialect.name == "postgresql":
             for name, column in SERIAL.items():  # the next id after the copied ones
                 dst.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{name}', '{column}'), "

@@ -1,0 +1,99 @@
+"""A large collection in PostgreSQL searches its vectors in the database: pgvector HNSW, filters in the same
+query. "Large" is above `index.EXACT_BELOW` artworks (30,000); these tests lower it to 100 so that 242
+WikiArt paintings count, and compare every answer with the same collection's exact search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from artlens import Collection
+from artlens.retrieval import search
+from artlens.store import index, pgvectors
+from artlens.store.database import Catalog
+
+from conftest import copy_collection
+
+SMALL_EXACT_BELOW = 100
+
+
+@pytest.fixture
+def large(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index, "EXACT_BELOW", SMALL_EXACT_BELOW)
+    monkeypatch.setattr(search, "EXACT_BELOW", SMALL_EXACT_BELOW)
+
+
+def published_tables(col: Collection) -> list[str]:
+    with col.catalog.engine.connect() as conn:
+        return sorted(sa.inspect(conn).get_table_names())
+
+
+def overlap(a: list[int], b: list[int]) -> float:
+    return len(set(a) & set(b)) / max(len(a), 1)
+
+
+def test_a_large_postgresql_collection_searches_with_pgvector_and_filters_in_sql(
+        small_collection: Collection, large: None, tmp_path: Path, request: pytest.FixtureRequest,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Migrating publishes the copied vectors: a table of halfvec columns, one HNSW index per facet.
+    directory = copy_collection(small_collection.directory, tmp_path / "pg", "postgresql", request)
+    with Collection.open(directory) as col:
+        published = col.catalog.published_vectors()
+        assert published is not None and published["catalog_version"] == col.vectors.catalog_version
+        assert set(published["facets"]) == set(col.vectors.matrices)
+        assert all(f["ef_search"] in pgvectors.EF_SEARCH for f in published["facets"].values())
+        assert [t for t in published_tables(col) if t.startswith(pgvectors.TABLE_PREFIX)] == [published["table"]]
+        assert all(f.index.startswith("pgvector HNSW, ef_search") for f in col.info().facets)
+
+        asked: list[str] = []
+        nearest = Catalog.nearest
+
+        def spy(self: Catalog, info: dict, facet: str, query: np.ndarray, limit: int, where=()) -> np.ndarray:
+            asked.append(facet)
+            return nearest(self, info, facet, query, limit, where)
+
+        monkeypatch.setattr(Catalog, "nearest", spy)
+        ids = [int(i) for i in col.vectors.ids[::12]]
+        agree = []
+        for i in ids:
+            mine = [r.id for r in col.search(ids=[i], k=10)]
+            exact = [r.id for r in small_collection.search(ids=[i], k=10)]
+            agree.append(overlap(mine, exact))
+        assert asked.count("joint") == len(ids)
+        assert np.mean(agree) >= 0.95, agree
+
+        # A filter (metadata) goes into the same SQL query; every result passes it.
+        style = small_collection.search(ids=[ids[0]], k=1)[0].metadata["style"]
+        asked.clear()
+        hits = col.search(ids=[ids[0]], k=10, where=[f"style={style}"])
+        exact = small_collection.search(ids=[ids[0]], k=10, where=[f"style={style}"])
+        assert asked == ["joint"] and len(hits) == 10
+        assert all(h.metadata["style"] == style for h in hits)
+        assert overlap([h.id for h in hits], [h.id for h in exact]) >= 0.9
+        # Other weights: each weighted facet proposes candidates.
+        asked.clear()
+        col.search(ids=[ids[1]], k=5, weights={"content": 1.0, "color": 1.0})
+        assert sorted(asked) == ["color", "content"]
+
+
+def test_a_search_survives_its_table_being_replaced_and_a_small_build_unpublishes(
+        small_collection: Collection, large: None, tmp_path: Path, request: pytest.FixtureRequest,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = copy_collection(small_collection.directory, tmp_path / "pg", "postgresql", request)
+    with Collection.open(directory) as col:
+        table = col.catalog.published_vectors()["table"]
+        first = [r.id for r in col.search(ids=[int(col.vectors.ids[0])], k=5)]
+        with col.catalog.engine.begin() as conn:  # as a newer build on another machine would
+            conn.exec_driver_sql(f'DROP TABLE "{table}"')
+        assert [r.id for r in col.search(ids=[int(col.vectors.ids[0])], k=5)] == first  # the local index answers
+
+        col.build()  # a new build publishes again, and the records say which table is current
+        assert col.catalog.published_vectors()["table"] != table
+        monkeypatch.setattr(index, "EXACT_BELOW", 30_000)
+        col.build()  # too small for it now: nothing left in the database
+        assert col.catalog.published_vectors() is None
+        assert not [t for t in published_tables(col) if t.startswith(pgvectors.TABLE_PREFIX)]
+        assert len(col.search(ids=[int(col.vectors.ids[0])], k=5)) == 5
