@@ -408,11 +408,13 @@ class Collection:
             _publish_vectors(self._store, self._vectors)
 
     def _published(self, vecs: FacetVectors) -> dict[str, Any] | None:
-        """The database's vectors when they are of the same build as `vecs`."""
+        """The database's vectors when they are of the same build as `vecs` and recall well enough."""
+        from artlens.store import pgvectors
+
         info = self._store.published_vectors()
         if info is None or info.get("catalog_version") != vecs.catalog_version or set(vecs.matrices) - set(info["facets"]):
             return None
-        return info
+        return info if pgvectors.searchable(info) else None
 
     def _build_vectors(self) -> FacetVectors:
         """The vectors folder rebuilt from the catalog (transforms refitted, indexes made)."""

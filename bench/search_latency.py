@@ -9,7 +9,8 @@ a markdown table and as JSON. Random isotropic vectors are the hardest case for 
 (no cluster structure), so these are pessimistic numbers for recall at a given latency.
 
 Optional rows: `--exact` times brute-force IndexFlatIP at each size; `--approx hnsw` benchmarks the
-HNSW alternative instead (slow to build at 1M); `--filters` times filtered searches (1% and 50% of
+HNSW alternative instead (slow to build at 1M); `--real COLLECTION` indexes a real collection's
+joint-facet vectors instead of random ones (some held out as queries), to see what structure buys; `--filters` times filtered searches (1% and 50% of
 the collection allowed); `--pgvector URL` (a PostgreSQL database with pgvector >= 0.8, e.g. the one
 `scripts/postgres start` prints) puts the same vectors into PostgreSQL as a large collection's build does
 (`artlens.store.pgvectors.publish`: halfvec column, HNSW, ef_search tuned) and times the same queries
@@ -76,11 +77,22 @@ def row(dim: int, n: int, kind: str, params: str, threads: int, build_s: float |
             "rss_mb": None if rss_mb is None else round(rss_mb), "note": note}
 
 
+def real_vectors(directory: pathlib.Path, queries: int) -> tuple[np.ndarray, np.ndarray]:
+    """A collection's joint-facet vectors, shuffled (seed 0): (indexed rows, held-out query rows)."""
+    from artlens.store import vectors
+
+    x = np.ascontiguousarray(vectors.load(directory / "vectors").matrices["joint"], dtype=np.float32)
+    x = x[np.random.default_rng(0).permutation(len(x))]
+    return x[queries:], x[:queries]
+
+
 def bench_one(dim: int, n: int, args: argparse.Namespace) -> list[dict]:
     rows: list[dict] = []
-    x = unit_vectors(n, dim, seed=0)
+    if args.real is not None:
+        x, queries = real_vectors(args.real, args.queries)
+    else:
+        x, queries = unit_vectors(n, dim, seed=0), unit_vectors(args.queries, dim, seed=1)
     ids = np.arange(n, dtype=np.int64) * 7 + 3  # catalog ids are not row numbers
-    queries = unit_vectors(args.queries, dim, seed=1)
     flat = faiss.IndexFlatIP(dim)
     flat.add(x)
     truth = ids[flat.search(queries, K)[1]]
@@ -213,6 +225,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
                              "pins searches of fewer than SMALL_BATCH queries to one thread, so this only matters for batches.")
     parser.add_argument("--collection", type=pathlib.Path,
                         help="take the dimensions from this collection's facets (as `artlens info` lists them) instead of --dim")
+    parser.add_argument("--real", type=pathlib.Path, metavar="COLLECTION",
+                        help="instead of random vectors, this collection's joint-facet vectors (--queries of them held out as queries)")
     parser.add_argument("--approx", choices=["pq", "hnsw"], default="pq")
     parser.add_argument("--exact", action="store_true", help="also time brute-force IndexFlatIP")
     parser.add_argument("--filters", action="store_true", help="also time filtered searches")
@@ -220,6 +234,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--json", type=pathlib.Path, help="write the rows to this file too")
     parser.add_argument("--write", action="store_true", help="write the table to docs/benchmarks.md")
     args = parser.parse_args(argv)
+    if args.real is not None:
+        train, held = real_vectors(args.real, args.queries)
+        args.dim, args.sizes = [train.shape[1]], [len(train)]
+        print(f"{args.real}: {len(train)} joint vectors indexed, {len(held)} held out as queries", file=sys.stderr)
     if args.collection is not None:
         from artlens import Collection
 

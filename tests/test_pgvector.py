@@ -44,7 +44,7 @@ def test_a_large_postgresql_collection_searches_with_pgvector_and_filters_in_sql
         published = col.catalog.published_vectors()
         assert published is not None and published["catalog_version"] == col.vectors.catalog_version
         assert set(published["facets"]) == set(col.vectors.matrices)
-        assert all(f["ef_search"] in pgvectors.EF_SEARCH for f in published["facets"].values())
+        assert all(f["ef_search"] in pgvectors.EF_SEARCH and f["recall"] >= pgvectors.MIN_RECALL for f in published["facets"].values())
         assert [t for t in published_tables(col) if t.startswith(pgvectors.TABLE_PREFIX)] == [published["table"]]
         assert all(f.index.startswith("pgvector HNSW, ef_search") for f in col.info().facets)
 
@@ -84,8 +84,18 @@ def test_a_search_survives_its_table_being_replaced_and_a_small_build_unpublishe
         monkeypatch: pytest.MonkeyPatch) -> None:
     directory = copy_collection(small_collection.directory, tmp_path / "pg", "postgresql", request)
     with Collection.open(directory) as col:
-        table = col.catalog.published_vectors()["table"]
+        published = col.catalog.published_vectors()
+        table = published["table"]
         first = [r.id for r in col.search(ids=[int(col.vectors.ids[0])], k=5)]
+
+        # An index whose tuned depth did not reach recall 0.95 (random vectors do that) is not asked.
+        poor = {**published, "facets": {f: {**v, "recall": 0.5} for f, v in published["facets"].items()}}
+        col.catalog.set_settings({pgvectors.PUBLISHED: poor})
+        with monkeypatch.context() as m:
+            m.setattr(Catalog, "nearest", lambda *a, **kw: pytest.fail("asked an index of poor recall"))
+            assert [r.id for r in col.search(ids=[int(col.vectors.ids[0])], k=5)] == first
+            assert not any(f.index.startswith("pgvector") for f in col.info().facets)
+        col.catalog.set_settings({pgvectors.PUBLISHED: published})
         with col.catalog.engine.begin() as conn:  # as a newer build on another machine would
             conn.exec_driver_sql(f'DROP TABLE "{table}"')
         assert [r.id for r in col.search(ids=[int(col.vectors.ids[0])], k=5)] == first  # the local index answers
