@@ -265,6 +265,7 @@ def test_drawing_a_box_in_the_browser_finds_works_with_such_a_region(demo: Colle
         page.wait_for_load_state("networkidle")
         frame = page.locator("#boxed").bounding_box()
         assert frame
+        # The drag starts inside the detected person's box, which covers most of this portrait.
         page.mouse.move(frame["x"] + frame["width"] * 0.25, frame["y"] + frame["height"] * 0.1)
         page.mouse.down()
         page.mouse.move(frame["x"] + frame["width"] * 0.7, frame["y"] + frame["height"] * 0.55, steps=4)

@@ -18,9 +18,11 @@
   const toggle = document.getElementById("show-regions");
   if (toggle) toggle.addEventListener("change", () => boxed.classList.toggle("hide-regions", !toggle.checked));
 
-  // Drawing: pointer position -> the work's pixels; a drag of a few screen pixels or more is a box.
+  // Drawing: pointer position -> the work's pixels; a drag of a few screen pixels or more is a box, also
+  // when it starts on a detected box (a portrait's person box may cover nearly the whole picture); a
+  // click without a drag on a detected box follows its link.
   const drawn = document.getElementById("drawn");
-  let start = null;
+  let start = null, link = null;
   const at = (event) => {
     const r = boxed.getBoundingClientRect();
     const x = Math.min(Math.max(event.clientX - r.left, 0), r.width), y = Math.min(Math.max(event.clientY - r.top, 0), r.height);
@@ -28,7 +30,8 @@
   };
   const corners = (a, b) => [Math.min(a.x, b.x), Math.min(a.y, b.y), Math.max(a.x, b.x), Math.max(a.y, b.y)];
   boxed.addEventListener("pointerdown", (event) => {
-    if (event.button !== 0 || event.target.closest(".region")) return; // a click on a detected box follows its link
+    if (event.button !== 0) return;
+    link = event.target.closest(".region");
     start = at(event);
     boxed.setPointerCapture(event.pointerId);
     event.preventDefault();
@@ -42,8 +45,16 @@
     if (!start) return;
     const end = at(event), first = start;
     start = null;
-    if (Math.abs(end.sx - first.sx) < 6 || Math.abs(end.sy - first.sy) < 6) { drawn.hidden = true; return; }
+    if (Math.abs(end.sx - first.sx) < 6 || Math.abs(end.sy - first.sy) < 6) {
+      drawn.hidden = true;
+      if (link) window.location.href = link.href;
+      return;
+    }
     const box = corners(first, end).map((v) => Math.round(v)).join(",");
     window.location.href = `/artworks/${boxed.dataset.id}/regions?box=${box}`;
+  });
+  // Pointer clicks on a detected box are handled above; keyboard activation (detail 0) follows the link.
+  boxed.addEventListener("click", (event) => {
+    if (event.detail > 0 && event.target.closest(".region")) event.preventDefault();
   });
 })();
