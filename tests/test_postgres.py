@@ -207,6 +207,15 @@ def test_a_catalog_from_before_migrations_is_adopted_and_a_newer_one_refused(tmp
     with Collection.open(directory) as col, col.catalog.engine.connect() as conn:
         assert migrate.current_revision(conn) == migrate.HEAD and col.count() == 0  # stamped, then upgraded
         assert sa.inspect(conn).has_table("shared_files")
+    # Older still: made before regions and maps existed, and stamped by an ArtLens that assumed every table
+    # of the first revision was there (a collection from session 5 on this machine was): opening mends it.
+    with sqlite3.connect(directory / "artlens.db") as conn:
+        for table in ("region_features", "regions", "detections", "layout_points", "layouts"):
+            conn.execute(f"DROP TABLE {table}")
+    with Collection.open(directory) as col:
+        assert col.info().artworks == 0 and col.info().regions == {}
+        with col.catalog.engine.connect() as conn:
+            assert migrate.missing_first_tables(conn) == []
     with sqlite3.connect(directory / "artlens.db") as conn:
         conn.execute("UPDATE alembic_version SET version_num = 'ffff'")
     with pytest.raises(CollectionError, match="newer than this ArtLens reads: upgrade ArtLens"):

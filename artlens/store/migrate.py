@@ -2,8 +2,9 @@
 
 The revisions are in migrations/versions/ (a new one: docs/deploying.md says how to write it). Opening a
 catalog at the current revision costs one small query; Alembic itself is imported only when a catalog
-needs creating or upgrading. Catalogs made before Alembic (ArtLens's create_all, schema_version 1) are
-the first revision's tables exactly: they are stamped, not rebuilt.
+needs creating or upgrading. Catalogs made before Alembic (ArtLens's create_all, schema_version 1) hold
+the first revision's tables, or the part of them that existed when they were made: they are stamped, not
+rebuilt, and the tables they lack are created.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from artlens.errors import CollectionError
 
 HEAD = "0002"  # the newest revision in migrations/versions (tests/test_migrations.py checks it)
 FIRST = "0001"  # the tables ArtLens made with create_all before it used Alembic
+FIRST_TABLES = ("artworks", "failures", "settings", "features", "thumbnails", "predictions", "labels",
+                "detections", "regions", "region_features", "layouts", "layout_points")  # those revision 0001 makes
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 LOCK_KEY = 0x4172744C656E73  # "ArtLens": PostgreSQL advisory lock taken while a schema is created or upgraded
 
@@ -43,23 +46,42 @@ def upgrade(engine: Engine, schema: str | None = None) -> None:
     Two processes creating one collection at once are serialised (an advisory lock on PostgreSQL; on
     SQLite the collection's writer lock, taken by the caller)."""
     with engine.connect() as conn:
-        if current_revision(conn) == HEAD:
+        if current_revision(conn) == HEAD and not missing_first_tables(conn):
             return
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
             conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         current = current_revision(conn)
-        if current == HEAD:
-            return
-        from alembic import command
-        from alembic.script import ScriptDirectory
+        if current is not None or sa.inspect(conn).has_table("settings"):
+            # A catalog from before Alembic was made by the create_all of its day, which may predate some of
+            # the first revision's tables (detections, regions, layouts): make those first, as the code
+            # declares them (no later revision alters them). Catalogs stamped before this was known are mended
+            # the same way at their next open.
+            from artlens.store.catalog import metadata_obj
 
-        config = alembic_config(conn)
-        known = {s.revision for s in ScriptDirectory.from_config(config).walk_revisions()}
-        if current is not None and current not in known:
-            raise CollectionError(f"this catalog's schema (revision {current}) is newer than this ArtLens reads: upgrade ArtLens",
-                                  {"kind": "schema", "part": "catalog", "problem": f"revision {current}"})
-        if current is None and sa.inspect(conn).has_table("settings"):
-            command.stamp(config, FIRST)  # made by create_all before Alembic: exactly the first revision
-        command.upgrade(config, "head")
+            missing = missing_first_tables(conn)
+            metadata_obj.create_all(conn, tables=[metadata_obj.tables[name] for name in missing], checkfirst=True)
+        if current != HEAD:
+            _upgrade(conn)
+
+
+def missing_first_tables(conn: Connection) -> list[str]:
+    """Tables of the first revision that the catalog lacks (see `upgrade`)."""
+    have = set(sa.inspect(conn).get_table_names())
+    return [name for name in FIRST_TABLES if name not in have]
+
+
+def _upgrade(conn: Connection) -> None:
+    current = current_revision(conn)
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    config = alembic_config(conn)
+    known = {s.revision for s in ScriptDirectory.from_config(config).walk_revisions()}
+    if current is not None and current not in known:
+        raise CollectionError(f"this catalog's schema (revision {current}) is newer than this ArtLens reads: upgrade ArtLens",
+                              {"kind": "schema", "part": "catalog", "problem": f"revision {current}"})
+    if current is None and sa.inspect(conn).has_table("settings"):
+        command.stamp(config, FIRST)  # made by create_all before Alembic: the first revision, or part of it
+    command.upgrade(config, "head")
