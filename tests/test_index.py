@@ -242,3 +242,33 @@ def test_clear_errors(small):
         index.search(q[:, :32], 5)
     with pytest.raises(ValueError, match="k must be"):
         index.search(q, 0)
+
+
+def test_a_single_query_scans_the_lists_in_parallel_and_answers_as_the_batch_does(approx_pq, monkeypatch):
+    index, x, ids = approx_pq
+    assert index._lists == artlens.store.index.SCAN_LISTS  # two equal halves of the vectors
+    sizes = [index._base.invlists.list_size(i) for i in range(index._lists)]
+    assert abs(sizes[0] - sizes[1]) <= 1
+    queries = unit_vectors(40, x.shape[1], seed=9)
+    one_by_one = [index.search(q, 10) for q in queries]  # the parallel path: one list per thread
+    batch = index.search(queries, 10)  # FAISS's own serial scan of both lists
+    assert np.array_equal(np.stack([i[0] for _, i in one_by_one]), batch[1])
+    assert np.allclose(np.stack([s[0] for s, _ in one_by_one]), batch[0], atol=1e-6)
+    # Threads never change an answer: the same query gives the same ids every time.
+    again = [index.search(q, 10)[1][0] for q in queries for _ in range(3)]
+    assert all(np.array_equal(a, one_by_one[n // 3][1][0]) for n, a in enumerate(again))
+    # A broad filter (post-filtered) goes the parallel way too, and keeps only allowed works.
+    allowed = np.sort(ids[::2])
+    scores, found = index.search(queries[0], 10, allowed_ids=allowed)
+    assert np.isin(found[0], allowed).all() and np.all(np.diff(scores[0]) <= 0)
+
+
+def test_an_index_of_one_list_searches_serially(approx_pq, tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(artlens.store.index, "SCAN_LISTS", 99)  # more lists than cores: one list (as on one core, or saved before the split)
+    index, x, ids = approx_pq
+    one = build_index(x, ids, exact_below=5_000)
+    assert one._lists == 1
+    one.save(tmp_path / "one.faiss")
+    loaded = VectorIndex.load(tmp_path / "one.faiss")
+    truth = brute_force(x, ids, x[:20], 10)[1]
+    assert recall(loaded.search(x[:20], 10)[1], truth) >= 0.9

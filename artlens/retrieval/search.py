@@ -100,7 +100,9 @@ def rank(
     weights = {f: float(w) for f, w in weights.items() if w > 0}
     total = sum(weights.values())
     if allowed is not None:
-        allowed = np.intersect1d(np.asarray(allowed, np.int64), vectors.ids)
+        allowed = np.asarray(allowed, np.int64)
+        if len(allowed) <= EXACT_BELOW:  # scored exactly: only works the vectors hold (an index ignores the others)
+            allowed = np.intersect1d(allowed, vectors.ids)
     want = max(10 * k, 256) + len(exclude)
     if nearest is None:
         cand = _candidates(vectors, query, weights, want, allowed)

@@ -8,12 +8,13 @@ Kinds (chosen by `build_index`, recorded in the index file itself):
 
 - ``exact``: `IndexFlatIP`. Below `EXACT_BELOW` vectors a brute-force scan is a few ms per query.
 - ``pq`` (default approximate): a 4-bit PQ fast-scan code of every vector (2 dims per sub-quantizer,
-  `IndexIVFPQFastScan` with a single list) scanned in full, then the best ``k * k_factor``
-  candidates re-ranked exactly from the stored vectors (`IndexRefineFlat`). `k_factor` is tuned at
-  build time to reach the target recall. On 1M random unit vectors (the hardest case: whitened
-  embeddings have no cluster structure for a graph or a coarse quantizer to exploit) it answers one
-  query in ~5 ms at d=256 and ~3 ms at d=128 with recall@10 0.96-0.97, builds in 25-40 s, and its
-  latency does not depend on the data. HNSW needed efSearch 4096 for the same recall at 1M x 128:
+  `IndexIVFPQFastScan`) scanned in full, then the best ``k * k_factor`` candidates re-ranked exactly
+  from the stored vectors (`IndexRefineFlat`). `k_factor` is tuned at build time to reach the target
+  recall. The codes sit in `SCAN_LISTS` equal inverted lists (a split, not clusters) that a single
+  query scans on parallel threads. On 1M random unit vectors (the hardest case: whitened embeddings
+  have no cluster structure for a graph or a coarse quantizer to exploit) one query takes a median of
+  ~2 ms at d=256 and ~6 ms at d=448 with recall@10 0.96-0.97 (docs/benchmarks.md), the build 10-20 s,
+  and its latency does not depend on the data. HNSW needed efSearch 4096 for the same recall at 1M x 128:
   41 ms per query after a 21 min build; IVF needed to probe nearly every list (bench/search_latency.py).
 - ``hnsw`` (opt-in, ``approx="hnsw"``): `IndexHNSWFlat`, efSearch tuned at build time. Better on data
   with strong low-dimensional structure; kept for that case and for comparison.
@@ -23,7 +24,9 @@ from __future__ import annotations
 
 import os
 import pathlib
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from typing import Any, BinaryIO, Literal
 
@@ -31,6 +34,7 @@ import faiss
 import numpy as np
 
 from artlens.errors import CollectionError
+from artlens.machine import usable_cores
 
 # For the search-parameter classes, untyped: FAISS's generated stubs miss their keyword constructors
 # (added at runtime by its Python wrappers) and SearchParametersHNSW.
@@ -65,6 +69,12 @@ STRATEGIES: tuple[str, ...] = ("auto", "exact", "selector", "post_filter")
 HNSW_M: int = 32
 HNSW_EF_CONSTRUCTION: int = 100
 PQ_NBITS: int = 4  # 4-bit codes are what the fast-scan SIMD kernels (in-register lookup tables) need
+# A PQ index keeps its vectors in this many inverted lists (when the machine has the cores), scanned on
+# as many threads by a single query: 1M x 384 went from 10.4 to 5.1 ms median (p99 11.3 -> 6.7-9.0).
+# Each list is scanned single-threaded and the lists' results merged by (score, row), so a query's
+# answer never depends on thread timing (FAISS's own parallel fast scan, implem 14, merged ties in
+# thread order: ~1 query in 300 changed between runs).
+SCAN_LISTS: int = 2
 TUNE_QUERIES: int = 500  # held-out queries for tuning: recall estimate +-0.01
 TUNE_K: int = 10
 TUNE_MARGIN: float = 0.01  # aim a little above the target: the tuning estimate has sampling noise
@@ -93,6 +103,10 @@ class VectorIndex:
         else:
             raise ValueError(f"unsupported FAISS index type {type(self._inner).__name__}")
         self._storage: Any = faiss.downcast_index(storage)  # an IndexFlat
+        # Lists a single query scans on parallel threads (PQ indexes built since SCAN_LISTS; older ones have one).
+        base: Any = faiss.downcast_index(self._inner.base_index) if self.kind == "pq" else None
+        self._base = base
+        self._lists = int(base.nlist) if base is not None else 1
         if self._storage.metric_type != faiss.METRIC_INNER_PRODUCT:
             raise ValueError("index does not use inner-product similarity")
         self.dim = int(index.d)
@@ -172,7 +186,10 @@ class VectorIndex:
     def _search(self, q: np.ndarray, k: int, allowed_ids: np.ndarray | None,
                 strategy: Strategy) -> tuple[np.ndarray, np.ndarray]:
         if allowed_ids is None:
-            scores, ids = self._index.search(q, k)
+            if self._parallel(q):
+                scores, ids = self._parallel_search(q, k, float(self._inner.k_factor))
+            else:
+                scores, ids = self._index.search(q, k)
         else:
             allowed = np.asarray(allowed_ids, dtype=np.int64).ravel()
             if strategy == "post_filter":
@@ -211,13 +228,17 @@ class VectorIndex:
             return np.full((len(q), k), -np.inf, np.float32), np.full((len(q), k), -1, np.int64), True
         share = min(1.0, len(allowed) / len(self))
         wide = min(len(self), int(np.ceil(2 * k / share)) + 10)  # 2x the expected need, plus slack
-        params = None
         if self.kind == "pq":
             # Re-rank as many candidates as k results of this share need (k * k_factor / share), not
             # k_factor times the wide list: at 1M x 384 with half allowed, p99 13.1 -> ~10 ms, recall@10 0.998 -> 0.99.
             k_factor = float(self._inner.k_factor)
-            params = _faiss.IndexRefineSearchParameters(k_factor=max(2.0, min(k_factor, k_factor * k / (share * wide))))
-        scores, ids = self._index.search(q, wide, params=params)
+            k_factor = max(2.0, min(k_factor, k_factor * k / (share * wide)))
+            if self._parallel(q):
+                scores, ids = self._parallel_search(q, wide, k_factor)
+            else:
+                scores, ids = self._index.search(q, wide, params=_faiss.IndexRefineSearchParameters(k_factor=k_factor))
+        else:
+            scores, ids = self._index.search(q, wide)
         at = np.minimum(np.searchsorted(allowed, ids), len(allowed) - 1)
         keep = (allowed[at] == ids) & (ids >= 0)
         complete = bool((keep.sum(axis=1) >= min(k, len(allowed))).all())
@@ -225,6 +246,42 @@ class VectorIndex:
         kept = np.take_along_axis(keep, order, axis=1)
         return (np.where(kept, np.take_along_axis(scores, order, axis=1), -np.inf).astype(np.float32),
                 np.where(kept, np.take_along_axis(ids, order, axis=1), -1), complete)
+
+    def _parallel(self, q: np.ndarray) -> bool:
+        return self._lists > 1 and len(q) < SMALL_BATCH
+
+    def _parallel_search(self, q: np.ndarray, k: int, k_factor: float) -> tuple[np.ndarray, np.ndarray]:
+        """What IndexRefineFlat answers (the best k * k_factor by PQ score, re-ranked exactly), with each
+        query's inverted lists scanned on threads of their own. Candidates are merged by (PQ score, row)
+        and re-ranked by (score, row): the same answer whatever the threads' timing."""
+        want = max(k, int(k * k_factor))
+        scores = np.full((len(q), k), -np.inf, np.float32)
+        ids = np.full((len(q), k), -1, np.int64)
+        pool = _scan_pool(self._lists)
+        for i in range(len(q)):
+            parts = list(pool.map(self._scan_list, [q[i]] * self._lists, [want] * self._lists, range(self._lists)))
+            dist = np.concatenate([d for d, _ in parts])
+            rows = np.concatenate([r for _, r in parts])
+            found = rows >= 0
+            dist, rows = dist[found], rows[found]
+            cand = rows[np.lexsort((rows, -dist))[:want]]
+            if not len(cand):
+                continue
+            sims = np.empty(len(cand), np.float32)
+            self._storage.compute_distance_subset(1, faiss.swig_ptr(q[i]), len(cand), faiss.swig_ptr(sims), faiss.swig_ptr(cand))
+            best = np.lexsort((cand, -sims))[:k]
+            scores[i, :len(best)], ids[i, :len(best)] = sims[best], self._ids[cand[best]]
+        return scores, ids
+
+    def _scan_list(self, q1: np.ndarray, want: int, list_no: int) -> tuple[np.ndarray, np.ndarray]:
+        """PQ scores and rows of the best `want` vectors of one inverted list, on the calling thread."""
+        dist = np.empty(want, np.float32)
+        rows = np.empty(want, np.int64)
+        assign = np.array([list_no], np.int64)
+        zero = np.zeros(1, np.float32)
+        self._base.search_preassigned_c(1, faiss.swig_ptr(q1), want, faiss.swig_ptr(assign), faiss.swig_ptr(zero),
+                                        faiss.swig_ptr(dist), faiss.swig_ptr(rows), False, _ONE_LIST)
+        return dist, rows
 
     def _allowed_rows(self, allowed_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Rows of the allowed catalog ids that are in the index: (sorted rows, None) or (empty, row mask)."""
@@ -351,6 +408,7 @@ def build_index(vectors: np.ndarray, ids: np.ndarray, *, exact_below: int = EXAC
     """
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     labels = np.ascontiguousarray(ids, dtype=np.int64)
+    rng = np.random.default_rng(seed)
     if x.ndim != 2 or x.shape[1] < 1:
         raise ValueError(f"vectors must be a 2-D (N, d) array, got shape {np.shape(vectors)}")
     n, d = x.shape
@@ -378,17 +436,16 @@ def build_index(vectors: np.ndarray, ids: np.ndarray, *, exact_below: int = EXAC
         # Two dims per 4-bit sub-quantizer. With four (PQ64 at d=256) recall@10 at 1M stayed at 0.77 even
         # re-ranking 1000 candidates; PQ128 reached 0.96 with 200-240. Odd d: one dim each.
         m = d // 2 if d % 2 == 0 else d
-        # A single inverted list: the PQ fast-scan kernel over everything, but through the IVF class,
-        # which (unlike IndexPQFastScan) accepts an ID selector for filters. More lists did not pay on
-        # isotropic data: reaching 0.95 recall needed probing nearly all of them (bench/search_latency.py).
-        # Several lists scanned on parallel threads (FAISS fast-scan implem 14) took 1M x 384 from 12.6 to
-        # 5.4 ms median, but one query's results then varied from run to run (about 1 query in 300: ties of
-        # the 4-bit distances merged in thread order), so paging could repeat or skip a work: not used.
-        base = faiss.IndexIVFPQFastScan(faiss.IndexFlatIP(d), d, 1, m, PQ_NBITS, faiss.METRIC_INNER_PRODUCT)
-        base.nprobe = 1
+        # The PQ fast-scan kernel over every vector, through the IVF class, which (unlike IndexPQFastScan)
+        # accepts an ID selector for filters. The vectors are split into `SCAN_LISTS` equal inverted lists
+        # (not clusters: probing fewer than all of them lost recall on isotropic data), so that a single
+        # query scans them on parallel threads (`_parallel_search`).
+        lists = _scan_lists(n)
+        base = faiss.IndexIVFPQFastScan(_splitter(x, lists, rng), d, lists, m, PQ_NBITS, faiss.METRIC_INNER_PRODUCT)
+        base.by_residual = False  # the lists are a split, not clusters: codes of the vectors themselves
+        base.nprobe = lists
         inner = faiss.IndexRefineFlat(base)
     index = faiss.IndexIDMap2(inner)
-    rng = np.random.default_rng(seed)
     if not index.is_trained:
         train = x if n <= TRAIN_MAX else x[np.sort(rng.choice(n, TRAIN_MAX, replace=False))]
         # k-means of 16 centroids per sub-quantizer: tiny parallel regions whose barriers dominate; with
@@ -416,6 +473,28 @@ def build_index(vectors: np.ndarray, ids: np.ndarray, *, exact_below: int = EXAC
         index.add_with_ids(x, labels)
         _tune(VectorIndex(index), x, held, target_recall, held_in_index=True)
     return VectorIndex(index)
+
+
+def _scan_lists(n: int) -> int:
+    """Inverted lists of a PQ index of n vectors: one per thread a single query scans them on."""
+    return SCAN_LISTS if usable_cores() >= SCAN_LISTS and n >= SCAN_LISTS * APPROX_MIN else 1
+
+
+def _splitter(x: np.ndarray, lists: int, rng: np.random.Generator) -> faiss.Index:
+    """A coarse quantizer that splits `x` into `lists` (1 or 2) equal halves: at the median of its projection
+    on the principal direction of a sample (two centroids on that line, one either side of the median)."""
+    d = x.shape[1]
+    quantizer = faiss.IndexFlatL2(d)
+    sample = x[np.sort(rng.choice(len(x), min(len(x), 8192), replace=False))]
+    mean = sample.mean(0)
+    if lists == 1:
+        quantizer.add(mean[None, :].astype(np.float32))
+        return quantizer
+    direction = np.linalg.svd(sample - mean, full_matrices=False)[2][0]
+    median = float(np.median(x @ direction))
+    at = mean + (median - float(mean @ direction)) * direction
+    quantizer.add(np.stack([at + direction, at - direction]).astype(np.float32))
+    return quantizer
 
 
 def _tune(index: VectorIndex, x: np.ndarray, held: np.ndarray, target_recall: float, *, held_in_index: bool) -> None:
@@ -481,6 +560,20 @@ def _top_k(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     top = np.take_along_axis(sims, part, axis=1)
     order = np.argsort(-top, axis=1, kind="stable")
     return np.take_along_axis(top, order, axis=1), np.take_along_axis(part, order, axis=1)
+
+
+_ONE_LIST: Any = _faiss.SearchParametersIVF(nprobe=1)  # read-only, shared by the scanning threads
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _scan_pool(threads: int) -> ThreadPoolExecutor:
+    """Threads for `_parallel_search`, made once per process; each runs FAISS single-threaded."""
+    with _pools_lock:
+        if threads not in _pools:
+            _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="artlens-scan",
+                                                 initializer=faiss.omp_set_num_threads, initargs=(1,))
+        return _pools[threads]
 
 
 @contextmanager
