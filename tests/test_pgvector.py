@@ -107,3 +107,33 @@ def test_a_search_survives_its_table_being_replaced_and_a_small_build_unpublishe
         assert col.catalog.published_vectors() is None
         assert not [t for t in published_tables(col) if t.startswith(pgvectors.TABLE_PREFIX)]
         assert len(col.search(ids=[int(col.vectors.ids[0])], k=5)) == 5
+
+
+def test_two_web_servers_search_one_collection_in_the_database(
+        small_collection: Collection, large: None, tmp_path: Path, request: pytest.FixtureRequest,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastapi.testclient import TestClient
+
+    from artlens.web import create_app
+
+    directory = copy_collection(small_collection.directory, tmp_path / "pg", "postgresql", request)
+    url = (directory / "database.url").read_text().strip()
+    monkeypatch.setenv("ARTLENS_HOME", str(tmp_path / "second-machine"))  # the URL's local folder: a machine of its own
+    asked: list[str] = []
+    nearest = Catalog.nearest
+
+    def spy(self: Catalog, info: dict, facet: str, *rest, **kw) -> np.ndarray:
+        asked.append(facet)
+        return nearest(self, info, facet, *rest, **kw)
+
+    monkeypatch.setattr(Catalog, "nearest", spy)
+    query = int(small_collection.vectors.ids[5])
+    style = small_collection.search(ids=[query], k=1)[0].metadata["style"]
+    answers = []
+    for app in (create_app(directory), create_app(url)):  # the second builds its own vectors from the catalog
+        r = TestClient(app).post("/api/search", data={"id": str(query), "k": "5", "where": f"style={style}"})
+        assert r.status_code == 200, r.text
+        assert all(hit["metadata"]["style"] == style for hit in r.json()["results"])
+        answers.append([hit["id"] for hit in r.json()["results"]])
+    assert asked == ["joint", "joint"]  # both asked the database's index, with the filter in the query
+    assert answers[0] == answers[1]
