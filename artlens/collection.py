@@ -412,7 +412,7 @@ class Collection:
         from artlens.store import pgvectors
 
         info = self._store.published_vectors()
-        if info is None or info.get("catalog_version") != vecs.catalog_version or set(vecs.matrices) - set(info["facets"]):
+        if info is None or info.get("catalog_version") != vecs.catalog_version:
             return None
         return info if pgvectors.searchable(info) else None
 
@@ -619,7 +619,8 @@ class Collection:
         query = search.query_vectors(positives, negatives)
         hits = None
         published = self._published(vecs)
-        if published is not None:  # filters and nearest neighbours in one SQL query
+        if published is not None and set(search.candidate_facets(vecs, use)) <= set(published["facets"]):
+            # filters and nearest neighbours in one SQL query
             def nearest(f: str, q: np.ndarray, n: int) -> np.ndarray:
                 return self._store.nearest(published, f, q, n, conditions)
             try:
@@ -1059,7 +1060,7 @@ class Collection:
             published = self._published(vecs)  # then search asks the database's indexes, not FAISS
             for f in (JOINT, *vecs.facets):
                 dim, kind = vecs.index_facts(f)
-                if published is not None:
+                if published is not None and f in published["facets"]:
                     kind = f"pgvector HNSW, ef_search {published['facets'][f]['ef_search']}"
                 space = vecs.spaces.get(f)
                 facets.append(FacetInfo(f, dim, kind, space.meta if space is not None else None))
@@ -1251,6 +1252,13 @@ class Collection:
             raise InputError(f"unknown metadata column {', '.join(missing)}; the collection has: {', '.join(known) or 'none'}")
 
 
+# The facets whose vectors a large PostgreSQL collection keeps in the database: the joint mix, which every
+# search with the default weights (the web app's, and most) ranks by. An HNSW build of 1M vectors took 11
+# minutes on 2 cores, and every build (each add) makes the tables anew; searches by one facet or with other
+# weights use the local FAISS indexes.
+PUBLISHED_FACETS = (JOINT,)
+
+
 def _publish_vectors(store: Catalog, vecs: FacetVectors) -> None:
     """A PostgreSQL collection too large for exact search also gets its vectors in the database (pgvector
     HNSW), where every web server of the collection searches them with the filters; a smaller one has none."""
@@ -1259,7 +1267,7 @@ def _publish_vectors(store: Catalog, vecs: FacetVectors) -> None:
     if store.backend == "sqlite":
         return
     if len(vecs) > EXACT_BELOW:
-        store.publish_vectors(vecs.catalog_version, vecs.ids, vecs.matrices)
+        store.publish_vectors(vecs.catalog_version, vecs.ids, {f: vecs.matrices[f] for f in PUBLISHED_FACETS})
     else:
         store.unpublish_vectors()
 

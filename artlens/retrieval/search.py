@@ -68,12 +68,16 @@ def _candidates(vectors: FacetVectors, query: dict[str, np.ndarray], weights: di
     return np.unique(np.concatenate([ids[ids >= 0] for ids in found]))
 
 
+def candidate_facets(vectors: FacetVectors, weights: Mapping[str, float]) -> list[str]:
+    """The indexes a ranking with these weights asks for candidates: the joint index holds the default
+    mix; with other weights each weighted facet proposes its own."""
+    used = {f: float(w) for f, w in weights.items() if w > 0}
+    return ["joint"] if used == vectors.weights else list(used)
+
+
 def _facet_queries(vectors: FacetVectors, query: dict[str, np.ndarray], weights: dict[str, float]) -> list[tuple[str, np.ndarray]]:
-    """The indexes to ask for candidates, each with its query: the joint index holds the default mix;
-    with other weights each facet proposes its own."""
-    if weights == vectors.weights:
-        return [("joint", _joint_query(query, weights))]
-    return [(f, query[f]) for f, w in weights.items() if w > 0]
+    """Each index to ask for candidates (`candidate_facets`) with its query."""
+    return [(f, _joint_query(query, weights) if f == "joint" else query[f]) for f in candidate_facets(vectors, weights)]
 
 
 def _joint_query(query: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
