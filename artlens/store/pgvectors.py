@@ -1,10 +1,11 @@
 """Facet vectors in PostgreSQL: pgvector `halfvec` columns with HNSW indexes, searched in SQL with filters.
 
 When a collection's catalog lives in PostgreSQL and has more artworks than exact search handles
-(`index.EXACT_BELOW`), every build also publishes transformed facet vectors (the collection publishes its
-joint facet: `collection.PUBLISHED_FACETS`) into a table of its own (``facet_vectors_<catalog version>_<random>``:
-the artwork id and one ``halfvec`` column per facet, each with an HNSW index on inner product), tunes each column's ``hnsw.ef_search`` for the same recall target as the
-FAISS indexes, and records the table in the catalog's settings (`PUBLISHED`). When every facet reaches
+(`index.EXACT_BELOW`), every build also publishes transformed facet vectors (the collection publishes
+its joint facet: `collection.PUBLISHED_FACETS`) into a table of its own
+(``facet_vectors_<catalog version>_<random>``: the artwork id and one ``halfvec`` column per facet, each
+with an HNSW index on inner product), tunes each column's ``hnsw.ef_search`` for the same recall target
+as the FAISS indexes, and records the table in the catalog's settings (`PUBLISHED`). When every facet reaches
 recall 0.95 that way (`searchable`), search asks PostgreSQL for each facet's candidates, with the
 metadata, prediction and region-count filters in the same query (pgvector 0.8's iterative index scan
 keeps a filtered search from running out of rows), and rescores them exactly as before: every web server
