@@ -627,6 +627,10 @@ class Collection:
                 hits = search.rank(vecs, query, use, k, exclude=exclude, nearest=nearest)
             except pgvectors.Stale:  # a newer build replaced the table meanwhile: this build's own index answers
                 hits = None
+            if hits is not None and len(hits) < k:
+                # A very selective filter can end pgvector's index scan early (hnsw.max_scan_tuples) with
+                # fewer rows than asked: the local index answers filters exactly then.
+                hits = None
         if hits is None:
             allowed = self._store.filter_ids(conditions) if conditions else None
             hits = search.rank(vecs, query, use, k, allowed, exclude)

@@ -73,6 +73,11 @@ def test_a_large_postgresql_collection_searches_with_pgvector_and_filters_in_sql
         assert asked == ["joint"] and len(hits) == 10
         assert all(h.metadata["style"] == style for h in hits)
         assert overlap([h.id for h in hits], [h.id for h in exact]) >= 0.9
+        # An index scan that stops short (pgvector's max_scan_tuples under a very selective filter) does not
+        # cut the results short: the local index answers instead.
+        with monkeypatch.context() as m:
+            m.setattr(Catalog, "nearest", lambda self, info, facet, query, limit, where=(): nearest(self, info, facet, query, limit, where)[:2])
+            assert len(col.search(ids=[ids[0]], k=10, where=[f"style={style}"])) == 10
         # Other weights, or one facet: candidates from the local FAISS indexes, which hold every facet.
         asked.clear()
         mine = [r.id for r in col.search(ids=[ids[1]], k=5, weights={"content": 1.0, "color": 1.0})]
