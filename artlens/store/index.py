@@ -135,8 +135,8 @@ class VectorIndex:
             return {"M": int(h.nb_neighbors(0) // 2), "efConstruction": int(h.efConstruction),
                     "efSearch": int(h.efSearch)}
         if self.kind == "pq":
-            base: Any = faiss.downcast_index(self._inner.base_index)
-            return {"pq": f"PQ{base.pq.M}x{base.pq.nbits}fs", "k_factor": float(self._inner.k_factor)}
+            return {"pq": f"PQ{self._base.pq.M}x{self._base.pq.nbits}fs", "k_factor": float(self._inner.k_factor),
+                    "lists": self._lists}
         return {}
 
     def vectors(self) -> np.ndarray:
