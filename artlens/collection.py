@@ -1222,7 +1222,8 @@ class Collection:
     def check(self, repair: bool = False) -> CheckReport:
         """Verify the collection: the catalog (SQLite's integrity check, the schema, raw features for
         every searchable artwork), the vectors against the catalog (every file read, row counts,
-        the catalog version they were built from), the thumbnails and the model files in models/.
+        the catalog version they were built from; on PostgreSQL, the copy published in the database),
+        the thumbnails and the model files in models/.
 
         repair: rebuild what can be rebuilt (the vectors, from the catalog; thumbnails, from the image
         files that are still there), move model files that do not load to models/broken/, and say

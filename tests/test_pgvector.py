@@ -105,8 +105,10 @@ def test_a_search_survives_its_table_being_replaced_and_a_small_build_unpublishe
             conn.exec_driver_sql(f'DROP TABLE "{table}"')
         assert [r.id for r in col.search(ids=[int(col.vectors.ids[0])], k=5)] == first  # the local index answers
 
-        col.build()  # a new build publishes again, and the records say which table is current
-        assert col.catalog.published_vectors()["table"] != table
+        report = col.check()
+        assert report.parts["vectors"] == "damaged" and "table of published vectors" in report.problems[0]
+        assert col.check(repair=True).parts["vectors"] == "repaired"  # a rebuild publishes again
+        assert col.catalog.published_vectors()["table"] != table and col.check().parts["vectors"] == "ok"
         monkeypatch.setattr(index, "EXACT_BELOW", 30_000)
         col.build()  # too small for it now: nothing left in the database
         assert col.catalog.published_vectors() is None

@@ -2,9 +2,10 @@
 
 The catalog is verified (SQLite's integrity check, the schema, raw features for every searchable
 artwork), the vectors against the catalog (every file read, row counts, the catalog version they
-were built from), the thumbnails and the model files in models/. A repair rebuilds the vectors from
-the catalog, makes thumbnails again from the image files that are still there, moves model files that
-do not load aside, and says what it cannot repair (a damaged catalog) and how to recover.
+were built from; on PostgreSQL, the copy a large collection publishes in the database), the thumbnails
+and the model files in models/. A repair rebuilds the vectors from the catalog (publishing them again),
+makes thumbnails again from the image files that are still there, moves model files that do not load
+aside, and says what it cannot repair (a damaged catalog) and how to recover.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def _check_vectors(store: Catalog, directory: Path) -> tuple[list[str], list[Pat
         found = [f"not built for the {_count(len(ids), 'artwork')} of the catalog"]
     else:
         found = [f"not built (the catalog is at version {version})"] if version else []
-    return found, vectors.leftovers(folder)
+    return found + store.published_problems(), vectors.leftovers(folder)
 
 
 def _model_files(directory: Path) -> list[Path]:

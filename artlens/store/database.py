@@ -215,6 +215,18 @@ class Catalog:
         """What `publish_vectors` recorded last (None on SQLite or when nothing is published)."""
         return None if self.backend == "sqlite" else self.setting(pgvectors.PUBLISHED)
 
+    def published_problems(self) -> list[str]:
+        """What is wrong with the published vectors (for `check`): their table gone, or of another build."""
+        info = self.published_vectors()
+        if info is None:
+            return []
+        if not pgvectors.table_exists(self.engine, info["table"]):
+            return [f"the database's table of published vectors ({info['table']}) is missing: searches use the local index"]
+        if info["catalog_version"] != self.setting("built_version"):
+            return [f"the vectors published in the database are of catalog version {info['catalog_version']}, "
+                    f"not of the last build ({self.setting('built_version')}): searches use the local index"]
+        return []
+
     def nearest(self, published: Mapping[str, Any], facet: str, query: np.ndarray, limit: int,
                 where: Sequence[tuple[str, str, str]] = ()) -> np.ndarray:
         """Ids nearest `query` on a published facet among artworks passing the filters, in one SQL query

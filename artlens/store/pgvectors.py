@@ -168,6 +168,11 @@ def searchable(info: Mapping[str, Any]) -> bool:
     return all((f.get("recall") or 0.0) >= MIN_RECALL for f in info["facets"].values())
 
 
+def table_exists(engine: Engine, table: str) -> bool:
+    with engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT to_regclass(%(t)s)", {"t": f'"{table}"'}).scalar() is not None
+
+
 def size_bytes(engine: Engine, table: str) -> int:
     """The table with its indexes, on disk (what the server caches to answer fast)."""
     with engine.begin() as conn:
