@@ -735,7 +735,7 @@ batch (MixStyle, Zhou et al. 2021: channel mean/std mixed with another work's, B
 batches). AdamW (head 1e-3, backbone 3e-4, weight decay 0.01), warm-up then cosine, EMA of the weights
 (0.998, the EMA is shipped).
 
-Training on this machine (2 CPU cores, shared with other jobs): the shipped weights are the EMA after
+Training on this machine (2 CPU cores): the shipped weights are the EMA after
 {epochs} epochs, **{minutes:.1f} min** of training wall time. The cosine schedule runs over whichever ends first, the planned epochs or the
 wall-time budget (`--minutes`), so the schedule always anneals; on a busy machine fewer epochs fit. {timing}
 
@@ -770,7 +770,7 @@ schedule monitor only, never used to choose the shipped weights):
 
 {ips:.1f} images/s with flip TTA ({ips_noflip:.1f} without) at {size} x {size} on 2 threads (ONNX Runtime,
 `PersonDetector(threads=2)`, resize and decoding included, JPEG decoding not; measured over the val run,
-while other jobs shared the cores, so an idle machine is faster).
+the machine otherwise idle but for light jobs at low priority; `bench/detect_speed.py` is the benchmark).
 
 ## Counting people
 
