@@ -71,8 +71,7 @@ def usable(engine: Engine) -> bool:
     return found is not None and found >= MIN_VERSION
 
 
-def publish(engine: Engine, catalog_version: int, ids: np.ndarray, matrices: Mapping[str, np.ndarray],
-            *, tune: bool = True) -> dict[str, Any]:
+def publish(engine: Engine, catalog_version: int, ids: np.ndarray, matrices: Mapping[str, np.ndarray]) -> dict[str, Any]:
     """Write one build's facet vectors to a new table with an HNSW index per facet; returns what to record
     under `PUBLISHED` (the caller records it and then calls `drop_others`)."""
     facets = {f: int(m.shape[1]) for f, m in matrices.items()}
@@ -92,7 +91,7 @@ def publish(engine: Engine, catalog_version: int, ids: np.ndarray, matrices: Map
             conn.exec_driver_sql(f'ANALYZE "{table}"')
         info: dict[str, Any] = {"table": table, "catalog_version": int(catalog_version), "facets": {}}
         for f, d in facets.items():
-            ef, recall = tune_ef_search(engine, table, f, ids, matrices[f]) if tune else (EF_SEARCH[2], None)
+            ef, recall = tune_ef_search(engine, table, f, ids, matrices[f])
             info["facets"][f] = {"dim": d, "ef_search": ef, "recall": recall}
         return info
     except BaseException:
@@ -165,7 +164,7 @@ def searchable(info: Mapping[str, Any]) -> bool:
     """True when every published facet reached `MIN_RECALL` at its tuned depth. Graph indexes need
     structure: real art vectors reach 0.99 at the smallest depth, while 1M random 384-d vectors reach
     0.14 at pgvector's deepest (docs/benchmarks.md); then the local FAISS index answers instead."""
-    return all((f.get("recall") or 0.0) >= MIN_RECALL for f in info["facets"].values())
+    return all(f["recall"] >= MIN_RECALL for f in info["facets"].values())
 
 
 def table_exists(engine: Engine, table: str) -> bool:
