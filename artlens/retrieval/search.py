@@ -106,13 +106,13 @@ def rank(
     if allowed is not None:
         allowed = np.asarray(allowed, np.int64)
         if len(allowed) <= EXACT_BELOW:  # scored exactly: only works the vectors hold (an index ignores the others)
-            allowed = np.intersect1d(allowed, vectors.ids)
+            allowed = np.unique(allowed[vectors.holds(allowed)])
     want = max(10 * k, 256) + len(exclude)
     if nearest is None:
         cand = _candidates(vectors, query, weights, want, allowed)
     else:
         cand = np.unique(np.concatenate([nearest(f, q, k + len(exclude)) for f, q in _facet_queries(vectors, query, weights)]))
-        cand = cand[np.isin(cand, vectors.ids)]  # a work added since the build has no local vectors yet
+        cand = cand[vectors.holds(cand)]  # a work added since the build has no local vectors yet
     if exclude:
         cand = cand[~np.isin(cand, np.fromiter(exclude, np.int64))]
     if len(cand) == 0:

@@ -99,8 +99,13 @@ class FacetVectors:
         return np.searchsorted(self.ids, np.asarray(ids, np.int64))
 
     def has(self, artwork_id: int) -> bool:
-        row = int(np.searchsorted(self.ids, artwork_id))
-        return row < len(self.ids) and int(self.ids[row]) == artwork_id
+        return bool(self.holds(np.array([artwork_id]))[0])
+
+    def holds(self, ids: np.ndarray) -> np.ndarray:
+        """Which of `ids` have vectors in this build (a binary search each: ids are sorted)."""
+        ids = np.asarray(ids, np.int64)
+        rows = np.minimum(np.searchsorted(self.ids, ids), max(len(self.ids) - 1, 0))
+        return (self.ids[rows] == ids) if len(self.ids) else np.zeros(len(ids), bool)
 
     def index(self, facet: str) -> VectorIndex:
         """The FAISS index of a facet (or 'joint'), loaded on first use."""
