@@ -394,7 +394,7 @@ class Collection:
     def build(self) -> FacetVectors:
         """Refit the facet transforms on the whole collection and rebuild every index."""
         self._vectors = self._build_vectors()
-        self._publish_vectors()
+        _publish_vectors(self._store, self._vectors)
         # Other machines' folders of a PostgreSQL collection follow the last finished build (see `vectors`).
         self._store.set_settings({"built_version": self._vectors.catalog_version})
         if self._store.layout_facets():
@@ -402,10 +402,6 @@ class Collection:
 
             maps.update(self._store, self._vectors)  # new works placed on the maps, the old ones kept where they are
         return self._vectors
-
-    def _publish_vectors(self) -> None:
-        if self._vectors is not None:
-            _publish_vectors(self._store, self._vectors)
 
     def _published(self, vecs: FacetVectors) -> dict[str, Any] | None:
         """The database's vectors when they are of the same build as `vecs` and recall well enough."""

@@ -222,9 +222,10 @@ class Catalog:
             return []
         if not pgvectors.table_exists(self.engine, info["table"]):
             return [f"the database's table of published vectors ({info['table']}) is missing: searches use the local index"]
-        if info["catalog_version"] != self.setting("built_version"):
+        built = self.setting("built_version")
+        if info["catalog_version"] != built:
             return [f"the vectors published in the database are of catalog version {info['catalog_version']}, "
-                    f"not of the last build ({self.setting('built_version')}): searches use the local index"]
+                    f"not of the last build ({built}): searches use the local index"]
         return []
 
     def nearest(self, published: Mapping[str, Any], facet: str, query: np.ndarray, limit: int,

@@ -63,7 +63,7 @@ def upgrade(engine: Engine, schema: str | None = None) -> None:
             missing = missing_first_tables(conn)
             metadata_obj.create_all(conn, tables=[metadata_obj.tables[name] for name in missing], checkfirst=True)
         if current != HEAD:
-            _upgrade(conn)
+            _upgrade(conn, current)
 
 
 def missing_first_tables(conn: Connection) -> list[str]:
@@ -72,8 +72,7 @@ def missing_first_tables(conn: Connection) -> list[str]:
     return [name for name in FIRST_TABLES if name not in have]
 
 
-def _upgrade(conn: Connection) -> None:
-    current = current_revision(conn)
+def _upgrade(conn: Connection, current: str | None) -> None:
     from alembic import command
     from alembic.script import ScriptDirectory
 
