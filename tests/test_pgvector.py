@@ -26,6 +26,26 @@ def large(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(search, "EXACT_BELOW", SMALL_EXACT_BELOW)
 
 
+@pytest.fixture
+def in_postgresql(small_collection: Collection, large: None, tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """`small_collection` migrated into PostgreSQL as a large collection: its vectors are published."""
+    return copy_collection(small_collection.directory, tmp_path / "pg", "postgresql", request)
+
+
+@pytest.fixture
+def asked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The facets searches ask the database's index for, in order (Catalog.nearest, spied on)."""
+    facets: list[str] = []
+    nearest = Catalog.nearest
+
+    def spy(self: Catalog, info: dict, facet: str, *rest, **kw) -> np.ndarray:
+        facets.append(facet)
+        return nearest(self, info, facet, *rest, **kw)
+
+    monkeypatch.setattr(Catalog, "nearest", spy)
+    return facets
+
+
 def published_tables(col: Collection) -> list[str]:
     with col.catalog.engine.connect() as conn:
         return sorted(sa.inspect(conn).get_table_names())
@@ -36,11 +56,9 @@ def overlap(a: list[int], b: list[int]) -> float:
 
 
 def test_a_large_postgresql_collection_searches_with_pgvector_and_filters_in_sql(
-        small_collection: Collection, large: None, tmp_path: Path, request: pytest.FixtureRequest,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        small_collection: Collection, in_postgresql: Path, asked: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     # Migrating publishes the copied vectors: a table of halfvec columns, one HNSW index per facet.
-    directory = copy_collection(small_collection.directory, tmp_path / "pg", "postgresql", request)
-    with Collection.open(directory) as col:
+    with Collection.open(in_postgresql) as col:
         published = col.catalog.published_vectors()
         assert published is not None and published["catalog_version"] == col.vectors.catalog_version
         assert set(published["facets"]) == {"joint"}  # the default mix: what most searches rank by
@@ -48,14 +66,6 @@ def test_a_large_postgresql_collection_searches_with_pgvector_and_filters_in_sql
         assert [t for t in published_tables(col) if t.startswith(pgvectors.TABLE_PREFIX)] == [published["table"]]
         assert [f.name for f in col.info().facets if f.index.startswith("pgvector HNSW, ef_search")] == ["joint"]
 
-        asked: list[str] = []
-        nearest = Catalog.nearest
-
-        def spy(self: Catalog, info: dict, facet: str, query: np.ndarray, limit: int, where=()) -> np.ndarray:
-            asked.append(facet)
-            return nearest(self, info, facet, query, limit, where)
-
-        monkeypatch.setattr(Catalog, "nearest", spy)
         ids = [int(i) for i in col.vectors.ids[::12]]
         agree = []
         for i in ids:
@@ -75,8 +85,9 @@ def test_a_large_postgresql_collection_searches_with_pgvector_and_filters_in_sql
         assert overlap([h.id for h in hits], [h.id for h in exact]) >= 0.9
         # An index scan that stops short (pgvector's max_scan_tuples under a very selective filter) does not
         # cut the results short: the local index answers instead.
+        nearest = Catalog.nearest
         with monkeypatch.context() as m:
-            m.setattr(Catalog, "nearest", lambda self, info, facet, query, limit, where=(): nearest(self, info, facet, query, limit, where)[:2])
+            m.setattr(Catalog, "nearest", lambda self, *a, **kw: nearest(self, *a, **kw)[:2])
             assert len(col.search(ids=[ids[0]], k=10, where=[f"style={style}"])) == 10
         # Other weights, or one facet: candidates from the local FAISS indexes, which hold every facet.
         asked.clear()
@@ -85,10 +96,8 @@ def test_a_large_postgresql_collection_searches_with_pgvector_and_filters_in_sql
 
 
 def test_a_search_survives_its_table_being_replaced_and_a_small_build_unpublishes(
-        small_collection: Collection, large: None, tmp_path: Path, request: pytest.FixtureRequest,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    directory = copy_collection(small_collection.directory, tmp_path / "pg", "postgresql", request)
-    with Collection.open(directory) as col:
+        in_postgresql: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Collection.open(in_postgresql) as col:
         published = col.catalog.published_vectors()
         table = published["table"]
         first = [r.id for r in col.search(ids=[int(col.vectors.ids[0])], k=5)]
@@ -117,27 +126,18 @@ def test_a_search_survives_its_table_being_replaced_and_a_small_build_unpublishe
 
 
 def test_two_web_servers_search_one_collection_in_the_database(
-        small_collection: Collection, large: None, tmp_path: Path, request: pytest.FixtureRequest,
+        small_collection: Collection, in_postgresql: Path, asked: list[str], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     from fastapi.testclient import TestClient
 
     from artlens.web import create_app
 
-    directory = copy_collection(small_collection.directory, tmp_path / "pg", "postgresql", request)
-    url = (directory / "database.url").read_text().strip()
+    url = (in_postgresql / "database.url").read_text().strip()
     monkeypatch.setenv("ARTLENS_HOME", str(tmp_path / "second-machine"))  # the URL's local folder: a machine of its own
-    asked: list[str] = []
-    nearest = Catalog.nearest
-
-    def spy(self: Catalog, info: dict, facet: str, *rest, **kw) -> np.ndarray:
-        asked.append(facet)
-        return nearest(self, info, facet, *rest, **kw)
-
-    monkeypatch.setattr(Catalog, "nearest", spy)
     query = int(small_collection.vectors.ids[5])
     style = small_collection.search(ids=[query], k=1)[0].metadata["style"]
     answers = []
-    for app in (create_app(directory), create_app(url)):  # the second builds its own vectors from the catalog
+    for app in (create_app(in_postgresql), create_app(url)):  # the second builds its own vectors from the catalog
         r = TestClient(app).post("/api/search", data={"id": str(query), "k": "5", "where": f"style={style}"})
         assert r.status_code == 200, r.text
         assert all(hit["metadata"]["style"] == style for hit in r.json()["results"])
