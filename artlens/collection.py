@@ -1254,9 +1254,9 @@ class Collection:
 
 
 # The facets whose vectors a large PostgreSQL collection keeps in the database: the joint mix, which every
-# search with the default weights (the web app's, and most) ranks by. An HNSW build of 1M vectors took 11
-# minutes on 2 cores, and every build (each add) makes the tables anew; searches by one facet or with other
-# weights use the local FAISS indexes.
+# search mixing facets ranks by (any weights of its facets: search._joint_query). An HNSW build of 1M vectors
+# took 11 minutes on 2 cores, and every build (each add) makes the tables anew; searches by one facet use the
+# local FAISS indexes.
 PUBLISHED_FACETS = (JOINT,)
 
 

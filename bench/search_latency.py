@@ -10,12 +10,19 @@ a markdown table and as JSON. Random isotropic vectors are the hardest case for 
 
 Optional rows: `--exact` times brute-force IndexFlatIP at each size; `--approx hnsw` benchmarks the
 HNSW alternative instead (slow to build at 1M); `--real COLLECTION` indexes a real collection's
-joint-facet vectors instead of random ones (some held out as queries), to see what structure buys; `--filters` times filtered searches (1% and 50% of
-the collection allowed); `--pgvector URL` (a PostgreSQL database with pgvector >= 0.8, e.g. the one
-`scripts/postgres start` prints) puts the same vectors into PostgreSQL as a large collection's build does
-(`artlens.store.pgvectors.publish`: halfvec column, HNSW, ef_search tuned) and times the same queries
-through the same SQL ArtLens sends, filters as a join on a table of random buckets (in the same run, so
-the two backends are compared on one machine state).
+joint-facet vectors instead of random ones (some held out as queries), to see what structure buys;
+`--filters` times filtered searches (1% and 50% of the collection allowed); `--pgvector URL` (a
+PostgreSQL database with pgvector >= 0.8, e.g. the one `scripts/postgres start` prints) puts the same
+vectors into PostgreSQL as a large collection's build does (`artlens.store.pgvectors.publish`: halfvec
+column, HNSW, ef_search tuned) and times the same queries through the same SQL ArtLens sends, filters as
+a join on a table of random buckets (in the same run, so the two backends are compared on one machine
+state).
+
+`--collection COLLECTION` times what a user's search costs instead of one index's search:
+`artlens.retrieval.search.rank` (the index it picks, asked for as many results as it asks, then the exact
+rescoring of every facet and the percentiles) on random unit vectors per facet at that collection's
+dimensions and default mix: the default mix, another two-facet mix, one facet alone, and the default mix
+with 50% and 1% of the works allowed (each after WARM_UP untimed queries).
 """
 
 from __future__ import annotations
@@ -140,6 +147,83 @@ def bench_one(dim: int, n: int, args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+WARM_UP = 20  # queries run before timing each kind of search (first-touch page faults, thread start)
+
+
+def bench_searches(n: int, dims: dict[str, int], weights: dict[str, float], args: argparse.Namespace) -> list[dict]:
+    """What a user's search costs: `search.rank` (candidates from the index it picks, then exact rescoring
+    of every facet, percentiles) on n random unit vectors per facet at a real collection's dimensions and
+    default mix, for the default mix, a two-facet mix of other weights, one facet alone, and filters."""
+    from artlens.retrieval import search
+    from artlens.store.vectors import FacetVectors, joint_matrix, score_quantiles
+
+    mats = {f: unit_vectors(n, d, seed=10 + i) for i, (f, d) in enumerate(dims.items())}
+    ids = np.arange(n, dtype=np.int64) * 7 + 3
+    fitted = [f for f in mats if f in ("content", "style", "color")]
+    mixed = [f for f in weights if weights[f] > 0]
+    mixes = {"default mix": weights,
+             f"{mixed[0]} + {mixed[-1]} 1:1": {mixed[0]: 1.0, mixed[-1]: 1.0},
+             f"{mixed[-1]} alone": {mixed[-1]: 1.0}}
+    joint = joint_matrix(mats, weights)
+    indexes = {}
+    for facet, x in (("joint", joint), (mixed[-1], mats[mixed[-1]])):
+        t = time.perf_counter()
+        indexes[facet] = build_index(x, ids)
+        print(f"  {facet}: built {indexes[facet]!r} in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+    del joint  # the index holds its own copy
+    rng = np.random.default_rng(3)
+    # Learned facets are listed through `spaces`; ranking reads only their names, so no space is needed here.
+    vectors = FacetVectors(directory=pathlib.Path("."), ids=ids, matrices=mats, transforms={},
+                           quantiles={f: score_quantiles(m, rng) for f, m in mats.items()}, weights=weights,
+                           catalog_version=1, spaces={f: None for f in mats if f not in fitted},  # type: ignore[misc]
+                           _indexes=indexes)
+    queries = {f: unit_vectors(args.queries + WARM_UP, d, seed=100 + i) for i, (f, d) in enumerate(dims.items())}
+    rng = np.random.default_rng(2)
+    half = np.sort(rng.choice(ids, n // 2, replace=False))
+    one = np.sort(rng.choice(ids, n // 100, replace=False))
+    cases: list[tuple[str, dict[str, float], np.ndarray | None]] = [(name, mix, None) for name, mix in mixes.items()]
+    cases += [("default mix", weights, half), ("default mix", weights, one)]
+    rows = []
+    for name, mix, allowed in cases:
+        nq = args.queries if allowed is None else min(200, args.queries)
+        query = [{f: queries[f][i] for f in dims} for i in range(nq + WARM_UP)]
+        for q in query[:WARM_UP]:
+            search.rank(vectors, q, mix, K, allowed)
+        found = np.full((nq, K), -1, np.int64)
+        lat = np.empty(nq)
+        for i, q in enumerate(query[WARM_UP:]):
+            t = time.perf_counter()
+            hits = search.rank(vectors, q, mix, K, allowed)
+            lat[i] = (time.perf_counter() - t) * 1e3
+            found[i, :len(hits)] = [h.id for h in hits]
+        truth = exact_top(mats, mix, query[WARM_UP:], ids, allowed)
+        asked = search.candidate_facets(vectors, mix)
+        note = f"search.rank, {name}: {'+'.join(asked)} index"
+        if allowed is not None:
+            note += f", filter: {len(allowed) / n:.0%} allowed"
+        dim = sum(dims[f] for f in (weights if asked == ["joint"] else asked))
+        rows.append(row(dim, n, "search", ", ".join(f"{f} {w:g}" for f, w in mix.items() if w > 0), 1, None, lat,
+                        recall_at_k(found, truth), None, note=note))
+        print(f"  {rows[-1]}", file=sys.stderr)
+    return rows
+
+
+def exact_top(mats: dict[str, np.ndarray], mix: dict[str, float], queries: list[dict[str, np.ndarray]], ids: np.ndarray,
+              allowed: np.ndarray | None) -> np.ndarray:
+    """The true top K ids of each query under the weighted mean of facet cosines (in chunks of queries)."""
+    total = sum(mix.values())
+    keep = None if allowed is None else np.isin(ids, allowed)
+    out = []
+    for start in range(0, len(queries), 100):
+        chunk = queries[start:start + 100]
+        score = sum((w / total) * (np.stack([q[f] for q in chunk]) @ mats[f].T) for f, w in mix.items() if w > 0)
+        if keep is not None:
+            score[:, ~keep] = -np.inf
+        top = np.argpartition(-score, K, axis=1)[:, :K]
+        out.append(ids[top])
+    return np.concatenate(out)
+
+
 def first_k(found: np.ndarray) -> np.ndarray:
     """The first K ids, padded with -1 when a filtered search found fewer."""
     return np.concatenate([found[:K], np.full(max(0, K - len(found)), -1, np.int64)])
@@ -224,7 +308,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                         help="FAISS OpenMP threads (global setting; default: what a server process has). VectorIndex.search "
                              "pins searches of fewer than SMALL_BATCH queries to one thread, so this only matters for batches.")
     parser.add_argument("--collection", type=pathlib.Path,
-                        help="take the dimensions from this collection's facets (as `artlens info` lists them) instead of --dim")
+                        help="time whole searches (search.rank) on random facets of this collection's dimensions and default mix, instead of --dim")
     parser.add_argument("--real", type=pathlib.Path, metavar="COLLECTION",
                         help="instead of random vectors, this collection's joint-facet vectors (--queries of them held out as queries)")
     parser.add_argument("--approx", choices=["pq", "hnsw"], default="pq")
@@ -238,15 +322,19 @@ def main(argv: list[str] | None = None) -> list[dict]:
         train, held = real_vectors(args.real, args.queries)
         args.dim, args.sizes = [train.shape[1]], [len(train)]
         print(f"{args.real}: {len(train)} joint vectors indexed, {len(held)} held out as queries", file=sys.stderr)
+    print(f"faiss {faiss.__version__}, {os.cpu_count()} CPUs, EXACT_BELOW={EXACT_BELOW}", file=sys.stderr)
+    rows: list[dict] = []
     if args.collection is not None:
         from artlens import Collection
 
         with Collection.open(args.collection) as col:
-            args.dim = sorted({f.dim for f in col.info().facets})
-        print(f"dimensions of {args.collection}'s facets: {args.dim}", file=sys.stderr)
-    print(f"faiss {faiss.__version__}, {os.cpu_count()} CPUs, EXACT_BELOW={EXACT_BELOW}", file=sys.stderr)
-    rows: list[dict] = []
-    for dim in args.dim:
+            dims = {f.name: f.dim for f in col.info().facets if f.name != "joint"}
+            weights = {f: w for f, w in col.facet_weights().items() if w > 0}
+        dims_text = ", ".join(f"{f} {d}" for f, d in dims.items()) + "; default mix " + ", ".join(f"{f} {w:g}" for f, w in weights.items())
+        print(f"{args.collection}: {dims_text}", file=sys.stderr)
+        for n in args.sizes:
+            rows += bench_searches(n, dims, weights, args)
+    for dim in args.dim if args.collection is None else []:
         for n in args.sizes:
             print(f"dim={dim} N={n}", file=sys.stderr)
             rows += bench_one(dim, n, args)
@@ -254,7 +342,22 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(json.dumps(rows, indent=1))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
-    if args.write:
+    if args.write and args.collection is not None:
+        from bench.report import machine, write_section
+
+        body = "\n".join([
+            "## Search latency of whole searches",
+            "",
+            f"`bench/search_latency.py --collection COLLECTION --sizes {' '.join(map(str, args.sizes))}` on {machine()}, faiss {faiss.__version__}:",
+            "`search.rank`, what `Collection.search` runs once the query's vectors are known, on random unit vectors per facet at",
+            f"the dimensions and default mix of a real collection ({dims_text}); {args.queries} single queries one at a time",
+            f"(200 with a filter), each kind after {WARM_UP} untimed ones, k=10, recall@10 against the exact weighted mean of facet",
+            "cosines. Goal: p99 under 10 ms at 1M with recall@10 >= 0.95, filters included. Dim: of the index asked.",
+            "",
+            markdown(rows),
+        ])
+        print(f"written to {write_section('search-user', body)}", file=sys.stderr)
+    elif args.write:
         from bench.report import machine, write_section
 
         body = "\n".join([

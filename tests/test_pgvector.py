@@ -89,10 +89,15 @@ def test_a_large_postgresql_collection_searches_with_pgvector_and_filters_in_sql
         with monkeypatch.context() as m:
             m.setattr(Catalog, "nearest", lambda self, *a, **kw: nearest(self, *a, **kw)[:2])
             assert len(col.search(ids=[ids[0]], k=10, where=[f"style={style}"])) == 10
-        # Other weights, or one facet: candidates from the local FAISS indexes, which hold every facet.
+        # Other weights of the joint's facets: the same table, with a query that scores that mix.
         asked.clear()
-        mine = [r.id for r in col.search(ids=[ids[1]], k=5, weights={"content": 1.0, "color": 1.0})]
-        assert asked == [] and mine == [r.id for r in small_collection.search(ids=[ids[1]], k=5, weights={"content": 1.0, "color": 1.0})]
+        mine = [r.id for r in col.search(ids=[ids[1]], k=10, weights={"content": 1.0, "color": 1.0})]
+        exact = [r.id for r in small_collection.search(ids=[ids[1]], k=10, weights={"content": 1.0, "color": 1.0})]
+        assert asked == ["joint"] and overlap(mine, exact) >= 0.9
+        # One facet: candidates from its local FAISS index.
+        asked.clear()
+        mine = [r.id for r in col.search(ids=[ids[1]], k=5, facet="color")]
+        assert asked == [] and mine == [r.id for r in small_collection.search(ids=[ids[1]], k=5, facet="color")]
 
 
 def test_a_search_survives_its_table_being_replaced_and_a_small_build_unpublishes(

@@ -123,3 +123,44 @@ def test_style_neighbours_share_the_style_on_wikiart(small_collection: Collectio
         results = small_collection.search(images=[art.path], k=10)
         hits.append(np.mean([r.metadata["style"] == art.meta["style"] for r in results]))
     assert np.mean(hits) > 0.35  # 11 styles: chance is about 0.09
+
+
+def _random_facets(n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = {}
+    for facet, dim in (("content", 128), ("style", 128), ("color", 64)):
+        x = rng.standard_normal((n, dim)).astype(np.float32)
+        out[facet] = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return out
+
+
+def test_any_mix_of_the_joint_facets_is_one_scan_of_the_joint_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    from artlens.retrieval import search
+    from artlens.store.index import build_index
+    from artlens.store.vectors import FacetVectors, joint_matrix
+
+    n, k = 5000, 10
+    monkeypatch.setattr(search, "EXACT_BELOW", 1000)  # large enough to ask an index
+    mats = _random_facets(n)
+    queries = _random_facets(20, seed=1)
+    mix_of_collection = {"content": 0.35, "style": 0.55, "color": 0.1}
+    joint = joint_matrix(mats, mix_of_collection)
+    ids = np.arange(n, dtype=np.int64) * 2 + 5
+    vectors = FacetVectors(directory=Path("."), ids=ids, matrices=mats, transforms={}, quantiles={f: np.linspace(-1, 1, 11) for f in mats},
+                           weights=mix_of_collection, catalog_version=1, _indexes={"joint": build_index(joint, ids, exact_below=1000)})
+    mine = {"content": 1.0, "color": 3.0}
+    assert search.candidate_facets(vectors, mine) == ["joint"]
+
+    # The joint query scores the mix itself: its inner product with a joint vector is the weighted mean of facet cosines.
+    q = {f: queries[f][0] for f in mats}
+    mix_scores = (1.0 * mats["content"] @ q["content"] + 3.0 * mats["color"] @ q["color"]) / 4.0
+    np.testing.assert_allclose(joint @ search._joint_query(q, mine, mix_of_collection), mix_scores, atol=1e-5)
+
+    found = 0
+    for i in range(20):
+        q = {f: queries[f][i] for f in mats}
+        hits = search.rank(vectors, q, mine, k)
+        exact = (1.0 * mats["content"] @ q["content"] + 3.0 * mats["color"] @ q["color"]) / 4.0
+        found += len({h.id for h in hits} & set(ids[np.argsort(-exact)[:k]]))
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert found / (20 * k) >= 0.9

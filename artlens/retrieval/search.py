@@ -3,9 +3,10 @@
 A query is one or more positive images (a moodboard: their vectors averaged per facet) and
 optionally negative images, which pull the query away from what they share (Rocchio-style:
 q = mean(positives) - NEGATIVE_WEIGHT * mean(negatives)). The ranking score is the weighted mean
-of per-facet cosine similarities. Candidates come from each facet's FAISS index (or every
-allowed artwork when that is cheap; or, for a large collection in PostgreSQL, from its pgvector indexes
-with the filters in the same query), and are then rescored exactly on all facets.
+of per-facet cosine similarities. Candidates come from the joint FAISS index for any mix of the facets it
+holds, from a facet's own index for one facet, else from each weighted facet's (or every allowed artwork
+when that is cheap; or, for a large collection in PostgreSQL, from its pgvector index with the filters in
+the same query), and are then rescored exactly on all facets.
 """
 
 from __future__ import annotations
@@ -61,28 +62,46 @@ def query_vectors(positives: Mapping[str, np.ndarray], negatives: Mapping[str, n
 
 def _candidates(vectors: FacetVectors, query: dict[str, np.ndarray], weights: dict[str, float], want: int, allowed: np.ndarray | None) -> np.ndarray:
     """Catalog ids worth scoring exactly."""
+    asked = _facet_queries(vectors, query, weights)
     pool = vectors.ids if allowed is None else allowed
-    if len(pool) <= EXACT_BELOW:
+    if len(asked) > 1 and len(pool) <= EXACT_BELOW:
+        # Several indexes' best lists can miss the mix's best; when the allowed works are few, score them all.
+        # One index ranks by the final score itself, exactly when the allowed works are few (VectorIndex.search).
         return pool
-    found = [vectors.index(f).search(q[None, :], want, allowed_ids=allowed)[1][0] for f, q in _facet_queries(vectors, query, weights)]
+    found = [vectors.index(f).search(q[None, :], want, allowed_ids=allowed)[1][0] for f, q in asked]
     return np.unique(np.concatenate([ids[ids >= 0] for ids in found]))
 
 
 def candidate_facets(vectors: FacetVectors, weights: Mapping[str, float]) -> list[str]:
-    """The indexes a ranking with these weights asks for candidates: the joint index holds the default
-    mix; with other weights each weighted facet proposes its own."""
-    used = {f: float(w) for f, w in weights.items() if w > 0}
-    return ["joint"] if used == vectors.weights else list(used)
+    """The indexes a ranking with these weights asks for candidates: one facet's own index; the joint index
+    for any mix of the facets it holds (with a query that scores the mix, `_joint_query`); otherwise each
+    weighted facet proposes its own candidates."""
+    used = [f for f, w in weights.items() if w > 0]
+    if len(used) > 1 and all(vectors.weights.get(f, 0) > 0 for f in used):
+        return ["joint"]
+    return used
+
+
+def _scores_exactly(vectors: FacetVectors, weights: Mapping[str, float]) -> bool:
+    """Whether the one index asked ranks by the final score itself (so its top k are the answer's)."""
+    return len(candidate_facets(vectors, weights)) == 1
 
 
 def _facet_queries(vectors: FacetVectors, query: dict[str, np.ndarray], weights: dict[str, float]) -> list[tuple[str, np.ndarray]]:
     """Each index to ask for candidates (`candidate_facets`) with its query."""
-    return [(f, _joint_query(query, weights) if f == "joint" else query[f]) for f in candidate_facets(vectors, weights)]
+    return [(f, _joint_query(query, weights, vectors.weights) if f == "joint" else query[f]) for f in candidate_facets(vectors, weights)]
 
 
-def _joint_query(query: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
-    total = sum(weights.values())
-    return np.concatenate([np.sqrt(w / total) * query[f] for f, w in weights.items() if w > 0]).astype(np.float32)
+def _joint_query(query: dict[str, np.ndarray], weights: Mapping[str, float], joint: Mapping[str, float]) -> np.ndarray:
+    """A query whose inner product with a joint vector is the weighted mean of facet cosines under `weights`.
+
+    A joint vector holds each facet f of the collection's mix `joint` scaled by sqrt(joint[f] / its total)
+    (`joint_matrix`), so the query's part f is scaled by (weights[f] / their total) / that: any mix of
+    those facets is then one scan of the joint index, its exact re-ranking scoring the mix itself.
+    """
+    total, joint_total = sum(weights.values()), sum(joint.values())
+    parts = [(weights.get(f, 0.0) / total) / np.sqrt(w / joint_total) * query[f] for f, w in joint.items() if w > 0]
+    return np.concatenate(parts).astype(np.float32)
 
 
 def rank(
@@ -107,11 +126,13 @@ def rank(
         allowed = np.asarray(allowed, np.int64)
         if len(allowed) <= EXACT_BELOW:  # scored exactly: only works the vectors hold (an index ignores the others)
             allowed = np.unique(allowed[vectors.holds(allowed)])
-    want = max(10 * k, 256) + len(exclude)
+    # An index that ranks by the final score is asked for the answer's k (its recall is tuned at build
+    # time); candidates merged from several facets' indexes need a wider pool to rescore.
+    want = k + len(exclude) if _scores_exactly(vectors, weights) else max(10 * k, 256) + len(exclude)
     if nearest is None:
         cand = _candidates(vectors, query, weights, want, allowed)
     else:
-        cand = np.unique(np.concatenate([nearest(f, q, k + len(exclude)) for f, q in _facet_queries(vectors, query, weights)]))
+        cand = np.unique(np.concatenate([nearest(f, q, want) for f, q in _facet_queries(vectors, query, weights)]))
         cand = cand[vectors.holds(cand)]  # a work added since the build has no local vectors yet
     if exclude:
         cand = cand[~np.isin(cand, np.fromiter(exclude, np.int64))]
