@@ -404,10 +404,11 @@ class Collection:
         return self._vectors
 
     def _published(self, vecs: FacetVectors) -> dict[str, Any] | None:
-        """The database's vectors when they are of the same build as `vecs` and recall well enough."""
+        """The database's vectors when they are of the same build as `vecs` and recall well enough (read from
+        the catalog at most once a second, as `_follow_other_machines` asks)."""
         from artlens.store import pgvectors
 
-        info = self._store.published_vectors()
+        info = self._store.published_vectors(fresh_within=FOLLOW_SECONDS)
         if info is None or info.get("catalog_version") != vecs.catalog_version:
             return None
         return info if pgvectors.searchable(info) else None
@@ -623,6 +624,7 @@ class Collection:
                 hits = search.rank(vecs, query, use, k, exclude=exclude, nearest=nearest)
             except pgvectors.Stale:  # a newer build replaced the table meanwhile: this build's own index answers
                 hits = None
+                self._store.published_vectors()  # and the next search reads what replaced it
             if hits is not None and len(hits) < k:
                 # A very selective filter can end pgvector's index scan early (hnsw.max_scan_tuples) with
                 # fewer rows than asked: the local index answers filters exactly then.

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from artlens import Collection
+from artlens import Collection, collection
 from artlens.retrieval import search
 from artlens.store import index, pgvectors
 from artlens.store.database import Catalog
@@ -73,6 +73,16 @@ def test_a_large_postgresql_collection_searches_with_pgvector_and_filters_in_sql
             exact = [r.id for r in small_collection.search(ids=[i], k=10)]
             agree.append(overlap(mine, exact))
         assert asked.count("joint") == len(ids)
+
+        # A busy server reads what is published at most once a second (here: an hour), not once per search.
+        reads: list[str] = []
+        setting = Catalog.setting
+        with monkeypatch.context() as m:
+            m.setattr(collection, "FOLLOW_SECONDS", 3600.0)
+            m.setattr(Catalog, "setting", lambda self, key: (reads.append(key), setting(self, key))[1])
+            for i in ids[:5]:
+                col.search(ids=[i], k=10)
+        assert reads.count(pgvectors.PUBLISHED) <= 1 and asked.count("joint") == len(ids) + 5
         assert np.mean(agree) >= 0.95, agree
 
         # A filter (metadata) goes into the same SQL query; every result passes it.

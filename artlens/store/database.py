@@ -29,6 +29,7 @@ class Catalog:
     def __init__(self, engine: Engine, address: Address) -> None:
         self.engine = engine  # for tests and tools that need raw SQL; the library goes through methods
         self.address = address
+        self._published: tuple[float, dict[str, Any] | None] = (float("-inf"), None)  # when read, and what
 
     @classmethod
     def open(cls, address: Address | Path) -> Catalog:
@@ -84,6 +85,8 @@ class Catalog:
         with self.engine.begin() as conn:
             for key, value in values.items():
                 catalog.set_setting(conn, key, value)
+        if pgvectors.PUBLISHED in values:
+            self._published = (float("-inf"), None)
 
     def settings(self, keys: Sequence[str]) -> dict[str, Any]:
         """Several settings in one query (missing ones are None)."""
@@ -211,9 +214,19 @@ class Catalog:
             self.set_settings({pgvectors.PUBLISHED: None})
             pgvectors.drop_others(self.engine, keep=None)
 
-    def published_vectors(self) -> dict[str, Any] | None:
-        """What `publish_vectors` recorded last (None on SQLite or when nothing is published)."""
-        return None if self.backend == "sqlite" else self.setting(pgvectors.PUBLISHED)
+    def published_vectors(self, fresh_within: float = 0.0) -> dict[str, Any] | None:
+        """What `publish_vectors` recorded last (None on SQLite or when nothing is published). A value this
+        object read less than `fresh_within` seconds ago is reused (searches ask at most once a second);
+        setting it here forgets the reused value."""
+        import time
+
+        if self.backend == "sqlite":
+            return None
+        read_at, info = self._published
+        if time.monotonic() - read_at >= fresh_within:
+            info = self.setting(pgvectors.PUBLISHED)
+            self._published = (time.monotonic(), info)
+        return info
 
     def published_problems(self) -> list[str]:
         """What is wrong with the published vectors (for `check`): their table gone, or of another build."""
