@@ -535,6 +535,14 @@ jointly with the backbone on multi-crop views (ALADIN trains on many crops per w
 stages 4-5, whose statistics the style facet reads but which stay frozen here (caching stops at stage 5
 to fit the 2-hour budget).
 
+Tried since (2026-11-30), without the backbone: training the learned space on more views of each work.
+The style statistics of seven views of every training painting (the whole work, its mirror image, and the
+five 80% crops of `embed.tta_views`) were computed with the shipped network (8,977 paintings, 6.5 min),
+and each batch row drew one view (whole kept with probability 0.5, or any view): artist P@1 of the
+validation artists (whole works, as a collection stores them) 0.590, 0.586, 0.598 (whole or mirror only),
+0.590 (whole or crops), against 0.597 for the same space trained on whole works. Views at feature level
+do not teach the space anything the whole works do not: the ceiling is in the features.
+
 ## Per epoch (style statistics, validation artists)
 
 | epoch | artist P@1 | movement P@10 |
