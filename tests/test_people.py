@@ -123,6 +123,25 @@ def test_decode_turns_a_peak_into_a_box() -> None:
     assert boxes[0].tolist() == pytest.approx([2.5 * 16 - 8, 1.5 * 16 - 8, 2.5 * 16 + 8, 1.5 * 16 + 8])
 
 
+def test_the_cells_around_a_peak_vote_on_its_box() -> None:
+    """The peak's own cell sees the person 12 px too wide on the right; its neighbours, nearly as sure, see
+    the right edge where it is: the box moves most of the way to them."""
+    heat = np.zeros((6, 6), np.float32)
+    heat[2:5, 2:5] = 0.6
+    heat[3, 3] = 0.9
+    ltrb = np.zeros((4, 6, 6), np.float32)
+    ys, xs = np.mgrid[0:6, 0:6]
+    cx, cy = (xs + 0.5) * 16, (ys + 0.5) * 16
+    person = (24.0, 24.0, 72.0, 96.0)  # x0, y0, x1, y1: every cell regresses this box...
+    ltrb[:] = [cx - person[0], cy - person[1], person[2] - cx, person[3] - cy]
+    ltrb[2, 3, 3] += 12  # ...but the peak's cell
+    boxes, scores = decode(heat, ltrb, stride=16)
+    assert scores.tolist() == pytest.approx([0.9])
+    x0, y0, x1, y1 = boxes[0]
+    assert (x0, y0, y1) == pytest.approx(person[:2] + person[3:])
+    assert person[2] < x1 < person[2] + 3  # 12 px off alone; 8 neighbours at 0.6 ** 2 against 0.9 ** 2
+
+
 def test_fuse_flip_maps_the_mirror_back() -> None:
     """A box seen in the mirror image lands on the same place, its left and right distances swapped."""
     heat, heat_m = np.zeros((3, 4), np.float32), np.zeros((3, 4), np.float32)
