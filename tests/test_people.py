@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from artlens.features.people import MODEL_PATH, People, PersonDetector, decode, fuse_flip
+from artlens.features.people import MODEL_PATH, SUPPORT_SCALE, People, PersonDetector, decode, fuse_flip
 
 from conftest import DATA, DEMO
 
@@ -119,8 +119,9 @@ def test_decode_turns_a_peak_into_a_box() -> None:
     heat[1, 3] = 0.5  # a neighbour of the peak, not a peak itself
     ltrb = np.full((4, 4, 4), 8.0, np.float32)
     boxes, scores = decode(heat, ltrb, stride=16)
-    assert scores.tolist() == pytest.approx([0.9])
     assert boxes[0].tolist() == pytest.approx([2.5 * 16 - 8, 1.5 * 16 - 8, 2.5 * 16 + 8, 1.5 * 16 + 8])
+    # A lone confident cell (its neighbour's box lies elsewhere): the score says few cells back it.
+    assert scores.tolist() == pytest.approx([0.9 * np.sqrt(1 - np.exp(-0.9 / SUPPORT_SCALE))])
 
 
 def test_the_cells_around_a_peak_vote_on_its_box() -> None:
@@ -136,7 +137,8 @@ def test_the_cells_around_a_peak_vote_on_its_box() -> None:
     ltrb[:] = [cx - person[0], cy - person[1], person[2] - cx, person[3] - cy]
     ltrb[2, 3, 3] += 12  # ...but the peak's cell
     boxes, scores = decode(heat, ltrb, stride=16)
-    assert scores.tolist() == pytest.approx([0.9])
+    support = 0.9 + 8 * 0.6  # the peak and its 8 neighbours agree on the box
+    assert scores.tolist() == pytest.approx([0.9 * np.sqrt(1 - np.exp(-support / SUPPORT_SCALE))])
     x0, y0, x1, y1 = boxes[0]
     assert (x0, y0, y1) == pytest.approx(person[:2] + person[3:])
     assert person[2] < x1 < person[2] + 3  # 12 px off alone; 8 neighbours at 0.6 ** 2 against 0.9 ** 2
