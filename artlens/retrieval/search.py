@@ -66,7 +66,7 @@ def _candidates(vectors: FacetVectors, query: dict[str, np.ndarray], weights: di
     pool = vectors.ids if allowed is None else allowed
     if len(asked) > 1 and len(pool) <= EXACT_BELOW:
         # Several indexes' best lists can miss the mix's best; when the allowed works are few, score them all.
-        # One index ranks by the final score itself, exactly when the allowed works are few (VectorIndex.search).
+        # (One index asked ranks by the final score itself, and scores a small allowed set exactly.)
         return pool
     found = [vectors.index(f).search(q[None, :], want, allowed_ids=allowed)[1][0] for f, q in asked]
     return np.unique(np.concatenate([ids[ids >= 0] for ids in found]))

@@ -7,6 +7,7 @@ and a second backend (PostgreSQL) only has to honour it. The SQL itself lives in
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -218,8 +219,6 @@ class Catalog:
         """What `publish_vectors` recorded last (None on SQLite or when nothing is published). A value this
         object read less than `fresh_within` seconds ago is reused (searches ask at most once a second);
         setting it here forgets the reused value."""
-        import time
-
         if self.backend == "sqlite":
             return None
         read_at, info = self._published
