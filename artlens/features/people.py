@@ -139,7 +139,7 @@ def _vote(boxes: np.ndarray, cell_boxes: np.ndarray, heat: np.ndarray) -> tuple[
 class PersonDetector:
     """Finds people in artworks; the ONNX session is created once, `detect` may be called on any image.
 
-    Attributes read from the model's metadata: `version` (e.g. "people-v1-2026-11-30.d3": the model's, then
+    Attributes read from the model's metadata: `version` (e.g. "people-v1-2026-11-30-e42.d3": the model's, then
     the decoding's), `input_size` (the square side images are squashed to), `stride` and `count_threshold`:
     the score above which a detection counts as a person when counting (max F1 at IoU 0.5 on People-Art
     *train*, never val).
