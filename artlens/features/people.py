@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from artlens.evaluation.metrics import iou_matrix
 from artlens.features.faces import as_rgb, nms
 
 if TYPE_CHECKING:
@@ -123,13 +124,7 @@ def _vote(boxes: np.ndarray, cell_boxes: np.ndarray, heat: np.ndarray) -> tuple[
     the summed heat of its voters."""
     if not len(boxes) or not len(cell_boxes):
         return boxes, np.zeros(len(boxes), np.float32)
-    ix0, iy0 = np.maximum(boxes[:, None, 0], cell_boxes[None, :, 0]), np.maximum(boxes[:, None, 1], cell_boxes[None, :, 1])
-    ix1, iy1 = np.minimum(boxes[:, None, 2], cell_boxes[None, :, 2]), np.minimum(boxes[:, None, 3], cell_boxes[None, :, 3])
-    inter = np.clip(ix1 - ix0, 0, None) * np.clip(iy1 - iy0, 0, None)
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    cell_area = (cell_boxes[:, 2] - cell_boxes[:, 0]) * (cell_boxes[:, 3] - cell_boxes[:, 1])
-    iou = inter / np.maximum(area[:, None] + cell_area[None, :] - inter, 1e-6)
-    voted = iou >= VOTE_IOU
+    voted = iou_matrix(boxes, cell_boxes, inclusive=False) >= VOTE_IOU  # network pixels: continuous corners
     weight = np.where(voted, heat[None, :].astype(np.float32) ** VOTE_POWER, 0.0)
     total = weight.sum(axis=1, keepdims=True)
     support = np.where(voted, heat[None, :], 0.0).sum(axis=1).astype(np.float32)
