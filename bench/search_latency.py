@@ -18,6 +18,11 @@ column, HNSW, ef_search tuned) and times the same queries through the same SQL A
 a join on a table of random buckets (in the same run, so the two backends are compared on one machine
 state).
 
+`--like COLLECTION` draws the vectors from a model fitted to that collection's own (bench/art_vectors.py:
+a Gaussian mixture in its principal subspace plus isotropic noise), with held-out real works as queries,
+and first prints how the model compares with the real vectors at the real size: what art collections
+get, where random vectors give the worst case. The joint facet's dimension comes from the collection.
+
 `--collection COLLECTION` times what a user's search costs instead of one index's search:
 `artlens.retrieval.search.rank` (the index it picks, asked for as many results as it asks, then the exact
 rescoring of every facet and the percentiles) on random unit vectors per facet at that collection's
@@ -93,10 +98,35 @@ def real_vectors(directory: pathlib.Path, queries: int) -> tuple[np.ndarray, np.
     return x[queries:], x[:queries]
 
 
+def like_vectors(directory: pathlib.Path, facets: list[str], n: int, queries: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], str]:
+    """n vectors per facet drawn from a model of the collection's own (fitted without `queries` held-out works),
+    those works' real vectors as queries, and a markdown table comparing model and real vectors at the real size."""
+    from artlens.store import vectors
+    from bench import art_vectors
+
+    mats = vectors.load(directory / "vectors").matrices
+    order = np.random.default_rng(0).permutation(len(mats[facets[0]]))
+    real = {f: np.ascontiguousarray(mats[f][order], np.float32) for f in facets}
+    model = art_vectors.fit({f: m[queries:] for f, m in real.items()})
+    same_size = art_vectors.sample(model, len(order) - queries, seed=1)
+    joined = [np.concatenate([m[a:b] for m in part.values()], axis=1)
+              for part, a, b in ((real, queries, None), (same_size, 0, None), (real, 0, queries))]
+    joined = [np.ascontiguousarray(j / np.linalg.norm(j, axis=1, keepdims=True)) for j in joined]  # cosines of the facets together
+    seen = art_vectors.compare(joined[0], joined[1], joined[2])
+    table = "\n".join([f"| vectors ({len(joined[0])}, {'+'.join(facets)}) | " + " | ".join(art_vectors.COMPARE_COLUMNS) + " |",
+                       "|" + "---|" * (len(art_vectors.COMPARE_COLUMNS) + 1)]
+                      + [f"| {name} | " + " | ".join(f"{v:.3f}" for v in row) + " |" for name, row in seen.items()])
+    print(table, file=sys.stderr)
+    return art_vectors.sample(model, n, seed=2), {f: m[:queries] for f, m in real.items()}, table
+
+
 def bench_one(dim: int, n: int, args: argparse.Namespace) -> list[dict]:
     rows: list[dict] = []
     if args.real is not None:
         x, queries = real_vectors(args.real, args.queries)
+    elif args.like is not None:
+        drawn, real_queries, args.like_table = like_vectors(args.like, ["joint"], n, args.queries)
+        x, queries = drawn["joint"], real_queries["joint"]
     else:
         x, queries = unit_vectors(n, dim, seed=0), unit_vectors(args.queries, dim, seed=1)
     ids = np.arange(n, dtype=np.int64) * 7 + 3  # catalog ids are not row numbers
@@ -157,7 +187,11 @@ def bench_searches(n: int, dims: dict[str, int], weights: dict[str, float], args
     from artlens.retrieval import search
     from artlens.store.vectors import FacetVectors, joint_matrix, score_quantiles
 
-    mats = {f: unit_vectors(n, d, seed=10 + i) for i, (f, d) in enumerate(dims.items())}
+    if args.like is not None:
+        mats, real_queries, args.like_table = like_vectors(args.like, list(dims), n, args.queries + WARM_UP)
+    else:
+        mats = {f: unit_vectors(n, d, seed=10 + i) for i, (f, d) in enumerate(dims.items())}
+        real_queries = {f: unit_vectors(args.queries + WARM_UP, d, seed=100 + i) for i, (f, d) in enumerate(dims.items())}
     ids = np.arange(n, dtype=np.int64) * 7 + 3
     fitted = [f for f in mats if f in ("content", "style", "color")]
     mixed = [f for f in weights if weights[f] > 0]
@@ -177,7 +211,7 @@ def bench_searches(n: int, dims: dict[str, int], weights: dict[str, float], args
                            quantiles={f: score_quantiles(m, rng) for f, m in mats.items()}, weights=weights,
                            catalog_version=1, spaces={f: None for f in mats if f not in fitted},  # type: ignore[misc]
                            _indexes=indexes)
-    queries = {f: unit_vectors(args.queries + WARM_UP, d, seed=100 + i) for i, (f, d) in enumerate(dims.items())}
+    queries = real_queries
     rng = np.random.default_rng(2)
     half = np.sort(rng.choice(ids, n // 2, replace=False))
     one = np.sort(rng.choice(ids, n // 100, replace=False))
@@ -311,6 +345,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
                         help="time whole searches (search.rank) on random facets of this collection's dimensions and default mix, instead of --dim")
     parser.add_argument("--real", type=pathlib.Path, metavar="COLLECTION",
                         help="instead of random vectors, this collection's joint-facet vectors (--queries of them held out as queries)")
+    parser.add_argument("--like", type=pathlib.Path, metavar="COLLECTION",
+                        help="instead of random vectors, vectors drawn from a model of this collection's (real works held out as queries)")
     parser.add_argument("--approx", choices=["pq", "hnsw"], default="pq")
     parser.add_argument("--exact", action="store_true", help="also time brute-force IndexFlatIP")
     parser.add_argument("--filters", action="store_true", help="also time filtered searches")
@@ -318,6 +354,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--json", type=pathlib.Path, help="write the rows to this file too")
     parser.add_argument("--write", action="store_true", help="write the table to docs/benchmarks.md")
     args = parser.parse_args(argv)
+    if args.like is not None and args.collection is None:
+        from artlens.store import vectors
+
+        args.dim = [vectors.load(args.like / "vectors").matrices["joint"].shape[1]]
     if args.real is not None:
         train, held = real_vectors(args.real, args.queries)
         args.dim, args.sizes = [train.shape[1]], [len(train)]
@@ -342,7 +382,29 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(json.dumps(rows, indent=1))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
-    if args.write and args.collection is not None:
+    if args.write and args.like is not None:
+        from bench.report import machine, write_section
+
+        what = ("`search.rank` (whole searches, default mix and others, as in the section above)" if args.collection is not None
+                else "one index's search (`VectorIndex.search(q, 10)`)" + (" and pgvector's" if args.pgvector else ""))
+        body = "\n".join([
+            "## Search latency on art-like vectors" + (" (whole searches)" if args.collection is not None else ""),
+            "",
+            f"`bench/search_latency.py --like COLLECTION {'--collection COLLECTION ' if args.collection else ''}--sizes "
+            f"{' '.join(map(str, args.sizes))}{' --filters' if args.filters else ''}{' --pgvector URL' if args.pgvector else ''}` "
+            f"on {machine()}, faiss {faiss.__version__}: {what} on vectors drawn from a model of the collection's own",
+            f"(bench/art_vectors.py, fitted to {args.like.name}'s works but {args.queries} held out), those {args.queries} real works as",
+            "single queries one at a time, k=10, recall@10 against exact search. The model against the real vectors,",
+            "at the real size and for the same held-out queries (median cosine of the 1st / 10th neighbour; recall@10",
+            "of IVF-Flat with sqrt(N) k-means lists by lists probed; of 4-bit PQ re-ranking 40 / 160 candidates):",
+            "",
+            args.like_table,
+            "",
+            markdown(rows),
+        ])
+        section = "search-like-user" if args.collection is not None else "search-like"
+        print(f"written to {write_section(section, body)}", file=sys.stderr)
+    elif args.write and args.collection is not None:
         from bench.report import machine, write_section
 
         body = "\n".join([

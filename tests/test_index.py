@@ -272,3 +272,41 @@ def test_an_index_of_one_list_searches_serially(approx_pq, tmp_path: Path, monke
     loaded = VectorIndex.load(tmp_path / "one.faiss")
     truth = brute_force(x, ids, x[:20], 10)[1]
     assert recall(loaded.search(x[:20], 10)[1], truth) >= 0.9
+
+
+def clustered_vectors(n: int, d: int, seed: int, centres: int = 300) -> np.ndarray:
+    """Unit vectors around random centres, as embeddings of artworks cluster by style and subject."""
+    rng = np.random.default_rng(seed)
+    centre = np.random.default_rng(99).standard_normal((centres, d), dtype=np.float32)
+    x = centre[rng.integers(centres, size=n)] + 0.35 * rng.standard_normal((n, d), dtype=np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def approx_clustered() -> tuple[VectorIndex, np.ndarray, np.ndarray]:
+    x = clustered_vectors(40_000, 48, seed=20)
+    ids = np.arange(40_000, dtype=np.int64) * 5 + 2
+    return build_index(x, ids, exact_below=5_000), x, ids
+
+
+def test_clustered_vectors_get_lists_a_query_probes_a_few_of(approx_clustered, tmp_path: Path):
+    index, x, ids = approx_clustered
+    assert index.kind == "pq" and index.params["lists"] == 200
+    assert index.params["nprobe"] < index.params["lists"] // 4  # a fraction of the codes scanned
+    queries = clustered_vectors(200, 48, seed=21)  # works from outside the index
+    truth = brute_force(x, ids, queries, 10)[1]
+    assert recall(index.search(queries, 10)[1], truth) >= 0.95
+    assert recall(np.stack([index.search(q, 10)[1][0] for q in queries[:50]]), truth[:50]) >= 0.95
+    index.save(tmp_path / "clustered.faiss")
+    assert VectorIndex.load(tmp_path / "clustered.faiss").params == index.params
+
+
+@pytest.mark.parametrize("share, strategy", [(0.002, "auto"), (0.5, "auto"), (0.1, "selector"), (0.5, "selector")])
+def test_filters_on_a_clustered_index_keep_their_recall(approx_clustered, share, strategy):
+    index, x, ids = approx_clustered
+    allowed = np.sort(np.random.default_rng(22).choice(ids, int(share * len(ids)), replace=False))
+    mask = np.isin(ids, allowed)
+    queries = clustered_vectors(100, 48, seed=23)
+    scores, found = index.search(queries, 10, allowed_ids=allowed, strategy=strategy)
+    assert np.isin(found, allowed).all()
+    assert recall(found, brute_force(x[mask], ids[mask], queries, 10)[1]) >= 0.95
