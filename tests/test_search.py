@@ -150,6 +150,9 @@ def test_any_mix_of_the_joint_facets_is_one_scan_of_the_joint_index(monkeypatch:
                            weights=mix_of_collection, catalog_version=1, _indexes={"joint": build_index(joint, ids, exact_below=1000)})
     mine = {"content": 1.0, "color": 3.0}
     assert search.candidate_facets(vectors, mine) == ["joint"]
+    # The index's depth is tuned for the collection's own mix (at any scale); another mix asks it for more.
+    assert search._own_mix(vectors, {"content": 0.7, "style": 1.1, "color": 0.2})
+    assert not search._own_mix(vectors, mine)
 
     # The joint query scores the mix itself: its inner product with a joint vector is the weighted mean of facet cosines.
     q = {f: queries[f][0] for f in mats}

@@ -87,6 +87,15 @@ def _scores_exactly(vectors: FacetVectors, weights: Mapping[str, float]) -> bool
     return len(candidate_facets(vectors, weights)) == 1
 
 
+def _own_mix(vectors: FacetVectors, weights: Mapping[str, float]) -> bool:
+    """Whether these weights are one facet's alone or the joint facet's own mix (up to scale)."""
+    if candidate_facets(vectors, weights) != ["joint"]:
+        return True
+    joint = {f: w for f, w in vectors.weights.items() if w > 0}
+    total, joint_total = sum(weights.values()), sum(joint.values())
+    return set(weights) == set(joint) and all(abs(weights[f] / total - joint[f] / joint_total) < 1e-6 for f in joint)
+
+
 def _facet_queries(vectors: FacetVectors, query: dict[str, np.ndarray], weights: dict[str, float]) -> list[tuple[str, np.ndarray]]:
     """Each index to ask for candidates (`candidate_facets`) with its query."""
     return [(f, _joint_query(query, weights, vectors.weights) if f == "joint" else query[f]) for f in candidate_facets(vectors, weights)]
@@ -127,8 +136,13 @@ def rank(
         if len(allowed) <= EXACT_BELOW:  # scored exactly: only works the vectors hold (an index ignores the others)
             allowed = np.unique(allowed[vectors.holds(allowed)])
     # An index that ranks by the final score is asked for the answer's k (its recall is tuned at build
-    # time); candidates merged from several facets' indexes need a wider pool to rescore.
-    want = k + len(exclude) if _scores_exactly(vectors, weights) else max(10 * k, 256) + len(exclude)
+    # time), twice as many for a mix other than the joint facet's own (tuned on its own queries: content +
+    # style_learned 1:1 on 1M art-model vectors had recall@10 0.943 at k, 0.963 at 2k, in the same time);
+    # candidates merged from several facets' indexes need a wider pool to rescore.
+    if _scores_exactly(vectors, weights):
+        want = k * (1 if _own_mix(vectors, weights) else 2) + len(exclude)
+    else:
+        want = max(10 * k, 256) + len(exclude)
     if nearest is None:
         cand = _candidates(vectors, query, weights, want, allowed)
     else:
