@@ -37,6 +37,12 @@ SYSTEM_USER = "pgserver"
 URL_FILE = "artlens.url"  # inside the data folder: the URL of the running server
 
 
+def shared_buffers_mb() -> int:
+    """A quarter of this machine's memory, at most 4 GB and at least PostgreSQL's default 128 MB."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    return max(128, min(4096, total // 4))
+
+
 def binaries() -> Path:
     """The folder of the wheel's PostgreSQL programs."""
     try:
@@ -116,8 +122,10 @@ def start(data: Path = DEFAULT_DATA, port: int | None = None) -> str:
     if not (data / "PG_VERSION").is_file():
         _pg("initdb", "--auth=trust", "--encoding=UTF8", "--no-instructions", "-U", "postgres", "-D", str(data), user=user)
     port = port or _free_port()
-    # Sockets go in the data folder (not /run/postgresql, which may not exist or be writable).
-    options = f"-h 127.0.0.1 -p {port} -k {data}"
+    # Sockets go in the data folder (not /run/postgresql, which may not exist or be writable). Shared buffers:
+    # a quarter of the memory up to 4 GB instead of PostgreSQL's 128 MB, so that a published HNSW index stays
+    # in them (1M 448-d works: 2.3 GB; a search at ef_search 100 took median 10.1 ms with 128 MB, 6.8 with 4 GB).
+    options = f"-h 127.0.0.1 -p {port} -k {data} -c shared_buffers={shared_buffers_mb()}MB"
     _pg("pg_ctl", "-w", "-t", "60", "-D", str(data), "-l", str(data / "server.log"), "-o", options, "start", user=user)
     psql = ["-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-q", "-t", "-A"]
     if _pg("psql", *psql, "-d", "postgres", "-c", f"SELECT 1 FROM pg_roles WHERE rolname = '{USER}'", user=user).strip() != "1":
