@@ -85,20 +85,26 @@ def test_a_large_postgresql_collection_searches_with_pgvector_and_filters_in_sql
         assert reads.count(pgvectors.PUBLISHED) <= 1 and asked.count("joint") == len(ids) + 5
         assert np.mean(agree) >= 0.95, agree
 
-        # A filter (metadata) goes into the same SQL query; every result passes it.
+        # A filter (metadata) allowing more than index.EXACT_FILTER_BELOW works (lowered to 5 here) goes into
+        # the same SQL query; every result passes it.
         style = small_collection.search(ids=[ids[0]], k=1)[0].metadata["style"]
-        asked.clear()
-        hits = col.search(ids=[ids[0]], k=10, where=[f"style={style}"])
         exact = small_collection.search(ids=[ids[0]], k=10, where=[f"style={style}"])
-        assert asked == ["joint"] and len(hits) == 10
-        assert all(h.metadata["style"] == style for h in hits)
-        assert overlap([h.id for h in hits], [h.id for h in exact]) >= 0.9
-        # An index scan that stops short (pgvector's max_scan_tuples under a very selective filter) does not
-        # cut the results short: the local index answers instead.
-        nearest = Catalog.nearest
+        asked.clear()
         with monkeypatch.context() as m:
+            m.setattr(index, "EXACT_FILTER_BELOW", 5)
+            hits = col.search(ids=[ids[0]], k=10, where=[f"style={style}"])
+            assert asked == ["joint"] and len(hits) == 10
+            assert all(h.metadata["style"] == style for h in hits)
+            assert overlap([h.id for h in hits], [h.id for h in exact]) >= 0.9
+            # An index scan that stops short (pgvector's max_scan_tuples under a very selective filter) does not
+            # cut the results short: the local index answers instead.
+            nearest = Catalog.nearest
             m.setattr(Catalog, "nearest", lambda self, *a, **kw: nearest(self, *a, **kw)[:2])
             assert len(col.search(ids=[ids[0]], k=10, where=[f"style={style}"])) == 10
+        # A selective filter is scored exactly on this machine: its works listed by the catalog, no HNSW scan.
+        asked.clear()
+        hits = col.search(ids=[ids[0]], k=10, where=[f"style={style}"])
+        assert asked == [] and [(h.id, h.score) for h in hits] == [(h.id, h.score) for h in exact]
         # Other weights of the joint's facets: the same table, with a query that scores that mix.
         asked.clear()
         mine = [r.id for r in col.search(ids=[ids[1]], k=10, weights={"content": 1.0, "color": 1.0})]
@@ -149,6 +155,7 @@ def test_two_web_servers_search_one_collection_in_the_database(
 
     url = (in_postgresql / "database.url").read_text().strip()
     monkeypatch.setenv("ARTLENS_HOME", str(tmp_path / "second-machine"))  # the URL's local folder: a machine of its own
+    monkeypatch.setattr(index, "EXACT_FILTER_BELOW", 5)  # a filter of more works than that goes to the database
     query = int(small_collection.vectors.ids[5])
     style = small_collection.search(ids=[query], k=1)[0].metadata["style"]
     answers = []

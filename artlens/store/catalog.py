@@ -440,11 +440,12 @@ def metadata_columns(conn: Connection) -> list[str]:
     return sorted(str(k) for (k,) in keys)
 
 
-def filter_ids(conn: Connection, where: Sequence[tuple[str, str, str]]) -> np.ndarray:
-    """Ids of indexed artworks whose metadata pass every (column, op, value) condition (`filter_conditions`)."""
+def filter_ids(conn: Connection, where: Sequence[tuple[str, str, str]], limit: int | None = None) -> np.ndarray:
+    """Ids of indexed artworks whose metadata pass every (column, op, value) condition (`filter_conditions`),
+    the first `limit` of them when given."""
     q = sa.select(artworks.c.id).where(*filter_conditions(where))
     # Sorted ids let the index answer a broad filter by over-fetching instead of a per-id selector.
-    return np.asarray([r[0] for r in conn.execute(q.order_by(artworks.c.id))], dtype=np.int64)
+    return np.asarray([r[0] for r in conn.execute(q.order_by(artworks.c.id).limit(limit))], dtype=np.int64)
 
 
 def filter_conditions(where: Sequence[tuple[str, str, str]]) -> list[sa.ColumnElement]:

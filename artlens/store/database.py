@@ -191,10 +191,10 @@ class Catalog:
         with self.engine.connect() as conn:
             return catalog.unknown_columns(conn, names, predictions)
 
-    def filter_ids(self, where: Sequence[tuple[str, str, str]]) -> np.ndarray:
-        """Sorted ids of indexed artworks passing every (column, op, value) condition."""
+    def filter_ids(self, where: Sequence[tuple[str, str, str]], limit: int | None = None) -> np.ndarray:
+        """Sorted ids of indexed artworks passing every (column, op, value) condition (the first `limit`)."""
         with self.engine.connect() as conn:
-            return catalog.filter_ids(conn, where)
+            return catalog.filter_ids(conn, where, limit)
 
     # -- facet vectors in PostgreSQL (pgvectors.py) --------------------------------------------
 
