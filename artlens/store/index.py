@@ -504,10 +504,10 @@ def _build_split(x: np.ndarray, labels: np.ndarray, held: np.ndarray, target_rec
     so that a single query scans them on parallel threads (`_parallel_search`)."""
     lists = _scan_lists(len(x))
     index = _pq_index(x, labels, _splitter(x, lists, rng), lists, rng, by_residual=False)
-    vi = VectorIndex(index)
-    vi._base.nprobe = lists
-    _tune(vi, x, held, target_recall, held_in_index=True)
-    return VectorIndex(index)
+    built = VectorIndex(index)
+    built._base.nprobe = lists
+    _tune(built, x, held, target_recall, held_in_index=True)
+    return built
 
 
 def _build_clustered(x: np.ndarray, labels: np.ndarray, held: np.ndarray, target_recall: float,
@@ -527,9 +527,8 @@ def _build_clustered(x: np.ndarray, labels: np.ndarray, held: np.ndarray, target
     kmeans.train(sample)  # both cores: one large parallel region per iteration
     quantizer = faiss.IndexFlatIP(d)
     quantizer.add(np.asarray(kmeans.centroids, np.float32))
-    index = _pq_index(x, labels, quantizer, lists, rng, by_residual=True)
-    vi = VectorIndex(index)
-    return VectorIndex(index) if _tune_clustered(vi, x, held, target_recall) else None
+    built = VectorIndex(_pq_index(x, labels, quantizer, lists, rng, by_residual=True))
+    return built if _tune_clustered(built, x, held, target_recall) else None
 
 
 def _cluster_lists(n: int) -> int:
