@@ -310,3 +310,13 @@ def test_filters_on_a_clustered_index_keep_their_recall(approx_clustered, share,
     scores, found = index.search(queries, 10, allowed_ids=allowed, strategy=strategy)
     assert np.isin(found, allowed).all()
     assert recall(found, brute_force(x[mask], ids[mask], queries, 10)[1]) >= 0.95
+
+
+def test_tuning_is_not_fooled_by_its_own_held_out_rows():
+    # 500 held-out rows are 5% of 10,000: their neighbours among each other must not count as misses
+    # (they once capped measured recall at 0.95, so tuning ran to the deepest re-ranking).
+    x = unit_vectors(10_000, 32, seed=30)
+    index = build_index(x, np.arange(10_000), exact_below=1_000)
+    assert index.params["k_factor"] < max(artlens.store.index._K_FACTORS)
+    q = unit_vectors(100, 32, seed=31)
+    assert recall(index.search(q, 10)[1], brute_force(x, np.arange(10_000), q, 10)[1]) >= 0.95
