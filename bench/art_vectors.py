@@ -43,7 +43,8 @@ def fit(matrices: dict[str, np.ndarray], seed: int = 0) -> ArtVectorModel:
     mean = x.mean(0)
     _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
     var = s**2 / len(x)
-    mixture = GaussianMixture(COMPONENTS, covariance_type="full", reg_covar=1e-4, random_state=seed, max_iter=200)
+    # At least ~20 works a component: a small collection gets fewer.
+    mixture = GaussianMixture(min(COMPONENTS, max(1, len(x) // 20)), covariance_type="full", reg_covar=1e-4, random_state=seed, max_iter=200)
     mixture.fit((x - mean) @ vt[:RANK].T)
     noise = float(np.sqrt(var[RANK:].sum() / (x.shape[1] - RANK)))
     return ArtVectorModel({f: m.shape[1] for f, m in matrices.items()}, mean, vt[:RANK], mixture, noise)
