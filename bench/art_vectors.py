@@ -68,6 +68,12 @@ def sample(model: ArtVectorModel, n: int, seed: int) -> dict[str, np.ndarray]:
     return out
 
 
+def concatenated(matrices: dict[str, np.ndarray]) -> np.ndarray:
+    """Each work's facets side by side as one unit vector (what `compare` takes: cosines of all facets at once)."""
+    x = np.concatenate(list(matrices.values()), axis=1)
+    return np.ascontiguousarray(x / np.linalg.norm(x, axis=1, keepdims=True), dtype=np.float32)
+
+
 def compare(real: np.ndarray, drawn: np.ndarray, queries: np.ndarray) -> dict[str, list[float]]:
     """What an index sees of `real` and of as many `drawn` vectors, for the same real `queries`: median cosine
     of the 1st and 10th neighbour, recall@10 of IVF-Flat with sqrt(N) k-means lists probing 1, 2, 4, ... of them,

@@ -109,11 +109,9 @@ def like_vectors(directory: pathlib.Path, facets: list[str], n: int, queries: in
     real = {f: np.ascontiguousarray(mats[f][order], np.float32) for f in facets}
     model = art_vectors.fit({f: m[queries:] for f, m in real.items()})
     same_size = art_vectors.sample(model, len(order) - queries, seed=1)
-    joined = [np.concatenate([m[a:b] for m in part.values()], axis=1)
-              for part, a, b in ((real, queries, None), (same_size, 0, None), (real, 0, queries))]
-    joined = [np.ascontiguousarray(j / np.linalg.norm(j, axis=1, keepdims=True)) for j in joined]  # cosines of the facets together
-    seen = art_vectors.compare(joined[0], joined[1], joined[2])
-    table = "\n".join([f"| vectors ({len(joined[0])}, {'+'.join(facets)}) | " + " | ".join(art_vectors.COMPARE_COLUMNS) + " |",
+    collection = art_vectors.concatenated({f: m[queries:] for f, m in real.items()})
+    seen = art_vectors.compare(collection, art_vectors.concatenated(same_size), art_vectors.concatenated({f: m[:queries] for f, m in real.items()}))
+    table = "\n".join([f"| vectors ({len(collection)}, {'+'.join(facets)}) | " + " | ".join(art_vectors.COMPARE_COLUMNS) + " |",
                        "|" + "---|" * (len(art_vectors.COMPARE_COLUMNS) + 1)]
                       + [f"| {name} | " + " | ".join(f"{v:.3f}" for v in row) + " |" for name, row in seen.items()])
     print(table, file=sys.stderr)
@@ -188,10 +186,10 @@ def bench_searches(n: int, dims: dict[str, int], weights: dict[str, float], args
     from artlens.store.vectors import FacetVectors, joint_matrix, score_quantiles
 
     if args.like is not None:
-        mats, real_queries, args.like_table = like_vectors(args.like, list(dims), n, args.queries + WARM_UP)
+        mats, queries, args.like_table = like_vectors(args.like, list(dims), n, args.queries + WARM_UP)
     else:
         mats = {f: unit_vectors(n, d, seed=10 + i) for i, (f, d) in enumerate(dims.items())}
-        real_queries = {f: unit_vectors(args.queries + WARM_UP, d, seed=100 + i) for i, (f, d) in enumerate(dims.items())}
+        queries = {f: unit_vectors(args.queries + WARM_UP, d, seed=100 + i) for i, (f, d) in enumerate(dims.items())}
     ids = np.arange(n, dtype=np.int64) * 7 + 3
     fitted = [f for f in mats if f in ("content", "style", "color")]
     mixed = [f for f in weights if weights[f] > 0]
@@ -211,7 +209,6 @@ def bench_searches(n: int, dims: dict[str, int], weights: dict[str, float], args
                            quantiles={f: score_quantiles(m, rng) for f, m in mats.items()}, weights=weights,
                            catalog_version=1, spaces={f: None for f in mats if f not in fitted},  # type: ignore[misc]
                            _indexes=indexes)
-    queries = real_queries
     rng = np.random.default_rng(2)
     half = np.sort(rng.choice(ids, n // 2, replace=False))
     one = np.sort(rng.choice(ids, n // 100, replace=False))

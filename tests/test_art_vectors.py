@@ -24,9 +24,9 @@ def test_drawn_works_have_the_collections_facets_and_its_structure() -> None:
     assert np.array_equal(art_vectors.sample(model, 10, seed=3)["color"], art_vectors.sample(model, 10, seed=3)["color"])
 
     # Held-out works as queries see drawn works about as the collection's own, and random vectors far away.
-    queries = unit(np.concatenate([real["content"][:300], real["color"][:300]], axis=1))
-    collection = unit(np.concatenate([real["content"][300:], real["color"][300:]], axis=1))
-    seen = art_vectors.compare(collection, unit(np.concatenate([drawn["content"], drawn["color"]], axis=1)), queries)
+    queries = art_vectors.concatenated({f: m[:300] for f, m in real.items()})
+    collection = art_vectors.concatenated({f: m[300:] for f, m in real.items()})
+    seen = art_vectors.compare(collection, art_vectors.concatenated(drawn), queries)
     noise = art_vectors.compare(collection, unit(rng.standard_normal(collection.shape)), queries)["model"]
     nearest, probe_2 = art_vectors.COMPARE_COLUMNS.index("nn1 cos"), art_vectors.COMPARE_COLUMNS.index("probe 2")
     assert abs(seen["model"][nearest] - seen["real"][nearest]) < 0.1 < seen["model"][nearest] - noise[nearest]
