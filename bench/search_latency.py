@@ -11,7 +11,7 @@ a markdown table and as JSON. Random isotropic vectors are the hardest case for 
 Optional rows: `--exact` times brute-force IndexFlatIP at each size; `--approx hnsw` benchmarks the
 HNSW alternative instead (slow to build at 1M); `--real COLLECTION` indexes a real collection's
 joint-facet vectors instead of random ones (some held out as queries), to see what structure buys;
-`--filters` times filtered searches (1% and 50% of the collection allowed); `--pgvector URL` (a
+`--filters` times filtered searches (1%, 2%, 5% and 50% of the collection allowed); `--pgvector URL` (a
 PostgreSQL database with pgvector >= 0.8, e.g. the one `scripts/postgres start` prints) puts the same
 vectors into PostgreSQL as a large collection's build does (`artlens.store.pgvectors.publish`: halfvec
 column, HNSW, ef_search tuned) and times the same queries through the same SQL ArtLens sends, filters as
@@ -47,6 +47,9 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from artlens.store.index import EXACT_BELOW, VectorIndex, build_index  # noqa: E402
 
 K = 10
+# Shares of the collection a filter allows. At 1M, a collection answers 1% (10,000 works) on the serving machine
+# (index.EXACT_FILTER_BELOW) and sends 2% and up to pgvector: the band where its scan has least to go on.
+FILTER_SHARES = (0.01, 0.02, 0.05, 0.5)
 
 
 def unit_vectors(n: int, d: int, seed: int) -> np.ndarray:
@@ -153,7 +156,7 @@ def bench_one(dim: int, n: int, args: argparse.Namespace) -> list[dict]:
     faiss.omp_set_num_threads(args.threads[0])
     if args.filters:
         rng = np.random.default_rng(2)
-        for share in (0.01, 0.5):
+        for share in FILTER_SHARES:
             allowed = np.sort(rng.choice(ids, int(share * n), replace=False))
             mask = np.isin(ids, allowed)
             sub = faiss.IndexFlatIP(dim)
@@ -299,7 +302,7 @@ def bench_pgvector(dim: int, n: int, x: np.ndarray, ids: np.ndarray, queries: np
                     conn.execute(sa.insert(meta), [{"id": int(i), "bucket": int(b)} for i, b in
                                                    zip(ids[start:start + 50_000], bucket[start:start + 50_000])])
                 conn.exec_driver_sql("ANALYZE bench_meta")
-            for share in (0.01, 0.5):
+            for share in FILTER_SHARES:
                 mask = bucket < int(share * 100)
                 sub = faiss.IndexFlatIP(dim)
                 sub.add(x[mask])

@@ -127,12 +127,18 @@ def drop_others(engine: Engine, keep: str | None) -> list[str]:
 
 def candidates(engine: Engine, info: Mapping[str, Any], facet: str, query: np.ndarray, limit: int,
                where: Sequence[sa.ColumnElement] = (), join: sa.Table | None = None) -> np.ndarray:
-    """Ids of the `limit` artworks nearest `query` on `facet` (at least ef_search of them), among those that
-    pass `where` (conditions on `join`, the catalog's artworks table, joined on id)."""
-    ef = max(int(info["facets"][facet]["ef_search"]), int(limit))
+    """Ids of the `limit` artworks nearest `query` on `facet`, among those that pass `where` (conditions on
+    `join`, the catalog's artworks table, joined on id), from a graph search of the facet's tuned depth.
+
+    Only `limit` rows, not the whole depth: a filtered scan that has its rows in the first pass over the
+    graph stops there, while asking for ef_search allowed rows made pgvector's iterative scan search the
+    graph again and again (200k art-model vectors, 5% allowed: median 32.6 -> 6.3 ms, the same recall).
+    """
+    limit = int(limit)
+    ef = min(max(int(info["facets"][facet]["ef_search"]), limit), 1000)
     try:
         with engine.begin() as conn:
-            return _nearest(conn, info["table"], facet, query, ef, min(ef, 1000), where, join)
+            return _nearest(conn, info["table"], facet, query, limit, ef, where, join)
     except sa.exc.ProgrammingError as exc:
         if "does not exist" in str(exc.orig):
             raise Stale(str(info["table"])) from None
