@@ -621,7 +621,7 @@ class Collection:
         if published is not None and not set(search.candidate_facets(vecs, use)) <= set(published["facets"]):
             published = None  # e.g. one facet alone: its local FAISS index answers
         if published is not None and conditions:
-            # A selective filter is scored exactly here on its works: 1% of 1M art-model vectors took 101 ms a
+            # A selective filter is scored exactly here on its works: 1% of 1M art-model vectors took 49-101 ms a
             # query in pgvector's iterative scan, ~4 ms here after ~4 ms to list them (docs/benchmarks.md). A
             # broad one pays for listing its first EXACT_FILTER_BELOW + 1 works (2-3 ms) before going to pgvector.
             first = self._store.filter_ids(conditions, limit=EXACT_FILTER_BELOW + 1)

@@ -372,7 +372,7 @@ class VectorIndex:
         else:
             # A clustered index probes more lists than unfiltered: the allowed nearest neighbours lie further
             # out. 1M art-model vectors, 1-20% allowed, 400 real queries: recall@10 0.92-0.97 at the usual
-            # lists, 0.976-0.992 at twice as many, for about 1.3x the time.
+            # lists, 0.976-0.992 at twice as many, for 1.2-1.6x the time.
             nprobe = min(self._lists, int(self._base.nprobe) * SELECTOR_PROBE_FACTOR)  # a split layout scans all already
             base_params = _faiss.SearchParametersIVF(nprobe=nprobe, sel=sel)
             params = _faiss.IndexRefineSearchParameters(k_factor=float(self._inner.k_factor),
