@@ -166,3 +166,18 @@ def test_two_web_servers_search_one_collection_in_the_database(
         answers.append([hit["id"] for hit in r.json()["results"]])
     assert asked == ["joint", "joint"]  # both asked the database's index, with the filter in the query
     assert answers[0] == answers[1]
+
+
+def test_the_database_returns_the_rows_a_ranking_needs_from_a_search_of_its_tuned_depth(in_postgresql: Path) -> None:
+    # Asking for k rows, not ef_search of them, lets a filtered scan stop after its first pass over the graph.
+    with Collection.open(in_postgresql) as col:
+        published = col.catalog.published_vectors()
+        query = np.asarray(col.vectors.matrices["joint"][0], np.float32)
+        ef = published["facets"]["joint"]["ef_search"]
+        assert ef > 7
+        deep = col.catalog.nearest(published, "joint", query, ef)
+        assert len(deep) == min(ef, len(col.vectors))
+        assert col.catalog.nearest(published, "joint", query, 7).tolist() == deep[:7].tolist()
+        style = col.catalog.artworks([int(deep[0])])[int(deep[0])].meta["style"]
+        some = col.catalog.nearest(published, "joint", query, 3, [("style", "=", style)])
+        assert len(some) == 3 and {col.catalog.artworks([int(i)])[int(i)].meta["style"] for i in some} == {style}
