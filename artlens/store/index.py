@@ -484,11 +484,8 @@ def _pq_index(x: np.ndarray, labels: np.ndarray, quantizer: faiss.Index, lists: 
     """A PQ fast-scan code of every vector (two dims per 4-bit sub-quantizer) in the quantizer's `lists`
     inverted lists, re-ranked exactly from the stored vectors: trained and filled, not yet tuned."""
     n, d = x.shape
-    # Two dims per 4-bit sub-quantizer. With four (PQ64 at d=256) recall@10 at 1M stayed at 0.77 even
-    # re-ranking 1000 candidates; PQ128 reached 0.96 with 200-240. Odd d: one dim each.
-    m = d // 2 if d % 2 == 0 else d
     # The PQ fast-scan kernel through the IVF class, which (unlike IndexPQFastScan) accepts an ID selector for filters.
-    base = faiss.IndexIVFPQFastScan(quantizer, d, lists, m, PQ_NBITS, faiss.METRIC_INNER_PRODUCT)
+    base = faiss.IndexIVFPQFastScan(quantizer, d, lists, _pq_codes(d), PQ_NBITS, faiss.METRIC_INNER_PRODUCT)
     base.by_residual = by_residual
     index = faiss.IndexIDMap2(faiss.IndexRefineFlat(base))
     train = x if n <= TRAIN_MAX else x[np.sort(rng.choice(n, TRAIN_MAX, replace=False))]
@@ -500,6 +497,12 @@ def _pq_index(x: np.ndarray, labels: np.ndarray, quantizer: faiss.Index, lists: 
     # adding to a fast-scan list in many slices would repack it each time: all rows go in at once.
     index.add_with_ids(x, labels)
     return index
+
+
+def _pq_codes(d: int) -> int:
+    """4-bit sub-quantizers of a d-dim PQ code: two dims each. With four (PQ64 at d=256) recall@10 at 1M stayed
+    at 0.77 even re-ranking 1000 candidates; PQ128 reached 0.96 with 200-240. Odd d: one dim each."""
+    return d // 2 if d % 2 == 0 else d
 
 
 def _build_split(x: np.ndarray, labels: np.ndarray, held: np.ndarray, target_recall: float,
@@ -628,8 +631,8 @@ def _tune_clustered(index: VectorIndex, x: np.ndarray, held: np.ndarray, target_
         base.nprobe = nprobe
         return recall(inner.search(q, kq, params=_refine_params(k_factor, kq))[1]) >= aim
 
-    every_code = _search_cost(n, d, 0, _K_FACTORS[0]) / SCAN_LISTS
-    best: tuple[float, int, float] | None = None
+    bound = _search_cost(n, d, 0, _K_FACTORS[0]) / SCAN_LISTS  # what to beat: every code, on parallel threads
+    best: tuple[int, float] | None = None  # (nprobe, k_factor) costing `bound`
 
     def scanned(nprobe: int) -> float:
         return min(lists, CLUSTER_PROBE_MARGIN * nprobe) * n / lists
@@ -637,7 +640,7 @@ def _tune_clustered(index: VectorIndex, x: np.ndarray, held: np.ndarray, target_
     nprobe = 1
     while nprobe <= lists // 2:
         floor = _search_cost(scanned(nprobe), d, lists, 0)
-        if floor >= (best[0] if best else every_code):
+        if floor >= bound:
             break  # probing more lists costs more than what is already found, whatever the depth
         if reaches(nprobe, depths[-1]):
             lo, hi = -1, len(depths) - 1  # the smallest depth that reaches the aim (recall grows with depth)
@@ -645,12 +648,12 @@ def _tune_clustered(index: VectorIndex, x: np.ndarray, held: np.ndarray, target_
                 mid = (lo + hi) // 2
                 lo, hi = (lo, mid) if reaches(nprobe, depths[mid]) else (mid, hi)
             cost = _search_cost(scanned(nprobe), d, lists, depths[hi])
-            if cost < (best[0] if best else every_code):
-                best = (cost, nprobe, depths[hi])
+            if cost < bound:
+                bound, best = cost, (nprobe, depths[hi])
         nprobe *= 2
     if best is None:
         return False
-    base.nprobe, inner.k_factor = min(lists, CLUSTER_PROBE_MARGIN * best[1]), float(best[2])
+    base.nprobe, inner.k_factor = min(lists, CLUSTER_PROBE_MARGIN * best[0]), float(best[1])
     return True
 
 
@@ -661,8 +664,7 @@ def _search_cost(scanned: float, d: int, lists: int, k_factor: float) -> float:
     code in the fast-scan kernel, 0.1 ns per dim of a centroid, 1.7 ns per dim of a re-ranked candidate
     (gathered from a 1.8 GB matrix). Only their ratios matter: they choose between layouts.
     """
-    codes = d // 2 if d % 2 == 0 else d
-    return 0.057 * scanned * codes + 0.1 * lists * d + 1.7 * TUNE_K * k_factor * d
+    return 0.057 * scanned * _pq_codes(d) + 0.1 * lists * d + 1.7 * TUNE_K * k_factor * d
 
 
 def _first_k(labels: np.ndarray) -> np.ndarray:
