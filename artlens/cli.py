@@ -148,8 +148,8 @@ def add(
         help="CSV with an 'image' column (paths relative to the CSV) and any other columns as metadata.",
     )] = None,
     backbone: Annotated[Backbones | None, typer.Option(
-        help="Backbone for a new collection: lite0-art (EfficientNet-Lite0 fine-tuned on art: the default), lite0-art-int8 "
-             "(the same in INT8, about 2x faster, decisions within about 0.01), lite0 or lite2 (ImageNet weights; 224 and 260 px). "
+        help="Backbone for a new collection: lite0-art-int8 (EfficientNet-Lite0 fine-tuned on art, in INT8: the default), lite0-art "
+             "(the same in float, about 1.8x slower, every figure within 0.005), lite0 or lite2 (ImageNet weights; 224 and 260 px). "
              "An existing collection keeps its own (see `artlens reembed`).",
         show_default=False)] = None,
     style: Annotated[StyleVariants | None, typer.Option(

@@ -221,7 +221,7 @@ class Collection:
                 raise CollectionError(
                     f"{self.directory} was embedded with backbone {self.backbone_name} {self.backbone_version}; this ArtLens ships "
                     f"{self.backbone_name} {shipped}. Searching by stored artworks still works; to add images or search by "
-                    f"new images, re-embed it: `artlens reembed {self.directory}`",
+                    f"new images, re-embed it: `artlens reembed {self.directory} --backbone {self.backbone_name}`",
                     {"kind": "backbone_version", "recorded": self.backbone_version, "shipped": shipped})
             # One model thread: ingest runs one worker per core, and a single query is fast enough.
             self._backbone = Backbone(self.backbone_name, threads=1)

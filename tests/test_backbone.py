@@ -131,7 +131,7 @@ def test_every_backbone_is_shipped_and_small() -> None:
     assert all(f.parent == MODEL_DIR for f in files)
     assert sum(f.stat().st_size for f in files) < 40e6
     assert BACKBONES["lite0-art"].version == "art-v1/taps-v1"  # what a collection records
-    assert BACKBONES["lite0-art-int8"].version == "art-v1/taps-v1/int8"
+    assert BACKBONES["lite0-art-int8"].version == "art-v1/taps-v1/int8-v2"  # the second recipe (the first: ".../int8")
 
 
 def test_art_backbone_has_the_imagenet_layout(lite0: Backbone) -> None:

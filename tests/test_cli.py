@@ -63,7 +63,7 @@ def test_info_json(small_collection: Collection) -> None:
     assert set(data["duplicates"]) == {"exact", "near"}
     assert [f["name"] for f in data["facets"]] == ["joint", "content", "style", "color", "style_learned"]
     assert data["columns"] == ["artist", "genre", "style"]
-    assert data["model"] == {"backbone": "lite0-art", "input_size": 224, "style": "adain", "version": "art-v1/taps-v1"}
+    assert data["model"] == {"backbone": "lite0-art-int8", "input_size": 224, "style": "adain", "version": "art-v1/taps-v1/int8-v2"}
 
 
 def test_duplicates_json(small_collection: Collection) -> None:

@@ -31,7 +31,7 @@ def test_lite2_backbone_with_gram_style_statistics(tmp_path: Path) -> None:
 
 def test_a_collection_keeps_its_model(tmp_path: Path) -> None:
     Collection.create(tmp_path / "col").close()
-    with pytest.raises(CollectionError, match="made with backbone lite0-art and style adain"):
+    with pytest.raises(CollectionError, match="made with backbone lite0-art-int8 and style adain"):
         Collection.create(tmp_path / "col", backbone="lite2")
     with pytest.raises(InputError, match="unknown backbone"):
         Collection.create(tmp_path / "other", backbone="resnet")

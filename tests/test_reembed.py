@@ -30,12 +30,24 @@ def imagenet_collection(tmp_path: Path, art: Path) -> Collection:
     return col
 
 
-def test_a_new_collection_records_the_art_backbone_and_its_version(tmp_path: Path, art: Path) -> None:
+def test_a_new_collection_records_the_int8_art_backbone_and_its_version(tmp_path: Path, art: Path) -> None:
     col = Collection.create(tmp_path / "new")
-    assert (col.backbone_name, col.backbone_version) == ("lite0-art", "art-v1/taps-v1")
+    assert (col.backbone_name, col.backbone_version) == ("lite0-art-int8", "art-v1/taps-v1/int8-v2")
     info = col.info().model
-    assert (info.backbone, info.version) == ("lite0-art", "art-v1/taps-v1")
+    assert (info.backbone, info.version) == ("lite0-art-int8", "art-v1/taps-v1/int8-v2")
     assert col.feature_space == "lite0-art"  # the float backbone's default models serve it
+
+
+def test_a_collection_of_the_first_int8_recipe_asks_to_reembed_before_adding(tmp_path: Path, art: Path) -> None:
+    col = Collection.create(tmp_path / "col", backbone="lite0-art-int8")
+    col.add([art])
+    col.catalog.set_settings({"backbone_version": "art-v1/taps-v1/int8"})  # as the first INT8 file recorded it
+    old = Collection.open(col.directory)
+    assert old.search(ids=[1], k=2)
+    with pytest.raises(CollectionError, match="--backbone lite0-art-int8`"):
+        old.add([art])
+    assert old.reembed("lite0-art-int8").embedded == 8
+    Collection.open(col.directory).add([art])
 
 
 def test_float_and_int8_share_their_models_across_a_reembed(tmp_path: Path, art: Path) -> None:
@@ -99,7 +111,7 @@ def test_a_collection_of_an_older_backbone_version_still_searches_but_asks_to_re
     col.catalog.set_settings({"backbone_version": "imagenet/taps-v0"})
     old = Collection.open(col.directory)
     assert old.search(ids=[1], k=2)  # stored vectors still search
-    with pytest.raises(CollectionError, match="reembed"):
+    with pytest.raises(CollectionError, match="artlens reembed .* --backbone lite0`"):  # its own, not the default
         old.add([art])
     assert old.reembed("lite0").backbone == "lite0"
     Collection.open(col.directory).add([art])
@@ -112,7 +124,7 @@ def test_cli_reembed(imagenet_collection: Collection) -> None:
 
     result = CliRunner().invoke(app, ["reembed", str(imagenet_collection.directory), "--json"])
     assert result.exit_code == 0, result.output
-    assert '"backbone": "lite0-art"' in result.output
+    assert '"backbone": "lite0-art-int8"' in result.output  # the default
 
 
 @pytest.mark.data

@@ -48,7 +48,7 @@ class BackboneSpec:
     input_size: int  # square input side in pixels (the model's static "same" padding is built for it)
     weights: str  # "imagenet", or the fine-tuned weights' name ("art-v1")
     summary: str  # one line for --help and docs
-    precision: str = "fp32"  # or "int8": quantised by training/quantize_backbone.py
+    precision: str = "fp32"  # or "int8-v2": quantised by training/quantize_backbone.py (its second recipe)
     features: str = ""  # the feature space its default models are trained on (default: its own name)
 
     def __post_init__(self) -> None:
@@ -58,7 +58,7 @@ class BackboneSpec:
     @property
     def version(self) -> str:
         """What a collection records beside the name: features of two versions never mix."""
-        return f"{self.weights}/taps-v{WRAPPER_VERSION}" + ("/int8" if self.precision == "int8" else "")
+        return f"{self.weights}/taps-v{WRAPPER_VERSION}" + ("" if self.precision == "fp32" else f"/{self.precision}")
 
     @property
     def file(self) -> str:
@@ -68,10 +68,11 @@ class BackboneSpec:
 BACKBONES: dict[str, BackboneSpec] = {
     "lite0-art": BackboneSpec("lite0-art", "lite0", 224, "art-v1",
                               "EfficientNet-Lite0 fine-tuned on 8,977 WikiArt paintings (training/train_backbone.py)"),
-    # 1.8-2.2x faster; every validation figure within 0.0025 of lite0-art, but one head figure moves by
-    # 0.013 (docs/backbone.md), beyond the 0.01 that would make it the default.
+    # The default: ~1.8x faster, every retrieval and label figure within 0.005 of lite0-art (docs/backbone.md).
+    # "int8-v2": the recipe that keeps the first block float and uses 7-bit weights (the first INT8 file,
+    # "int8", moved one head figure by 0.013); collections of the first one re-embed to take new works.
     "lite0-art-int8": BackboneSpec("lite0-art-int8", "lite0", 224, "art-v1",
-                                   "lite0-art quantised to INT8 (training/quantize_backbone.py)", precision="int8", features="lite0-art"),
+                                   "lite0-art quantised to INT8 (training/quantize_backbone.py)", precision="int8-v2", features="lite0-art"),
     "lite0": BackboneSpec("lite0", "lite0", 224, "imagenet", "EfficientNet-Lite0, ImageNet weights"),
     "lite2": BackboneSpec("lite2", "lite2", 260, "imagenet", "EfficientNet-Lite2, ImageNet weights"),
 }
