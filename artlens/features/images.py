@@ -136,8 +136,8 @@ def load_image(path: Path, max_side: int = 512, max_pixels: int = MAX_PIXELS) ->
     sha256 = hashlib.sha256(data).hexdigest()
     rgb_image, width, height, fmt, plain = _decode(data, path, max_side, max_pixels)
 
-    rgb = np.array(rgb_image, dtype=np.uint8)  # own copy, C-contiguous
-    rgb.flags.writeable = False  # pixel_hash describes these pixels: keep them that way
+    rgb = np.asarray(rgb_image)  # C-contiguous uint8 over a bytes copy of the pixels: read-only already,
+    rgb.flags.writeable = False  # and pixel_hash describes these pixels, so it stays that way
     return DecodedImage(
         rgb=rgb,
         width=width,
