@@ -33,7 +33,9 @@ from sqlalchemy.engine import Connection, Engine
 
 PUBLISHED = "pgvector"  # settings key: {"table", "catalog_version", "facets": {facet: {"dim", "ef_search", "recall"}}}
 TABLE_PREFIX = "facet_vectors_"
-HNSW_M = 16  # pgvector's default: the build time at 1M rows is what bounds it on a small machine
+# pgvector's default. m=32 builds in twice the time and, at equal recall, searches 1.4-2x slower (200k
+# art-model vectors, docs/benchmarks.md): more neighbours to score at every hop.
+HNSW_M = 16
 # Twice pgvector's default: on 1M art-model vectors recall@10 of real paintings at ef_search 160 went 0.947 ->
 # 0.958 (p99 9.8 -> 9.5 ms) for a build of 455 s instead of 283 on 2 cores (docs/benchmarks.md).
 HNSW_EF_CONSTRUCTION = 128
