@@ -143,6 +143,21 @@ def test_art_backbone_has_the_imagenet_layout(lite0: Backbone) -> None:
     assert not np.allclose(a, b, atol=1e-3)
 
 
+def test_the_int8_backbone_has_7_bit_weights_so_every_cpu_computes_it_alike() -> None:
+    """Without VNNI, x86 int8 kernels sum pairs of uint8 x int8 products in int16: weights within
+    [-64, 64] keep 2 x 255 x 64 under 32,767, so no CPU saturates what this one computes exactly."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(model_file("lite0-art-int8"))).graph
+    weights = {t.name: t for t in graph.initializer}
+    int8 = [numpy_helper.to_array(weights[n.input[0]]) for n in graph.node
+            if n.op_type == "DequantizeLinear" and n.input[0] in weights]
+    int8 = [w for w in int8 if w.dtype == np.int8]
+    assert len(int8) >= 40  # every convolution but the float first block
+    assert all(w.min() >= -64 and w.max() <= 64 for w in int8)
+
+
 @pytest.mark.data
 def test_the_int8_backbone_stays_close_to_the_float_one(lite0: Backbone) -> None:
     """Same layout; on real paintings its features point the same way (the figures are in docs/backbone.md)."""
