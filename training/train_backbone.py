@@ -571,7 +571,10 @@ five 80% crops of `embed.tta_views`) were computed with the shipped network (8,9
 and each batch row drew one view (whole kept with probability 0.5, or any view): artist P@1 of the
 validation artists (whole works, as a collection stores them) 0.590, 0.586, 0.598 (whole or mirror only),
 0.590 (whole or crops), against 0.597 for the same space trained on whole works. Views at feature level
-do not teach the space anything the whole works do not: the ceiling is in the features.
+do not teach the space anything the whole works do not: the ceiling is in the features. Added as extra
+training rows instead (session 12, seeds 0-2, shipped float network): two random crops of 55-80% of each side
+per work lowered P@1 from 0.590 / 0.594 / 0.579 to 0.573 / 0.576 / 0.563, the mirror images to 0.585 / 0.579 /
+0.582, and training on the mean of a work's two views gave 0.576 / 0.586 / 0.587.
 
 ## Per epoch (style statistics, validation artists)
 
