@@ -216,7 +216,7 @@ def correct_bias(model: Path, qmodel: Path, x: np.ndarray, dst: Path, work: Path
 
 
 def quantize(model: Path, out: Path, x: np.ndarray, work: Path, percentile: float | None = PERCENTILE) -> None:
-    """QDQ, uint8 activations, int8 per-channel weights, FLOAT_NODES left float; activation ranges at
+    """QDQ, uint8 activations, per-channel weights in int8 (7-bit range: REDUCE_RANGE), FLOAT_NODES left float; activation ranges at
     `percentile` (None: MinMax), calibrated CALIBRATION_CHUNK paintings at a time (the histograms merge)."""
     method = CalibrationMethod.MinMax if percentile is None else CalibrationMethod.Percentile
     ops = sorted(set(QLinearOpsRegistry) | set(QDQRegistry))
