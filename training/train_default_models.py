@@ -547,8 +547,8 @@ def write_doc(heads: list[LabelHead]) -> None:
     parts = ["# Default label models", "",
              "Trained by `training/train_default_models.py` on `../shared/data` with `artlens.learn.train_head`. Every model reads the RAW "
              f"features of the `{BACKBONE}` backbone ({BACKBONES[BACKBONE].summary}) stored in the catalog, so it works on any collection made "
-             f"with that backbone (its files are in `artlens/models/{BACKBONE}/`; a collection made with another backbone uses that backbone's "
-             "defaults). Each held out 1/11 of its labelled data by artist or group, was fitted on the "
+             f"with that backbone or its INT8 variant, the default (its files are in `artlens/models/{BACKBONE}/`; a collection made with another "
+             "backbone uses that backbone's defaults; docs/backbone.md compares every head on the two). Each held out 1/11 of its labelled data by artist or group, was fitted on the "
              "rest (linear softmax / logistic regression or a one-hidden-layer MLP, whichever was better on an inner split of the training "
              "part), and was calibrated on scores of groups the scoring model never saw: the held-out part plus out-of-fold scores of the "
              "training part (5 folds by group), 11 times more items than the held-out part alone (temperature scaling and an abstention "
