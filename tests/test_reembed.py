@@ -38,18 +38,6 @@ def test_a_new_collection_records_the_int8_art_backbone_and_its_version(tmp_path
     assert col.feature_space == "lite0-art"  # the float backbone's default models serve it
 
 
-def test_a_collection_of_the_first_int8_recipe_asks_to_reembed_before_adding(tmp_path: Path, art: Path) -> None:
-    col = Collection.create(tmp_path / "col", backbone="lite0-art-int8")
-    col.add([art])
-    col.catalog.set_settings({"backbone_version": "art-v1/taps-v1/int8"})  # as the first INT8 file recorded it
-    old = Collection.open(col.directory)
-    assert old.search(ids=[1], k=2)
-    with pytest.raises(CollectionError, match="--backbone lite0-art-int8`"):
-        old.add([art])
-    assert old.reembed("lite0-art-int8").embedded == 8
-    Collection.open(col.directory).add([art])
-
-
 def test_float_and_int8_share_their_models_across_a_reembed(tmp_path: Path, art: Path) -> None:
     col = Collection.create(tmp_path / "col", backbone="lite0-art")
     col.add([art])
@@ -106,14 +94,19 @@ def test_adding_with_another_backbone_is_refused_with_the_way_out(imagenet_colle
     Collection.create(imagenet_collection.directory).add([art])  # no backbone named: the collection's own
 
 
-def test_a_collection_of_an_older_backbone_version_still_searches_but_asks_to_reembed(imagenet_collection: Collection, art: Path) -> None:
-    col = imagenet_collection
-    col.catalog.set_settings({"backbone_version": "imagenet/taps-v0"})
+@pytest.mark.parametrize(("backbone", "older"), [("lite0", "imagenet/taps-v0"),
+                                                 ("lite0-art-int8", "art-v1/taps-v1/int8")])  # as the first INT8 file recorded it
+def test_a_collection_of_an_older_backbone_version_still_searches_but_asks_to_reembed(
+        tmp_path: Path, art: Path, backbone: str, older: str) -> None:
+    col = Collection.create(tmp_path / "col", backbone=backbone)
+    col.add([art])
+    col.catalog.set_settings({"backbone_version": older})
     old = Collection.open(col.directory)
     assert old.search(ids=[1], k=2)  # stored vectors still search
-    with pytest.raises(CollectionError, match="artlens reembed .* --backbone lite0`"):  # its own, not the default
+    with pytest.raises(CollectionError, match=f"artlens reembed .* --backbone {backbone}`"):  # its own, not the default
         old.add([art])
-    assert old.reembed("lite0").backbone == "lite0"
+    report = old.reembed(backbone)
+    assert (report.backbone, report.embedded) == (backbone, 8)
     Collection.open(col.directory).add([art])
 
 
