@@ -11,6 +11,7 @@ from PIL import Image
 
 from artlens.features import backbone as bb_mod
 from artlens.features.backbone import BACKBONES, MODEL_DIR, Backbone, model_file
+from artlens.features.people import MODEL_PATH as PERSON_MODEL
 from artlens.vocabulary import BACKBONES as BACKBONE_NAMES
 from artlens.vocabulary import DEFAULT_BACKBONE
 
@@ -143,18 +144,19 @@ def test_art_backbone_has_the_imagenet_layout(lite0: Backbone) -> None:
     assert not np.allclose(a, b, atol=1e-3)
 
 
-def test_the_int8_backbone_has_7_bit_weights_so_every_cpu_computes_it_alike() -> None:
+@pytest.mark.parametrize("path, quantised", [(model_file("lite0-art-int8"), 40), (PERSON_MODEL, 55)], ids=["backbone", "person detector"])
+def test_int8_models_have_7_bit_weights_so_every_cpu_computes_them_alike(path: Path, quantised: int) -> None:
     """Without VNNI, x86 int8 kernels sum pairs of uint8 x int8 products in int16: weights within
     [-64, 64] keep 2 x 255 x 64 under 32,767, so no CPU saturates what this one computes exactly."""
     onnx = pytest.importorskip("onnx")
     from onnx import numpy_helper
 
-    graph = onnx.load(str(model_file("lite0-art-int8"))).graph
+    graph = onnx.load(str(path)).graph
     weights = {t.name: t for t in graph.initializer}
     int8 = [numpy_helper.to_array(weights[n.input[0]]) for n in graph.node
             if n.op_type == "DequantizeLinear" and n.input[0] in weights]
     int8 = [w for w in int8 if w.dtype == np.int8]
-    assert len(int8) >= 40  # every convolution but the float first block
+    assert len(int8) >= quantised  # every convolution but the few kept float
     assert all(w.min() >= -64 and w.max() <= 64 for w in int8)
 
 

@@ -48,9 +48,10 @@ import collections
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -215,8 +216,9 @@ def correct_bias(model: Path, qmodel: Path, x: np.ndarray, dst: Path, work: Path
     onnx.save(m, dst)
 
 
-def quantize(model: Path, out: Path, x: np.ndarray, work: Path, percentile: float | None = PERCENTILE) -> None:
-    """QDQ, uint8 activations, per-channel weights in int8 (7-bit range: REDUCE_RANGE), FLOAT_NODES left float; activation ranges at
+def quantize(model: Path, out: Path, x: np.ndarray, work: Path, percentile: float | None = PERCENTILE,
+             float_nodes: Sequence[str] = FLOAT_NODES) -> None:
+    """QDQ, uint8 activations, per-channel weights in int8 (7-bit range: REDUCE_RANGE), `float_nodes` left float; activation ranges at
     `percentile` (None: MinMax), calibrated CALIBRATION_CHUNK paintings at a time (the histograms merge)."""
     method = CalibrationMethod.MinMax if percentile is None else CalibrationMethod.Percentile
     ops = sorted(set(QLinearOpsRegistry) | set(QDQRegistry))
@@ -230,29 +232,32 @@ def quantize(model: Path, out: Path, x: np.ndarray, work: Path, percentile: floa
     del calibrator
     quantize_static(str(model), str(out), None, quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
                     weight_type=QuantType.QInt8, per_channel=True, reduce_range=REDUCE_RANGE, calibrate_method=method,
-                    nodes_to_exclude=list(FLOAT_NODES), calibration_cache_path=str(cache))
+                    nodes_to_exclude=list(float_nodes), calibration_cache_path=str(cache))
 
 
-def copy_metadata(fp32: Path, int8: Path) -> None:
-    """The runtime reads the tap layout from the "artlens" entry: copy it, marked with the PRECISION."""
+def copy_metadata(fp32: Path, int8: Path, marks: Mapping[str, Any] = MappingProxyType({"precision": PRECISION})) -> None:
+    """The runtime reads the tap layout from the "artlens" entry: copy it, with `marks` (the PRECISION) set in it."""
     meta = {p.key: p.value for p in onnx.load(fp32).metadata_props}
     m = onnx.load(int8)
     del m.metadata_props[:]
     for key, value in meta.items():
         if key == META_KEY:
-            value = json.dumps({**json.loads(value), "precision": PRECISION})
+            value = json.dumps({**json.loads(value), **marks})
         m.metadata_props.add(key=key, value=value)
     onnx.save(m, int8)
 
 
-def build_int8(fp32: Path, out: Path, calib: np.ndarray, work: Path) -> None:
+def build_int8(fp32: Path, out: Path, calib: np.ndarray, work: Path, float_nodes: Sequence[str] = FLOAT_NODES,
+               marks: Mapping[str, Any] = MappingProxyType({"precision": PRECISION}), symbolic_shapes: bool = True) -> None:
+    """The whole recipe (steps 1-5 above) from a float32 graph to `out`. symbolic_shapes=False for graphs ORT's
+    symbolic shape inference cannot follow (the person detector's upsampling)."""
     pre, exact, corrected, first = (work / f"{name}.onnx" for name in ("pre", "exact", "corrected", "first-pass"))
-    quant_pre_process(str(fp32), str(pre))
+    quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=not symbolic_shapes)
     exact_input(pre, exact)
-    quantize(exact, first, calib, work, percentile=None)  # only for its int8 weights (the same whatever the ranges)
-    correct_bias(exact, first, calib, corrected, work)  # FLOAT_NODES have no int8 weights in `first`: left alone
-    quantize(corrected, out, calib, work)
-    copy_metadata(fp32, out)
+    quantize(exact, first, calib, work, percentile=None, float_nodes=float_nodes)  # only for its int8 weights (the same whatever the ranges)
+    correct_bias(exact, first, calib, corrected, work)  # float nodes have no int8 weights in `first`: left alone
+    quantize(corrected, out, calib, work, float_nodes=float_nodes)
+    copy_metadata(fp32, out, marks)
 
 
 # -- measuring ------------------------------------------------------------------------------------

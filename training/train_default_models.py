@@ -509,8 +509,8 @@ Not label heads, but shipped models too; `artlens detect` runs both and `artlens
   hand-labelled faces of the bundled demo and proxies on People-Art in `docs/faces.md`.
 - People: the project's own TTFNet-style detector on the art-tuned Lite0 (`artlens/models/people/person.onnx`,
   `training/train_person_detector.py`), trained on People-Art train only. On People-Art val (642 works, 1,221
-  people) with `artlens eval boxes`: AP@0.5 0.497, AP@0.75 0.087 (goal 0.60: not met), 20-21 images/s on 2
-  cores. Precision-recall curve, what the counts are worth as `people>=N` filters, and every attempt: `docs/people.md`.
+  people) with `artlens eval boxes`: AP@0.5 0.499, AP@0.75 0.089 (goal 0.60: not met), in INT8 (float: 0.497 /
+  0.087 at half the speed), 30-37 images/s on 2 cores. Precision-recall curve, what the counts are worth as `people>=N` filters, and every attempt: `docs/people.md`.
 """
 
 API_DOC = """## The model files and the API

@@ -28,10 +28,12 @@ Design (CPU only, 2 cores):
   is shipped. Checkpoint every epoch in /tmp/persondet (resumable). Fixed seeds.
 * Export: backbone + neck + head as ONE ONNX graph (uint8 NHWC in; ``heatmap`` (N, 1, S/8, S/8) after sigmoid,
   ``ltrb`` (N, 4, S/8, S/8) in input pixels), float16-stored weights, metadata (version, input size, stride,
-  count threshold). Runtime: ``artlens.features.people.PersonDetector`` (numpy + onnxruntime) with flip
-  test-time augmentation (maps of the work and its mirror averaged). Evaluation runs the shipped ONNX on
+  count threshold), to /tmp/persondet/person-float.onnx; then quantised to INT8 (``training/quantize_detector.py``,
+  calibrated on train works) as the shipped ``artlens/models/people/person.onnx``. Runtime:
+  ``artlens.features.people.PersonDetector`` (numpy + onnxruntime) with flip test-time augmentation (maps of
+  the work and its mirror averaged). Evaluation runs the shipped ONNX on
   the original val images and scores it with ``artlens.evaluate_boxes`` (the function behind
-  ``artlens eval boxes``). Count threshold: max F1 (IoU 0.5) on the *train* works.
+  ``artlens eval boxes``), the float graph's AP beside it. Count threshold: max F1 (IoU 0.5) on the *train* works.
 
 Measured (shipped model, seed 0; full figures in docs/people.md, written by this script from
 /tmp/persondet/report.json): one run in three parts on an otherwise idle machine, 108.1 min of training: 22
@@ -69,7 +71,8 @@ WORK = Path("/tmp/persondet")
 HERE = Path(__file__).resolve().parent
 TIMING = HERE / "people_timing.md"  # how the shipped weights were trained, for the docs (written by hand after a run)
 ART_WEIGHTS = Path("/tmp/artlens-backbone-noartist/backbone-lite0-art.pt")
-OUT = ROOT / "artlens" / "models" / "people" / "person.onnx"
+OUT = ROOT / "artlens" / "models" / "people" / "person.onnx"  # the INT8 graph (training/quantize_detector.py)
+FLOAT_OUT = WORK / "person-float.onnx"  # the float export it is made from
 DOC = ROOT / "docs" / "people.md"
 PR_PNG = ROOT / "docs" / "people-pr.png"
 STRIDE = 8
@@ -498,17 +501,16 @@ def export(model: Any, weights: str, size: int, version: str) -> None:
                    "outputs": {"heatmap": "sigmoid (N,1,G,G)", "ltrb": "cell centre to box sides, input pixels (N,4,G,G)"},
                    "classes": ["person"], "count_threshold": 0.3})
     onnx.checker.check_model(onx)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_bytes(onx.SerializeToString())
+    FLOAT_OUT.write_bytes(onx.SerializeToString())
     from PIL import Image
 
     r = rows("val")[0]
     x = np.asarray(Image.open(r["path"]).convert("RGB").resize((size, size), Image.Resampling.BILINEAR), np.uint8)[None]
     with torch.no_grad():
         ref = [t.numpy() for t in graph(torch.from_numpy(x.copy()))]
-    got = ort.InferenceSession(str(OUT), providers=["CPUExecutionProvider"]).run(None, {"image": x})
+    got = ort.InferenceSession(str(FLOAT_OUT), providers=["CPUExecutionProvider"]).run(None, {"image": x})
     diffs = [float(np.abs(a - b).max()) for a, b in zip(ref, got)]
-    log(f"exported {OUT} ({OUT.stat().st_size / 1e6:.1f} MB); max |torch - onnx| heatmap/ltrb = {diffs}")
+    log(f"exported {FLOAT_OUT} ({FLOAT_OUT.stat().st_size / 1e6:.1f} MB); max |torch - onnx| heatmap/ltrb = {diffs}")
     if diffs[0] > 0.02:
         raise SystemExit("ONNX disagrees with PyTorch")
 
@@ -521,12 +523,17 @@ def set_meta(onx: Any, meta: dict[str, Any]) -> None:
     entry.key, entry.value = "artlens", json.dumps(meta)
 
 
+def shipped_meta() -> dict[str, Any]:
+    import onnx
+
+    return json.loads({p.key: p.value for p in onnx.load(str(OUT)).metadata_props}["artlens"])
+
+
 def update_meta(**changes: Any) -> None:
     import onnx
 
     onx = onnx.load(str(OUT))
-    meta = json.loads({p.key: p.value for p in onx.metadata_props}["artlens"])
-    meta.update(changes)
+    meta = shipped_meta() | changes
     set_meta(onx, meta)
     OUT.write_bytes(onx.SerializeToString())
 
@@ -534,13 +541,13 @@ def update_meta(**changes: Any) -> None:
 # --- evaluation ------------------------------------------------------------------------------------
 
 
-def run_detector(items: list[dict[str, Any]], flip: bool) -> tuple[list[tuple[str, float, Any]], float]:
-    """The shipped ONNX through PersonDetector (2 threads) on the original images -> predictions, images/s."""
+def run_detector(items: list[dict[str, Any]], flip: bool, model: Path = OUT) -> tuple[list[tuple[str, float, Any]], float]:
+    """The shipped ONNX (or `model`) through PersonDetector (2 threads) on the original images -> predictions, images/s."""
     from PIL import Image
 
     from artlens.features.people import PersonDetector
 
-    det = PersonDetector(threads=2, flip=flip)
+    det = PersonDetector(threads=2, flip=flip, model=model)
     preds: list[tuple[str, float, Any]] = []
     secs = 0.0
     for r in items:
@@ -635,6 +642,10 @@ def evaluate(train_items: list[dict[str, Any]], val_items: list[dict[str, Any]])
         res["pr"] = {"recall": rec, "precision": prec, "scores": scores}
         out["flip" if flip else "noflip"] = res
         log(f"val flip={flip}: " + json.dumps({k: v for k, v in res.items() if k != "pr"}, default=str))
+    if FLOAT_OUT.is_file():  # what quantising cost: the float graph it was made from, same works, same decoding
+        preds, ips = run_detector(val_items, True, FLOAT_OUT)
+        out["float"] = {**score(preds, val_items, "val-combined-float"), "images_per_s": ips}
+        log(f"val float graph, flip: {json.dumps(out['float'])}")
     return out
 
 
@@ -688,20 +699,27 @@ def write_docs(report: dict[str, Any], ev: dict[str, Any]) -> None:
     hist = "\n".join(f"| {h['epoch']} | {h['minutes']:.1f} | {h['heat']:.3f} | {h['giou']:.3f} | "
                      + (f"{h['val_AP50']:.3f} | {h['val_AP75']:.3f} |" if "val_AP50" in h else "- | - |")
                      for h in report["history"])
+    fl = ev.get("float")
+    int8 = ("The shipped graph is INT8, made from the float export by `training/quantize_detector.py` (the backbone's recipe: "
+            "static QDQ, 7-bit per-channel weights, bias correction; calibrated on 96 People-Art train works; the stem, block 0 "
+            "and the two output convs stay float). " + (
+                f"On val, same decoding, flip TTA: the float graph AP@0.5 {fl['AP@0.5']:.3f} / AP@0.75 {fl['AP@0.75']:.3f}, "
+                f"INT8 {ap:.3f} / {f['combined']['AP@0.75']:.3f}; {fl['images_per_s']:.1f} against {f['images_per_s']:.1f} "
+                "images/s in the same evaluation run." if fl else "(The float graph was not at hand for a comparison.)"))
     goal = ("**met**" if ap >= 0.60 else f"**not met**: {ap:.3f} is {0.60 - ap:.3f} short of 0.60")
     text = DOC_TEMPLATE.format(
         version=report["version"], size=report["size"], grid=report["size"] // STRIDE, ap50=ap, ap75=f["combined"]["AP@0.75"], goal=goal, table=table,
         steps=steps, hist=hist, minutes=report["train_minutes"], epochs=report["epochs"], mb=report["onnx_mb"],
         ips=f["images_per_s"], ips_noflip=nf["images_per_s"], thr=ev["count_threshold"], thr_f1=ev["count_threshold_train_f1"],
         png="![PR curve](people-pr.png)" if have_png else "(matplotlib missing: no figure)", args=report["args_line"],
-        attempts=report.get("attempts_md", ""), timing=report.get("timing_md", ""), counts=counts)
+        attempts=report.get("attempts_md", ""), timing=report.get("timing_md", ""), counts=counts, int8=int8)
     DOC.write_text(text, encoding="utf-8")
     log(f"wrote {DOC}")
 
 
 DOC_TEMPLATE = """# Person detector (`artlens.features.people`)
 
-Model `{version}`: `artlens/models/people/person.onnx` ({mb:.1f} MB, float16-stored weights), run by
+Model `{version}`: `artlens/models/people/person.onnx` ({mb:.1f} MB, INT8: below), run by
 `artlens.features.people.PersonDetector` with numpy and ONNX Runtime only. Made by
 `training/train_person_detector.py` (made with its defaults: `{args}`; the schedule is bounded by wall time,
 so how far a re-run gets depends on how busy the machine is). Goal of issue 13: person AP@0.5 on
@@ -780,6 +798,10 @@ schedule monitor only, never used to choose the shipped weights):
 `PersonDetector(threads=2)`, resize and decoding included, JPEG decoding not; measured over the val run,
 the machine otherwise idle but for light jobs at low priority; `bench/detect_speed.py` is the benchmark).
 
+## INT8
+
+{int8}
+
 ## Counting people
 
 `PersonDetector.count_threshold` = **{thr:.3f}** (also `PersonDetector.count(rgb)`): the score with the best F1
@@ -855,7 +877,8 @@ def main() -> None:
         docs_only(args)
         return
     if args.evaluate_only:
-        save_report(json.loads((WORK / "report.json").read_text()) | notes(args), evaluate(rows("train"), rows("val")))
+        shipped = {"version": shipped_meta()["version"], "onnx_mb": OUT.stat().st_size / 1e6}
+        save_report(json.loads((WORK / "report.json").read_text()) | notes(args) | shipped, evaluate(rows("train"), rows("val")))
         return
     import torch
 
@@ -876,8 +899,11 @@ def main() -> None:
     # The epochs in the name too: two runs exported on one day must not share a version (`artlens detect` keys on it).
     version = f"people-v1-{datetime.date.today().isoformat()}-e{info['epochs']}"
     export(model, weights, args.size, version)
+    import quantize_detector  # after training: it loads ONNX Runtime's quantiser
+
+    quantize_detector.build(FLOAT_OUT, OUT, items, WORK / "int8")
     ev = evaluate(items, val_items)
-    report = {"version": version, "size": args.size, "weights": weights, "onnx_mb": OUT.stat().st_size / 1e6, **info,
+    report = {"version": f"{version}-int8", "size": args.size, "weights": weights, "onnx_mb": OUT.stat().st_size / 1e6, **info,
               "args_line": "python training/train_person_detector.py", **notes(args)}
     save_report(report, ev)
 
