@@ -40,8 +40,9 @@ Measured (shipped model, seed 0; full figures in docs/people.md, written by this
 epochs in a first 70-minute budget, then resumed with ``--minutes 110`` for the 7 epochs left of the 30
 planned, then with ``--epochs 42 --minutes 120`` for 12 more. Person AP@0.5 / AP@0.75 on People-Art val by
 ``artlens eval boxes``, flip TTA, decoding with NMS at IoU 0.5, box voting and the voters' support in the score:
-0.497 / 0.087 (``peopleart`` 0.508, ``peopleart_more`` 0.477). Below the 0.60 goal; above the frozen-feature
-prototype (0.313). 25-29 images/s with flip (2 threads). After a change to decoding, ``--evaluate-only``
+0.497 / 0.087 (``peopleart`` 0.508, ``peopleart_more`` 0.477); shipped in INT8 (session 13): 0.499 / 0.089, 30
+against 16 images/s with flip (2 threads) in the same run. Below the 0.60 goal; above the frozen-feature
+prototype (0.313). After a change to decoding, ``--evaluate-only``
 measures the shipped ONNX again. Val was measured (a schedule monitor every 6 epochs) and used once to choose:
 between the 30- and the 42-epoch weights (docs/people.md says so); the decoding was chosen on train works.
 """
