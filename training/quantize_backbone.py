@@ -87,6 +87,7 @@ CALIBRATION_CHUNK = 32
 # which saturates with 8-bit weights; 7-bit ones cannot overflow, so the file decides alike on every CPU.
 REDUCE_RANGE = True
 PRECISION = "int8-v2"  # what the runtime expects (BackboneSpec.precision): this recipe's files, not the first one's
+MARKS: Mapping[str, Any] = MappingProxyType({"precision": PRECISION})  # set in the copied metadata
 
 
 # -- data -----------------------------------------------------------------------------------------
@@ -235,7 +236,7 @@ def quantize(model: Path, out: Path, x: np.ndarray, work: Path, percentile: floa
                     nodes_to_exclude=list(float_nodes), calibration_cache_path=str(cache))
 
 
-def copy_metadata(fp32: Path, int8: Path, marks: Mapping[str, Any] = MappingProxyType({"precision": PRECISION})) -> None:
+def copy_metadata(fp32: Path, int8: Path, marks: Mapping[str, Any] = MARKS) -> None:
     """The runtime reads the tap layout from the "artlens" entry: copy it, with `marks` (the PRECISION) set in it."""
     meta = {p.key: p.value for p in onnx.load(fp32).metadata_props}
     m = onnx.load(int8)
@@ -248,7 +249,7 @@ def copy_metadata(fp32: Path, int8: Path, marks: Mapping[str, Any] = MappingProx
 
 
 def build_int8(fp32: Path, out: Path, calib: np.ndarray, work: Path, float_nodes: Sequence[str] = FLOAT_NODES,
-               marks: Mapping[str, Any] = MappingProxyType({"precision": PRECISION}), symbolic_shapes: bool = True) -> None:
+               marks: Mapping[str, Any] = MARKS, symbolic_shapes: bool = True) -> None:
     """The whole recipe (steps 1-5 above) from a float32 graph to `out`. symbolic_shapes=False for graphs ORT's
     symbolic shape inference cannot follow (the person detector's upsampling)."""
     pre, exact, corrected, first = (work / f"{name}.onnx" for name in ("pre", "exact", "corrected", "first-pass"))

@@ -14,7 +14,6 @@ detected. What it costs and gains is in docs/people.md ("INT8").
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 from pathlib import Path
@@ -28,6 +27,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import quantize_backbone as qb  # noqa: E402
+import train_person_detector as tpd  # noqa: E402
 
 FLOAT_NODES = ("/model/_conv_stem/Conv", "/model/_blocks.0/_depthwise_conv/Conv", "/model/_blocks.0/_project_conv/Conv",
                "/model/heat/heat.2/Conv", "/model/box/box.2/Conv")
@@ -55,10 +55,6 @@ def float32_weights(src: Path, dst: Path) -> None:
     onnx.save(m, dst)
 
 
-def meta(path: Path) -> dict:
-    return json.loads({p.key: p.value for p in onnx.load(path).metadata_props}["artlens"])
-
-
 def calibration(items: list[dict], size: int) -> np.ndarray:
     """CALIBRATION_WORKS training works, squashed to the input size as PersonDetector does."""
     from PIL import Image
@@ -71,7 +67,7 @@ def calibration(items: list[dict], size: int) -> np.ndarray:
 def build(src: Path, out: Path, items: list[dict], work: Path) -> None:
     """INT8 `out` from the float export `src`, calibrated on `items` (People-Art train rows)."""
     work.mkdir(parents=True, exist_ok=True)
-    info = meta(src)
+    info = tpd.read_meta(onnx.load(src))
     f32 = work / "float32.onnx"
     float32_weights(src, f32)
     qb.build_int8(f32, out, calibration(items, int(info["input_size"])), work, float_nodes=FLOAT_NODES,
@@ -79,15 +75,13 @@ def build(src: Path, out: Path, items: list[dict], work: Path) -> None:
 
 
 def main() -> None:
-    import train_person_detector as tpd
-
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--src", type=Path, default=tpd.FLOAT_OUT, help="float export (train_person_detector.py writes it)")
     ap.add_argument("--out", type=Path, default=tpd.OUT)
     ap.add_argument("--work", type=Path, default=tpd.WORK / "int8")
     args = ap.parse_args()
     build(args.src, args.out, tpd.rows("train"), args.work)
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB), version {meta(args.out)['version']}")
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB), version {tpd.read_meta(onnx.load(args.out))['version']}")
 
 
 if __name__ == "__main__":

@@ -524,18 +524,16 @@ def set_meta(onx: Any, meta: dict[str, Any]) -> None:
     entry.key, entry.value = "artlens", json.dumps(meta)
 
 
-def shipped_meta() -> dict[str, Any]:
-    import onnx
-
-    return json.loads({p.key: p.value for p in onnx.load(str(OUT)).metadata_props}["artlens"])
+def read_meta(onx: Any) -> dict[str, Any]:
+    """The "artlens" metadata entry of a loaded ONNX model (what `set_meta` wrote)."""
+    return json.loads({p.key: p.value for p in onx.metadata_props}["artlens"])
 
 
 def update_meta(**changes: Any) -> None:
     import onnx
 
     onx = onnx.load(str(OUT))
-    meta = shipped_meta() | changes
-    set_meta(onx, meta)
+    set_meta(onx, read_meta(onx) | changes)
     OUT.write_bytes(onx.SerializeToString())
 
 
@@ -878,7 +876,9 @@ def main() -> None:
         docs_only(args)
         return
     if args.evaluate_only:
-        shipped = {"version": shipped_meta()["version"], "onnx_mb": OUT.stat().st_size / 1e6}
+        import onnx
+
+        shipped = {"version": read_meta(onnx.load(str(OUT)))["version"], "onnx_mb": OUT.stat().st_size / 1e6}
         save_report(json.loads((WORK / "report.json").read_text()) | notes(args) | shipped, evaluate(rows("train"), rows("val")))
         return
     import torch
