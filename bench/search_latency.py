@@ -308,9 +308,9 @@ def bench_pgvector(dim: int, n: int, x: np.ndarray, ids: np.ndarray, queries: np
                 sub.add(x[mask])
                 fq = queries
                 sub_truth = ids[mask][sub.search(fq, K)[1]]
-                cond = [meta.c.bucket < int(share * 100)]
+                allowed = sa.select(meta.c.id).where(meta.c.bucket < int(share * 100))
                 found, lat = time_single_queries(
-                    lambda q, cond=cond: first_k(pgvectors.candidates(engine, info, "joint", q[0], K, cond, meta)), fq)
+                    lambda q, allowed=allowed: first_k(pgvectors.candidates(engine, info, "joint", q[0], K, lambda ids: [ids.in_(allowed)])), fq)
                 rows.append(row(dim, n, "pgvector", params, 1, None, lat, recall_at_k(found, sub_truth), None,
                                 note=f"filter: {share:.0%} allowed"))
                 print(f"  {rows[-1]}", file=sys.stderr)

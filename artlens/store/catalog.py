@@ -8,7 +8,7 @@ row without its features, and re-running it simply continues.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,20 @@ artworks = sa.Table(
     sa.Column("duplicate_of", sa.Integer, sa.ForeignKey("artworks.id"), nullable=True, index=True),
     sa.Column("meta", JSON, nullable=False, default=dict),
     sa.Column("added_at", sa.DateTime, nullable=False),
+)
+
+# Each artwork's metadata again, one row per (column, value), so that a filter on metadata and the list of
+# columns read an index instead of every artwork's JSON: on 1M works in PostgreSQL, listing the first 10,001
+# works of a filter took 60-290 ms that way and listing the columns 0.55 s (docs/benchmarks.md). A value
+# is kept to its first META_VALUE_CHARS characters (an index entry must stay small); a filter on a longer
+# value checks the JSON of the works whose prefix matches.
+META_VALUE_CHARS = 200
+meta_values = sa.Table(
+    "meta_values",
+    metadata_obj,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, primary_key=True),
+    sa.Column("artwork_id", sa.Integer, sa.ForeignKey("artworks.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
 
 # Raw (untransformed) backbone features, one blob per facet, float16 to halve the size.
@@ -86,6 +100,8 @@ predictions = sa.Table(
     sa.Column("confidence", sa.Float, nullable=False),
     sa.Column("top3", JSON, nullable=False, default=list),
     sa.Column("at", sa.DateTime, nullable=False),
+    # `pred.MODEL=LABEL` filters and the list of models read this index, not every row.
+    sa.Index("ix_predictions_model_label", "model", "label", "artwork_id"),
 )
 
 # Labels people gave (in the web app or through the API), one value per (artwork, label name):
@@ -134,6 +150,7 @@ detections = sa.Table(
     sa.Column("model", sa.String(64), nullable=False),
     sa.Column("count", sa.Integer, nullable=False),
     sa.Column("at", sa.DateTime, nullable=False),
+    sa.Index("ix_detections_kind_count", "kind", "count", "artwork_id"),  # for `people>=2` filters
 )
 
 # The collection map (`artlens map`): one row per laid-out facet (how and when it was made, the
@@ -262,6 +279,7 @@ def _forget(conn: Connection, path: str) -> dict[str, str]:
         conn.execute(sa.delete(features).where(features.c.artwork_id == old))
         conn.execute(sa.delete(thumbnails).where(thumbnails.c.artwork_id == old))
         conn.execute(sa.delete(predictions).where(predictions.c.artwork_id == old))
+        conn.execute(sa.delete(meta_values).where(meta_values.c.artwork_id == old))
         conn.execute(sa.delete(artworks).where(artworks.c.id == old))
     return kept
 
@@ -302,6 +320,7 @@ def insert_artworks(conn: Connection, arts: Sequence[NewArtwork], replace: Itera
         new_ids = conn.execute(_INSERT_ARTWORKS, rows).scalars().all()
         for i, new_id in zip(positions, new_ids):
             ids[i] = int(new_id)
+        _insert_meta_values(conn, [(ids[i], arts[i].meta) for i in positions])
 
     # Originals first, so that copies of them within the batch can point at their new ids.
     insert([i for i in range(len(arts)) if originals[i] is None and pending[i] is None])
@@ -357,7 +376,21 @@ def set_metadata(conn: Connection, path: str, meta: dict[str, str]) -> bool:
     merged = {**(row.meta or {}), **meta}
     if merged != row.meta:
         conn.execute(sa.update(artworks).where(artworks.c.id == row.id).values(meta=merged))
+        conn.execute(sa.delete(meta_values).where(meta_values.c.artwork_id == row.id))
+        _insert_meta_values(conn, [(row.id, merged)])
     return True
+
+
+def meta_value_rows(items: Iterable[tuple[int, Mapping[str, Any] | None]]) -> list[dict[str, Any]]:
+    """`meta_values` rows for (artwork id, metadata) pairs: one per column with a value."""
+    return [{"artwork_id": int(i), "name": str(name), "value": str(value)[:META_VALUE_CHARS]}
+            for i, meta in items for name, value in (meta or {}).items() if value is not None]
+
+
+def _insert_meta_values(conn: Connection, items: Iterable[tuple[int, Mapping[str, Any] | None]]) -> None:
+    rows = meta_value_rows(items)
+    if rows:
+        conn.execute(sa.insert(meta_values), rows)
 
 
 MAX_ID = 2**63 - 1  # SQLite's INTEGER: a larger number names no artwork (and cannot even be bound)
@@ -432,46 +465,90 @@ def count_artworks(conn: Connection) -> int:
 
 
 def metadata_columns(conn: Connection) -> list[str]:
-    # The database lists the keys itself: 0.14 s for 100,000 works on SQLite against 1.2 s reading every row.
-    if conn.dialect.name == "sqlite":
-        keys = conn.execute(sa.text("SELECT DISTINCT j.key FROM artworks, json_each(artworks.meta) AS j"))
-    else:
-        keys = conn.execute(sa.text("SELECT DISTINCT jsonb_object_keys(meta) FROM artworks"))
-    return sorted(str(k) for (k,) in keys)
+    return sorted(_distinct_first(conn, meta_values, "name"))
+
+
+def _distinct_first(conn: Connection, table: sa.Table, column: str) -> list[str]:
+    """The distinct values of the leading column of one of `table`'s indexes, one index probe each (a loose
+    index scan: PostgreSQL before 18 and SQLite would otherwise read the whole index for DISTINCT)."""
+    name, col = table.name, table.c[column].name
+    q = sa.text(f'WITH RECURSIVE v(x) AS (SELECT (SELECT "{col}" FROM "{name}" ORDER BY "{col}" LIMIT 1) UNION ALL '
+                f'SELECT (SELECT "{col}" FROM "{name}" WHERE "{col}" > v.x ORDER BY "{col}" LIMIT 1) FROM v WHERE v.x IS NOT NULL) '
+                "SELECT x FROM v WHERE x IS NOT NULL")
+    return [str(x) for (x,) in conn.execute(q)]
 
 
 def filter_ids(conn: Connection, where: Sequence[tuple[str, str, str]], limit: int | None = None) -> np.ndarray:
-    """Ids of indexed artworks whose metadata pass every (column, op, value) condition (`filter_conditions`),
+    """Sorted ids of indexed artworks passing every (column, op, value) condition (`filter_conditions`),
     the first `limit` of them when given."""
-    q = sa.select(artworks.c.id).where(*filter_conditions(where))
+    parts = _id_sets(where)
+    wanted = [s for keep, s in parts if keep]
+    if wanted:
+        # Read off the first wanted set's index, never touching the artworks' rows: 10,001 of 1M works by one
+        # metadata value took 57 ms through the artworks table, mostly its rows' visibility (docs/benchmarks.md).
+        first = wanted[0]
+        ids = first.selected_columns[0]
+        q = first.where(*_conditions([p for p in parts if p[1] is not first], ids))
+    else:
+        ids = artworks.c.id
+        q = sa.select(ids).where(*filter_conditions(where, ids))
     # Sorted ids let the index answer a broad filter by over-fetching instead of a per-id selector.
-    return np.asarray([r[0] for r in conn.execute(q.order_by(artworks.c.id).limit(limit))], dtype=np.int64)
+    return np.asarray(conn.execute(q.order_by(ids).limit(limit)).scalars().all(), dtype=np.int64)
 
 
-def filter_conditions(where: Sequence[tuple[str, str, str]]) -> list[sa.ColumnElement]:
-    """SQL conditions on `artworks` for (column, op, value) filters, duplicates left out.
+def filter_conditions(where: Sequence[tuple[str, str, str]], ids: sa.ColumnElement = artworks.c.id) -> list[sa.ColumnElement]:
+    """SQL conditions on a column of artwork ids (`artworks.id`, or a published vector table's id) for
+    (column, op, value) filters, exact duplicates left out.
 
     Conditions on the same column with `=` are alternatives (style=Baroque style=Rococo);
-    different columns must all hold. `!=` excludes a value.
+    different columns must all hold. `!=` excludes a value (works without one pass).
+    Each reads an index (`meta_values`, predictions by model and label, detections by kind and count),
+    never every artwork's metadata.
     """
-    out: list[sa.ColumnElement] = [artworks.c.duplicate_of.is_(None)]
+    return _conditions(_id_sets(where), ids)
+
+
+def _conditions(parts: Sequence[tuple[bool, sa.Select]], ids: sa.ColumnElement) -> list[sa.ColumnElement]:
+    return [ids.in_(s) if keep else ~sa.exists(s.where(s.selected_columns[0] == ids)) for keep, s in parts]
+
+
+def _id_sets(where: Sequence[tuple[str, str, str]]) -> list[tuple[bool, sa.Select]]:
+    """The filters as sets of artwork ids, each (True, ids a work must be among) or (False, ids it must not)."""
+    art = artworks.alias("filtered")  # not correlated with an outer query on artworks
+    out: list[tuple[bool, sa.Select]] = [(False, sa.select(art.c.id).where(art.c.duplicate_of.is_not(None)))]
     equal: dict[str, list[str]] = {}
     for column, op, value in where:
-        field_ = _field(column)
-        if column in COUNT_FILTERS:  # a number: compared as one, every condition must hold
-            out.append(_compare(field_, op, _count(column, value)))
-            continue
-        if op not in ("=", "!="):
-            raise InputError(f"bad filter {column}{op}{value}: {op} compares counts ({', '.join(COUNT_FILTERS)}); metadata takes = or !=")
-        if op == "=":
+        if column in COUNT_FILTERS:  # a number: compared as one, every condition must hold; works never looked at fail
+            count = _compare(detections.c.count, op, _count(column, value))
+            out.append((True, sa.select(detections.c.artwork_id).where(detections.c.kind == COUNT_FILTERS[column], count)))
+        elif op == "=":
             equal.setdefault(column, []).append(value)
         elif op == "!=":
-            out.append(sa.or_(field_.is_(None), field_ != value))
+            if column.startswith(PREDICTION_PREFIX) or len(value) <= META_VALUE_CHARS:
+                out.append((False, _with_value(column, [value])))
+            else:  # only a prefix is indexed: compare the whole value
+                out.append((False, sa.select(art.c.id).where(_meta_field(column, art) == value)))
         else:
-            raise ValueError(f"unknown operator {op!r}")
+            raise InputError(f"bad filter {column}{op}{value}: {op} compares counts ({', '.join(COUNT_FILTERS)}); metadata takes = or !=")
     for column, values in equal.items():
-        out.append(_field(column).in_(values))
+        out.append((True, _with_value(column, values)))
+        if not column.startswith(PREDICTION_PREFIX) and any(len(v) > META_VALUE_CHARS for v in values):
+            out.append((True, sa.select(art.c.id).where(_meta_field(column, art).in_(values))))  # the index matched prefixes
     return out
+
+
+def _with_value(column: str, values: Sequence[str]) -> sa.Select:
+    """Ids of the artworks whose `column` (metadata, or `pred.MODEL`) has one of `values` (metadata: its
+    indexed prefix)."""
+    if column.startswith(PREDICTION_PREFIX):
+        model = column[len(PREDICTION_PREFIX):]
+        return sa.select(predictions.c.artwork_id).where(predictions.c.model == model, predictions.c.label.in_(values))
+    prefixes = sorted({v[:META_VALUE_CHARS] for v in values})
+    return sa.select(meta_values.c.artwork_id).where(meta_values.c.name == column, meta_values.c.value.in_(prefixes))
+
+
+def _meta_field(column: str, table: sa.FromClause = artworks) -> sa.ColumnElement:
+    return table.c.meta[column].as_string()
 
 
 _COMPARE = {"=": "__eq__", "!=": "__ne__", ">=": "__ge__", "<=": "__le__", ">": "__gt__", "<": "__lt__"}
@@ -504,7 +581,7 @@ def _field(column: str) -> sa.ColumnElement:
             .where(predictions.c.artwork_id == artworks.c.id, predictions.c.model == model)
             .scalar_subquery()
         )
-    return artworks.c.meta[column].as_string()
+    return _meta_field(column)
 
 
 def column_values(conn: Connection, columns: Sequence[str]) -> dict[str, dict[int, str]]:
@@ -568,7 +645,7 @@ def prediction_count(conn: Connection) -> int:
 
 
 def prediction_models(conn: Connection) -> list[str]:
-    return [r[0] for r in conn.execute(sa.select(predictions.c.model).distinct().order_by(predictions.c.model))]
+    return _distinct_first(conn, predictions, "model")  # by ix_predictions_model_label
 
 
 def predictions_by_artwork(conn: Connection, ids: Sequence[int] | None = None) -> dict[int, dict[str, dict[str, Any]]]:

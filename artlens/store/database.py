@@ -244,8 +244,8 @@ class Catalog:
                 where: Sequence[tuple[str, str, str]] = ()) -> np.ndarray:
         """Ids nearest `query` on a published facet among artworks passing the filters, in one SQL query
         (pgvectors.Stale when a newer build replaced the table meanwhile)."""
-        conditions = catalog.filter_conditions(where) if where else []
-        return pgvectors.candidates(self.engine, published, facet, query, limit, conditions, catalog.artworks)
+        conditions = (lambda ids: catalog.filter_conditions(where, ids)) if where else None
+        return pgvectors.candidates(self.engine, published, facet, query, limit, conditions)
 
     def column_values(self, columns: Sequence[str]) -> dict[str, dict[int, str]]:
         """column (metadata or pred.MODEL) -> {artwork id: value} for the artworks that have one."""

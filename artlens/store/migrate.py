@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from artlens.errors import CollectionError
 
-HEAD = "0002"  # the newest revision in migrations/versions (tests/test_migrations.py checks it)
+HEAD = "0003"  # the newest revision in migrations/versions (tests/test_migrations.py checks it)
 FIRST = "0001"  # the tables ArtLens made with create_all before it used Alembic
 FIRST_TABLES = ("artworks", "failures", "settings", "features", "thumbnails", "predictions", "labels",
                 "detections", "regions", "region_features", "layouts", "layout_points")  # those revision 0001 makes

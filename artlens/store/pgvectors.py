@@ -24,7 +24,7 @@ gets `Stale` and its caller answers from the local FAISS index instead.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,8 @@ EF_MARGIN_STEPS = 2
 K = 10
 MIN_VERSION = (0, 8)  # iterative index scans (filters without losing rows) came in pgvector 0.8
 COPY_ROWS = 20_000  # rows per COPY chunk: a few MB each
+# A search's filters: conditions on a column of artwork ids (`catalog.filter_conditions`).
+Where = Callable[[sa.ColumnElement], Sequence[sa.ColumnElement]]
 
 
 class Stale(Exception):
@@ -128,9 +130,9 @@ def drop_others(engine: Engine, keep: str | None) -> list[str]:
 
 
 def candidates(engine: Engine, info: Mapping[str, Any], facet: str, query: np.ndarray, limit: int,
-               where: Sequence[sa.ColumnElement] = (), join: sa.Table | None = None) -> np.ndarray:
+               where: Where | None = None) -> np.ndarray:
     """Ids of the `limit` artworks nearest `query` on `facet`, among those that pass `where` (conditions on
-    `join`, the catalog's artworks table, joined on id), from a graph search of the facet's tuned depth.
+    the table's column of artwork ids, `catalog.filter_conditions`), from a graph search of the facet's tuned depth.
 
     Only `limit` rows, not the whole depth: a filtered scan that has its rows in the first pass over the
     graph stops there, while asking for ef_search allowed rows made pgvector's iterative scan search the
@@ -140,15 +142,14 @@ def candidates(engine: Engine, info: Mapping[str, Any], facet: str, query: np.nd
     ef = min(max(int(info["facets"][facet]["ef_search"]), limit), 1000)
     try:
         with engine.begin() as conn:
-            return _nearest(conn, info["table"], facet, query, limit, ef, where, join)
+            return _nearest(conn, info["table"], facet, query, limit, ef, where)
     except sa.exc.ProgrammingError as exc:
         if "does not exist" in str(exc.orig):
             raise Stale(str(info["table"])) from None
         raise
 
 
-def _nearest(conn: Connection, table: str, facet: str, query: np.ndarray, limit: int, ef: int,
-             where: Sequence[sa.ColumnElement], join: sa.Table | None) -> np.ndarray:
+def _nearest(conn: Connection, table: str, facet: str, query: np.ndarray, limit: int, ef: int, where: Where | None) -> np.ndarray:
     from pgvector.sqlalchemy import HALFVEC
 
     conn.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {int(ef)}")
@@ -157,9 +158,8 @@ def _nearest(conn: Connection, table: str, facet: str, query: np.ndarray, limit:
     conn.exec_driver_sql("SET LOCAL hnsw.iterative_scan = relaxed_order")
     t = sa.table(table, sa.column("id", sa.BigInteger), sa.column(facet, HALFVEC(int(query.shape[0]))))
     q = sa.select(t.c.id)
-    if where:
-        assert join is not None
-        q = q.join(join, join.c.id == t.c.id).where(*where)
+    if where is not None:
+        q = q.where(*where(t.c.id))
     q = q.order_by(t.c[facet].max_inner_product(np.asarray(query, np.float32))).limit(limit)
     return np.asarray([r[0] for r in conn.execute(q)], dtype=np.int64)
 
@@ -177,7 +177,7 @@ def tune_ef_search(engine: Engine, table: str, facet: str, ids: np.ndarray, matr
     reached: int | None = None
     for step, ef in enumerate(EF_SEARCH):
         with engine.begin() as conn:
-            found = [set(_nearest(conn, table, facet, matrix[i], K, ef, (), None).tolist()) for i in held]
+            found = [set(_nearest(conn, table, facet, matrix[i], K, ef, None).tolist()) for i in held]
         recall = float(np.mean([len(f & t) / K for f, t in zip(found, truth)]))
         if reached is None and recall >= target:
             reached = step

@@ -1,0 +1,79 @@
+"""Filters read indexes, on both catalog backends: metadata values (`meta_values`), predictions by model and
+label, detections by kind and count; and a catalog from before those indexes gets them when opened."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import sqlalchemy as sa
+
+from artlens import Collection
+from artlens.store import catalog, migrate
+from artlens.store.catalog import META_VALUE_CHARS, NewArtwork
+from artlens.store.database import Catalog
+
+LONG = "a very long title " * 20  # longer than the indexed prefix
+
+
+def work(n: int, **meta: str) -> NewArtwork:
+    return NewArtwork(path=f"/art/{n}.jpg", file_size=n, mtime_ns=n, sha256=f"{n:064x}", pixel_hash=f"{n + 10**6:064x}",
+                      phash="0" * 16, width=10, height=10, format="JPEG", thumbnail=b"", meta=meta)
+
+
+def ids(cat: Catalog, *where: tuple[str, str, str]) -> list[int]:
+    return cat.filter_ids(list(where)).tolist()
+
+
+def test_filters_on_metadata_predictions_and_counts(collection_dir: Path) -> None:
+    with Collection.create(collection_dir) as col:
+        cat = col.catalog
+        cat.commit_batch([work(1, style="Baroque", title=LONG + "1"), work(2, style="Rococo", title=LONG + "2"),
+                          work(3, style="Baroque"), work(4)], [], [])
+        a, b, c, d = cat.indexed_ids().tolist()
+        assert cat.unknown_columns(["style", "title", "era"]) == (["era"], ["faces", "people", "style", "title"])
+        assert ids(cat, ("style", "=", "Baroque")) == [a, c]
+        assert ids(cat, ("style", "=", "Baroque"), ("style", "=", "Rococo")) == [a, b, c]  # alternatives
+        assert ids(cat, ("style", "!=", "Baroque")) == [b, d]  # a work without a style passes
+        assert ids(cat, ("style", "=", "Baroque"), ("title", "!=", LONG + "1")) == [c]
+        # Values longer than the indexed prefix still compare whole.
+        assert len(LONG) > META_VALUE_CHARS
+        assert ids(cat, ("title", "=", LONG + "2")) == [b]
+        assert ids(cat, ("title", "!=", LONG + "2")) == [a, c, d]
+        assert cat.filter_ids([("style", "=", "Baroque")], limit=1).tolist() == [a]
+
+        # Metadata merged later, a prediction model and a detector are filterable at once.
+        cat.merge_metadata({"/art/4.jpg": {"style": "Baroque"}, "/art/1.jpg": {"style": "Rococo"}}, skip=set())
+        assert ids(cat, ("style", "=", "Baroque")) == [c, d]
+        cat.write_predictions("medium", "v1", [(a, "oil", 0.9, []), (b, "ink", 0.8, []), (c, "oil", 0.7, [])])
+        assert cat.unknown_columns(["pred.medium", "pred.genre"], predictions=True)[0] == ["pred.genre"]
+        assert ids(cat, ("pred.medium", "=", "oil")) == [a, c]
+        assert ids(cat, ("pred.medium", "!=", "oil")) == [b, d]
+        box = np.array([[0, 0, 5, 5]], np.float32)
+        cat.write_detections("face", "m", [(a, box, np.array([0.9])), (b, np.zeros((0, 4), np.float32), np.zeros(0))])
+        assert ids(cat, ("faces", ">=", "1")) == [a]
+        assert ids(cat, ("faces", "=", "0")) == [b]  # works never looked at have no count
+        assert ids(cat, ("faces", "<=", "1"), ("pred.medium", "=", "oil")) == [a]
+
+        # A changed file is added again from scratch: its old values go with its old row.
+        cat.commit_batch([replace(work(5, style="Gothic"), path="/art/3.jpg")], [], ["/art/3.jpg"])
+        assert ids(cat, ("style", "=", "Baroque")) == [d]
+        gothic = ids(cat, ("style", "=", "Gothic"))
+        assert [cat.artworks(gothic)[i].path for i in gothic] == ["/art/3.jpg"]
+
+
+def test_a_catalog_from_before_the_filter_indexes_gets_them_when_opened(tmp_path: Path) -> None:
+    from alembic import command
+
+    with Collection.create(tmp_path / "col") as col:
+        col.catalog.commit_batch([work(1, style="Baroque"), work(2, style="Rococo"), work(3)], [], [])
+        engine = col.catalog.engine
+        with engine.begin() as conn:  # back to revision 0002, as an earlier ArtLens left it
+            command.downgrade(migrate.alembic_config(conn), "0002")
+            assert not sa.inspect(conn).has_table("meta_values")
+    with Collection.open(tmp_path / "col") as col, col.catalog.engine.connect() as conn:
+        assert migrate.current_revision(conn) == migrate.HEAD
+        assert col.catalog.unknown_columns(["style"]) == ([], ["faces", "people", "style"])
+        assert ids(col.catalog, ("style", "=", "Rococo")) == [2]
+        assert conn.execute(sa.select(sa.func.count()).select_from(catalog.meta_values)).scalar() == 2
