@@ -586,9 +586,7 @@ class Collection:
         where: metadata conditions such as 'style=Baroque' or 'genre!=portrait'.
         A query image that is in the collection is left out of its own results unless include_self.
         """
-        from artlens.retrieval import search
-        from artlens.store import pgvectors
-        from artlens.store.index import EXACT_FILTER_BELOW
+        from artlens.retrieval import filtered, search
 
         if not images and not ids:
             raise InputError("give at least one query image")
@@ -615,35 +613,7 @@ class Collection:
             self._require_columns([c for c, _, _ in conditions], predictions=True)
         exclude = set() if include_self else inside
         query = search.query_vectors(positives, negatives)
-        hits = None
-        allowed = None
-        published = self._published(vecs)
-        if published is not None and not set(search.candidate_facets(vecs, use)) <= set(published["facets"]):
-            published = None  # e.g. one facet alone: its local FAISS index answers
-        if published is not None and conditions:
-            # A selective filter is scored exactly here on its works: 1% of 1M art-model vectors took 49-101 ms a
-            # query in pgvector's iterative scan, ~4 ms here after ~4 ms to list them (docs/benchmarks.md). A
-            # broad one pays for listing its first EXACT_FILTER_BELOW + 1 works (2-3 ms) before going to pgvector.
-            first = self._store.filter_ids(conditions, limit=EXACT_FILTER_BELOW + 1)
-            if len(first) <= EXACT_FILTER_BELOW:
-                published, allowed = None, first
-        if published is not None:
-            # filters and nearest neighbours in one SQL query
-            def nearest(f: str, q: np.ndarray, n: int) -> np.ndarray:
-                return self._store.nearest(published, f, q, n, conditions)
-            try:
-                hits = search.rank(vecs, query, use, k, exclude=exclude, nearest=nearest)
-            except pgvectors.Stale:  # a newer build replaced the table meanwhile: this build's own index answers
-                hits = None
-                self._store.published_vectors()  # and the next search reads what replaced it
-            if hits is not None and len(hits) < k:
-                # A very selective filter can end pgvector's index scan early (hnsw.max_scan_tuples) with
-                # fewer rows than asked: the local index answers filters exactly then.
-                hits = None
-        if hits is None:
-            if allowed is None and conditions:
-                allowed = self._store.filter_ids(conditions)
-            hits = search.rank(vecs, query, use, k, allowed, exclude)
+        hits = filtered.rank(self._store, vecs, query, use, k, conditions, exclude, self._published(vecs))
         rows = self._store.artworks([h.id for h in hits])
         return [SearchResult(id=h.id, path=rows[h.id].path, score=h.score, scores=h.scores, metadata=rows[h.id].meta, why=h.why(use)) for h in hits]
 

@@ -34,10 +34,12 @@ REPEATS = 20
 CHUNK = 20_000
 
 
-def fill(cat: Catalog, n: int) -> float:
-    """n artworks with metadata and a prediction each, written to the catalog's tables; returns seconds."""
+def fill(cat: Catalog, n: int, style: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """n artworks (ids 1..n) with metadata and a prediction each, written to the catalog's tables; returns the
+    seconds it took and each work's bucket. style: each work's (else one of 40 at random)."""
     rng = np.random.default_rng(0)
-    bucket, style, medium = rng.integers(0, 100, n), rng.integers(0, 40, n), rng.integers(0, 20, n)
+    bucket, medium = rng.integers(0, 100, n), rng.integers(0, 20, n)
+    style = rng.integers(0, 40, n) if style is None else style
     now = dt.datetime.now()
     t = time.perf_counter()
     with cat.engine.begin() as conn:
@@ -58,7 +60,7 @@ def fill(cat: Catalog, n: int) -> float:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             for table in ("artworks", "meta_values", "predictions"):
                 conn.exec_driver_sql(f"VACUUM ANALYZE {table}")
-    return time.perf_counter() - t
+    return time.perf_counter() - t, bucket
 
 
 def timed(fn) -> tuple[float, float, int]:
@@ -80,7 +82,7 @@ def json_scan(cat: Catalog, limit: int) -> list[int]:
 
 
 def bench(cat: Catalog, n: int) -> list[dict]:
-    fill_s = fill(cat, n)
+    fill_s = fill(cat, n)[0]
     print(f"{cat.backend}: {n} works written in {fill_s:.0f} s", file=sys.stderr)
     first = EXACT_FILTER_BELOW + 1
     cases = {

@@ -55,6 +55,11 @@ def test_filters_on_metadata_predictions_and_counts(collection_dir: Path) -> Non
         assert ids(cat, ("faces", ">=", "1")) == [a]
         assert ids(cat, ("faces", "=", "0")) == [b]  # works never looked at have no count
         assert ids(cat, ("faces", "<=", "1"), ("pred.medium", "=", "oil")) == [a]
+        # The same filters checked on a few works (the best candidates of an index), not listed.
+        for where in ([("style", "=", "Baroque")], [("style", "!=", "Baroque")], [("title", "=", LONG + "2")],
+                      [("pred.medium", "!=", "oil")], [("faces", "=", "0")]):
+            for among in ([a, b], [c, d], [d, b, a], []):
+                assert cat.filter_ids(where, among=among).tolist() == sorted(set(ids(cat, *where)) & set(among))
 
         # A changed file is added again from scratch: its old values go with its old row.
         cat.commit_batch([replace(work(5, style="Gothic"), path="/art/3.jpg")], [], ["/art/3.jpg"])

@@ -167,3 +167,30 @@ def test_any_mix_of_the_joint_facets_is_one_scan_of_the_joint_index(monkeypatch:
         found += len({h.id for h in hits} & set(ids[np.argsort(-exact)[:k]]))
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert found / (20 * k) >= 0.9
+
+
+def test_a_filter_on_a_large_collection_checks_the_index_best_candidates(small_collection: Collection, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a collection of more than `filtered.POST_FILTER_ABOVE` works does: the catalog checks the index's best
+    candidates (POST_FILTER_FACTOR per result), and lists a filter's works only when too few of those pass."""
+    from artlens.retrieval import filtered
+
+    query = _any_path(small_collection)
+    cases = [["style!=Baroque"], ["style=Baroque", "style=Rococo"], ["style=Baroque"], ["style=No such style"]]
+    listed = {tuple(w): small_collection.search(images=[query], where=w, k=10) for w in cases}  # 242 works: listed
+    calls: list[str] = []
+    real = small_collection.catalog.filter_ids
+
+    def recorded(where, limit=None, among=None):  # type: ignore[no-untyped-def]
+        calls.append("listed" if among is None else f"checked {len(among)}")
+        return real(where, limit, among)
+
+    monkeypatch.setattr(filtered, "POST_FILTER_ABOVE", 0)
+    monkeypatch.setattr(filtered, "POST_FILTER_FACTOR", 4)
+    monkeypatch.setattr(small_collection.catalog, "filter_ids", recorded)
+    for where in cases:
+        calls.clear()
+        assert small_collection.search(images=[query], where=where, k=10) == listed[tuple(where)]
+    assert calls == ["checked 44", "listed"]  # 4 x (10 results + the query, left out); none passed, so listed
+    calls.clear()
+    small_collection.search(images=[query], where=["style!=Baroque"], k=10)
+    assert calls == ["checked 44"]

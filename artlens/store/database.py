@@ -191,10 +191,12 @@ class Catalog:
         with self.engine.connect() as conn:
             return catalog.unknown_columns(conn, names, predictions)
 
-    def filter_ids(self, where: Sequence[tuple[str, str, str]], limit: int | None = None) -> np.ndarray:
-        """Sorted ids of indexed artworks passing every (column, op, value) condition (the first `limit`)."""
+    def filter_ids(self, where: Sequence[tuple[str, str, str]], limit: int | None = None,
+                   among: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+        """Sorted ids of indexed artworks passing every (column, op, value) condition (the first `limit`; only
+        those `among` these ids when given)."""
         with self.engine.connect() as conn:
-            return catalog.filter_ids(conn, where, limit)
+            return catalog.filter_ids(conn, where, limit, among)
 
     # -- facet vectors in PostgreSQL (pgvectors.py) --------------------------------------------
 

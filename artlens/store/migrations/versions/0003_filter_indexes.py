@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["artwork_id"], ["artworks.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("name", "value", "artwork_id"),
     )
-    op.create_index("ix_meta_values_artwork_id", "meta_values", ["artwork_id"])
+    op.create_index("ix_meta_values_artwork", "meta_values", ["artwork_id", "name", "value"])
     # A catalog whose detections table was made by the code's create_all (migrate.upgrade) has its index already.
     op.create_index("ix_detections_kind_count", "detections", ["kind", "count", "artwork_id"], if_not_exists=True)
     op.create_index("ix_predictions_model_label", "predictions", ["model", "label", "artwork_id"], if_not_exists=True)
@@ -50,5 +50,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_predictions_model_label", "predictions")
     op.drop_index("ix_detections_kind_count", "detections")
-    op.drop_index("ix_meta_values_artwork_id", "meta_values")
+    op.drop_index("ix_meta_values_artwork", "meta_values")
     op.drop_table("meta_values")
