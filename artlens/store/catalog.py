@@ -506,8 +506,16 @@ def filter_ids(conn: Connection, where: Sequence[tuple[str, str, str]], limit: i
         q = first.where(*_conditions([p for p in parts if p[1] is not first], ids, conn.dialect.name))
     else:
         q = sa.select(ids).where(*_conditions(parts, ids, conn.dialect.name))
-    # Sorted ids let the index answer a broad filter by over-fetching instead of a per-id selector.
-    return np.asarray(conn.execute(q.order_by(ids).limit(limit)).scalars().all(), dtype=np.int64)
+    return _id_array(conn, q.order_by(ids).limit(limit))
+
+
+def _id_array(conn: Connection, q: sa.Select) -> np.ndarray:
+    """The ids `q` selects as one sorted array (sorted ids let an index answer a broad filter by over-fetching
+    instead of a per-id selector). The database joins them into one string: a row object per id (10,000 for a
+    1% filter of 1M works) made Python's garbage collector run in about one listing in a hundred, which then
+    took ~90 ms instead of 6."""
+    joined = conn.execute(sa.select(sa.func.aggregate_strings(sa.cast(q.subquery().c[0], sa.Text), ","))).scalar()
+    return np.sort(np.array(joined.split(","), dtype=np.int64)) if joined else np.zeros(0, np.int64)
 
 
 def _among(ids: sa.ColumnElement, among: Sequence[int] | np.ndarray, dialect: str) -> sa.ColumnElement:
