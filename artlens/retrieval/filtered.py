@@ -2,7 +2,7 @@
 
 A filter lives in the catalog (metadata, `pred.MODEL` decisions, region counts); the vectors live on the
 serving machine (and, for a large PostgreSQL collection, in pgvector too). Listing every work a broad
-filter allows costs more than the search (1M works: 50% allowed took 0.66 s to list on either backend,
+filter allows costs more than the search (1M works: 50% allowed took 0.2-0.25 s to list on either backend,
 docs/benchmarks.md), so `rank` tries, in order:
 
 1. post-filter: the local index's best `POST_FILTER_FACTOR` x as many candidates as the ranking asks,

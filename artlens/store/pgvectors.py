@@ -6,12 +6,12 @@ its joint facet: `collection.PUBLISHED_FACETS`) into a table of its own
 (``facet_vectors_<catalog version>_<random>``: the artwork id and one ``halfvec`` column per facet, each
 with an HNSW index on inner product), tunes each column's ``hnsw.ef_search`` for the same recall target
 as the FAISS indexes, and records the table in the catalog's settings (`PUBLISHED`). When every facet reaches
-recall 0.95 that way (`searchable`), search asks PostgreSQL for each facet's candidates, with the
-metadata, prediction and region-count filters in the same query (pgvector 0.8's iterative index scan
-keeps a filtered search from running out of rows), and rescores them exactly as before: every web server
-of the collection asks the same index, and a filter is evaluated where its rows are instead of shipping
-the allowed ids to each server. Each machine still builds its local vectors and FAISS indexes (the exact
-rescoring reads the local matrices; FAISS answers when the database's index does not).
+recall 0.95 that way (`searchable`), search asks PostgreSQL for each facet's candidates and rescores them
+exactly as before: every web server of the collection asks the same index. A filtered search comes here
+when cheaper ways fail (`artlens.retrieval.filtered`), with the metadata, prediction and region-count
+filters in the same query (pgvector 0.8's iterative index scan keeps it from running out of rows). Each
+machine still builds its local vectors and FAISS indexes (the exact rescoring reads the local matrices;
+FAISS answers when the database's index does not).
 
 halfvec: 2 bytes a dimension halves the table and the index against ``vector``, and the cosine of two
 unit vectors stored as float16 differs from float32 by ~1e-4, far below what changes a ranking after
