@@ -37,18 +37,9 @@ from artlens.store import engines, pgvectors, vectors  # noqa: E402
 from artlens.store.database import Catalog  # noqa: E402
 from artlens.store.index import build_index  # noqa: E402
 from bench.filter_listing import fill  # noqa: E402
-from bench.search_latency import WARM_UP, K, exact_top, like_vectors, recall_at_k  # noqa: E402
+from bench.search_latency import WARM_UP, K, exact_top, facet_vectors, like_vectors, recall_at_k  # noqa: E402
 
 CENTRES = 40
-
-
-def facet_vectors(mats: dict[str, np.ndarray], weights: dict[str, float], ids: np.ndarray, index: Any) -> vectors.FacetVectors:
-    fitted = [f for f in mats if f in ("content", "style", "color")]
-    rng = np.random.default_rng(3)
-    return vectors.FacetVectors(directory=pathlib.Path("."), ids=ids, matrices=mats, transforms={},
-                                quantiles={f: vectors.score_quantiles(m, rng) for f, m in mats.items()}, weights=weights,
-                                catalog_version=1, spaces={f: None for f in mats if f not in fitted},  # type: ignore[misc]
-                                _indexes={"joint": index})
 
 
 def centres(joint: np.ndarray) -> faiss.Kmeans:
@@ -152,7 +143,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     t = time.perf_counter()
     index = build_index(joint, ids)
     print(f"joint index {index!r} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-    vecs = facet_vectors(mats, weights, ids, index)
+    vecs = facet_vectors(mats, weights, ids, {"joint": index})
     km = centres(joint)
     style = km.index.search(joint, 1)[1][:, 0]
     rows: list[dict] = []

@@ -39,12 +39,16 @@ import pathlib
 import sys
 import tempfile
 import time
+from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from artlens.store.index import EXACT_BELOW, VectorIndex, build_index  # noqa: E402
+
+if TYPE_CHECKING:
+    from artlens.store.vectors import FacetVectors
 
 K = 10
 # Shares of the collection a filter allows. At 1M, a collection answers 1% (10,000 works) on the serving machine
@@ -186,7 +190,7 @@ def bench_searches(n: int, dims: dict[str, int], weights: dict[str, float], args
     of every facet, percentiles) on n random unit vectors per facet at a real collection's dimensions and
     default mix, for the default mix, a two-facet mix of other weights, one facet alone, and filters."""
     from artlens.retrieval import search
-    from artlens.store.vectors import FacetVectors, joint_matrix, score_quantiles
+    from artlens.store.vectors import joint_matrix
 
     if args.like is not None:
         mats, queries, args.like_table = like_vectors(args.like, list(dims), n, args.queries + WARM_UP)
@@ -194,7 +198,6 @@ def bench_searches(n: int, dims: dict[str, int], weights: dict[str, float], args
         mats = {f: unit_vectors(n, d, seed=10 + i) for i, (f, d) in enumerate(dims.items())}
         queries = {f: unit_vectors(args.queries + WARM_UP, d, seed=100 + i) for i, (f, d) in enumerate(dims.items())}
     ids = np.arange(n, dtype=np.int64) * 7 + 3
-    fitted = [f for f in mats if f in ("content", "style", "color")]
     mixed = [f for f in weights if weights[f] > 0]
     mixes = {"default mix": weights,
              f"{mixed[0]} + {mixed[-1]} 1:1": {mixed[0]: 1.0, mixed[-1]: 1.0},
@@ -206,12 +209,7 @@ def bench_searches(n: int, dims: dict[str, int], weights: dict[str, float], args
         indexes[facet] = build_index(x, ids)
         print(f"  {facet}: built {indexes[facet]!r} in {time.perf_counter() - t:.1f}s", file=sys.stderr)
     del joint  # the index holds its own copy
-    rng = np.random.default_rng(3)
-    # Learned facets are listed through `spaces`; ranking reads only their names, so no space is needed here.
-    vectors = FacetVectors(directory=pathlib.Path("."), ids=ids, matrices=mats, transforms={},
-                           quantiles={f: score_quantiles(m, rng) for f, m in mats.items()}, weights=weights,
-                           catalog_version=1, spaces={f: None for f in mats if f not in fitted},  # type: ignore[misc]
-                           _indexes=indexes)
+    vectors = facet_vectors(mats, weights, ids, indexes)
     rng = np.random.default_rng(2)
     half = np.sort(rng.choice(ids, n // 2, replace=False))
     one = np.sort(rng.choice(ids, n // 100, replace=False))
@@ -240,6 +238,19 @@ def bench_searches(n: int, dims: dict[str, int], weights: dict[str, float], args
                         recall_at_k(found, truth), None, note=note))
         print(f"  {rows[-1]}", file=sys.stderr)
     return rows
+
+
+def facet_vectors(mats: dict[str, np.ndarray], weights: dict[str, float], ids: np.ndarray, indexes: dict) -> FacetVectors:
+    """A build's vectors in memory (what `search.rank` reads) from transformed facet matrices and their indexes."""
+    from artlens.store.vectors import FacetVectors, score_quantiles
+
+    fitted = ("content", "style", "color")
+    rng = np.random.default_rng(3)
+    # Learned facets are listed through `spaces`; ranking reads only their names, so no space is needed here.
+    return FacetVectors(directory=pathlib.Path("."), ids=ids, matrices=mats, transforms={},
+                        quantiles={f: score_quantiles(m, rng) for f, m in mats.items()}, weights=weights,
+                        catalog_version=1, spaces={f: None for f in mats if f not in fitted},  # type: ignore[misc]
+                        _indexes=indexes)
 
 
 def exact_top(mats: dict[str, np.ndarray], mix: dict[str, float], queries: list[dict[str, np.ndarray]], ids: np.ndarray,

@@ -487,25 +487,20 @@ def filter_ids(conn: Connection, where: Sequence[tuple[str, str, str]], limit: i
     the first `limit` of them when given, only those `among` these ids when given."""
     parts = _id_sets(where)
     wanted = [s for keep, s in parts if keep]
-    ids: sa.ColumnElement = artworks.c.id
-    if among is not None and wanted and conn.dialect.name == "postgresql":
-        # The first wanted set's rows of these works, the other sets checked per work: a condition on artworks.id
-        # instead let PostgreSQL's planner hash the whole set (400 works against 50% of 1M: 43 -> 4 ms). SQLite
-        # probes each work's own entries (ix_meta_values_artwork) the other way round, faster there (6 vs 16 ms).
-        first = wanted[0]
-        ids = first.selected_columns[0]
-        q = first.where(_among(ids, among, conn.dialect.name),
-                        *_conditions([p for p in parts if p[1] is not first], ids, conn.dialect.name, per_id=True))
-    elif among is not None:
-        q = sa.select(ids).where(_among(ids, among, conn.dialect.name), *_conditions(parts, ids, conn.dialect.name, per_id=True))
-    elif wanted:
-        # Read off the first wanted set's index, never touching the artworks' rows: 10,001 of 1M works by one
-        # metadata value took 57 ms through the artworks table, mostly its rows' visibility (docs/benchmarks.md).
-        first = wanted[0]
-        ids = first.selected_columns[0]
-        q = first.where(*_conditions([p for p in parts if p[1] is not first], ids, conn.dialect.name))
+    dialect = conn.dialect.name
+    # Read off the first wanted set's index, never touching the artworks' rows: 10,001 of 1M works by one
+    # metadata value took 57 ms through the artworks table, mostly its rows' visibility (docs/benchmarks.md).
+    # Checking a few works (`among`) the same way on PostgreSQL too: a condition on artworks.id let its planner
+    # hash the whole set (400 works against 50% of 1M: 43 -> 4 ms). SQLite checks those the other way round,
+    # each work's own entries (ix_meta_values_artwork), faster there (6 vs 16 ms).
+    if wanted and (among is None or dialect == "postgresql"):
+        q, ids, rest = wanted[0], wanted[0].selected_columns[0], [p for p in parts if p[1] is not wanted[0]]
     else:
-        q = sa.select(ids).where(*_conditions(parts, ids, conn.dialect.name))
+        q, ids, rest = sa.select(artworks.c.id), artworks.c.id, list(parts)
+    conditions = _conditions(rest, ids, dialect, per_id=among is not None)
+    if among is not None:
+        conditions.insert(0, _among(ids, among, dialect))
+    q = q.where(*conditions)
     return _id_array(conn, q.order_by(ids).limit(limit))
 
 
