@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from artlens.retrieval import filtered  # noqa: E402
-from artlens.store import engines, pgvectors, vectors  # noqa: E402
+from artlens.store import catalog, engines, pgvectors, vectors  # noqa: E402
 from artlens.store.database import Catalog  # noqa: E402
 from artlens.store.index import build_index  # noqa: E402
 from bench.filter_listing import fill  # noqa: E402
@@ -115,6 +115,12 @@ def run(cat: Catalog, vecs: vectors.FacetVectors, queries: dict[str, np.ndarray]
     return rows
 
 
+def value_counts(cat: Catalog) -> dict[str, dict[str, int]]:
+    """What a collection's vector build keeps of its catalog to bound what a filter allows (`filtered.most_allowed`)."""
+    with cat.engine.connect() as conn:
+        return catalog.value_counts(conn, vectors.COUNTED_ABOVE)
+
+
 def _allowed(where: list[tuple[str, str, str]], ids: np.ndarray, bucket: np.ndarray, style: np.ndarray) -> np.ndarray | None:
     if not where:
         return None
@@ -158,6 +164,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             cat = Catalog.open(address)
             try:
                 bucket = fill(cat, args.n, style)[1]
+                vecs.value_counts = value_counts(cat)
                 rows += run(cat, vecs, queries, km, bucket, style, None, args.queries)
                 if cat.backend == "postgresql" and args.pgvector:
                     t = time.perf_counter()

@@ -56,10 +56,17 @@ def test_filters_on_metadata_predictions_and_counts(collection_dir: Path) -> Non
         assert ids(cat, ("faces", "=", "0")) == [b]  # works never looked at have no count
         assert ids(cat, ("faces", "<=", "1"), ("pred.medium", "=", "oil")) == [a]
         # The same filters checked on a few works (the best candidates of an index), not listed.
-        for where in ([("style", "=", "Baroque")], [("style", "!=", "Baroque")], [("title", "=", LONG + "2")],
-                      [("pred.medium", "!=", "oil")], [("faces", "=", "0")]):
+        for where in ([("style", "=", "Baroque")], [("style", "=", "Baroque"), ("style", "=", "Rococo")], [("style", "!=", "Baroque")],
+                      [("title", "=", LONG + "2")], [("pred.medium", "!=", "oil")], [("faces", "=", "0")]):
             for among in ([a, b], [c, d], [d, b, a], []):
                 assert cat.filter_ids(where, among=among).tolist() == sorted(set(ids(cat, *where)) & set(among))
+
+        # What a vector build keeps to bound what a filter allows: the values (long ones by their indexed prefix)
+        # and labels held by more than so many works.
+        with cat.engine.connect() as conn:
+            assert catalog.value_counts(conn, 1) == {"style": {"Baroque": 2, "Rococo": 2}, "title": {LONG[:META_VALUE_CHARS]: 2},
+                                                     "pred.medium": {"oil": 2}}
+            assert catalog.value_counts(conn, 2) == {}
 
         # A changed file is added again from scratch: its old values go with its old row.
         cat.commit_batch([replace(work(5, style="Gothic"), path="/art/3.jpg")], [], ["/art/3.jpg"])

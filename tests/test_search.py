@@ -171,8 +171,10 @@ def test_any_mix_of_the_joint_facets_is_one_scan_of_the_joint_index(monkeypatch:
 
 def test_a_filter_on_a_large_collection_checks_the_index_best_candidates(small_collection: Collection, monkeypatch: pytest.MonkeyPatch) -> None:
     """What a collection of more than `filtered.POST_FILTER_ABOVE` works does: the catalog checks the index's best
-    candidates (POST_FILTER_FACTOR per result), and lists a filter's works only when too few of those pass."""
+    candidates (POST_FILTER_FACTOR per result), and lists a filter's works only when too few of those pass; a filter
+    its build counted as allowing few enough works to score exactly (`FacetVectors.value_counts`) is listed at once."""
     from artlens.retrieval import filtered
+    from artlens.store import index
 
     query = _any_path(small_collection)
     cases = [["style!=Baroque"], ["style=Baroque", "style=Rococo"], ["style=Baroque"], ["style=No such style"]]
@@ -187,10 +189,35 @@ def test_a_filter_on_a_large_collection_checks_the_index_best_candidates(small_c
     monkeypatch.setattr(filtered, "POST_FILTER_ABOVE", 0)
     monkeypatch.setattr(filtered, "POST_FILTER_FACTOR", 4)
     monkeypatch.setattr(small_collection.catalog, "filter_ids", recorded)
+    # No style is held by more than COUNTED_ABOVE (100) of these works: each allows at most 100, which is "few"
+    # unless fewer than that are scored exactly.
+    assert small_collection.vectors.value_counts == {}
+    calls.clear()
+    assert small_collection.search(images=[query], where=["style=Baroque"], k=10) == listed[("style=Baroque",)]
+    assert calls == ["listed"]
+
+    monkeypatch.setattr(index, "EXACT_FILTER_BELOW", 50)
     for where in cases:
         calls.clear()
         assert small_collection.search(images=[query], where=where, k=10) == listed[tuple(where)]
-    assert calls == ["checked 44", "listed"]  # 4 x (10 results + the query, left out); none passed, so listed
+    assert calls == ["checked 44", "listed"]  # 4 x (10 results + the query, left out); none passed, so all listed
     calls.clear()
     small_collection.search(images=[query], where=["style!=Baroque"], k=10)
     assert calls == ["checked 44"]
+
+
+def test_a_build_bounds_what_a_filter_allows() -> None:
+    """`filtered.most_allowed`: the fewest works any one column's `=` values hold together, by the counts a build keeps;
+    a value not counted holds at most COUNTED_ABOVE; nothing known without counts or without an `=` on a value."""
+    from artlens.retrieval.filtered import most_allowed
+    from artlens.store.vectors import COUNTED_ABOVE
+
+    counts = {"style": {"Baroque": 5000, "Rococo": 3000}, "pred.genre": {"portrait": 400}}
+    assert most_allowed(counts, [("style", "=", "Baroque")]) == 5000
+    assert most_allowed(counts, [("style", "=", "Baroque"), ("style", "=", "Rococo")]) == 8000
+    assert most_allowed(counts, [("style", "=", "Baroque"), ("pred.genre", "=", "portrait")]) == 400
+    assert most_allowed(counts, [("style", "=", "Cubism")]) == COUNTED_ABOVE
+    assert most_allowed(counts, [("artist", "=", "a"), ("artist", "=", "b")]) == 2 * COUNTED_ABOVE
+    assert most_allowed(counts, [("style", "!=", "Baroque")]) is None
+    assert most_allowed(counts, [("people", "=", "2")]) is None  # a count, not a value
+    assert most_allowed(None, [("style", "=", "Baroque")]) is None  # a build from before counts were kept

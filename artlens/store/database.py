@@ -128,13 +128,16 @@ class Catalog:
                     applied += 1
         return applied
 
-    def snapshot(self, names: Sequence[str], dims: Mapping[str, int]) -> tuple[int, dict[str, tuple[np.ndarray, np.ndarray]], list[ArtworkRow]]:
-        """(catalog version, {raw feature: (ids, matrix)}, artworks) read in one connection, for a vector build."""
+    def snapshot(self, names: Sequence[str], dims: Mapping[str, int], counted_above: int
+                 ) -> tuple[int, dict[str, tuple[np.ndarray, np.ndarray]], list[ArtworkRow], dict[str, dict[str, int]]]:
+        """(catalog version, {raw feature: (ids, matrix)}, artworks, `catalog.value_counts`) read in one connection,
+        for a vector build."""
         with self.engine.connect() as conn:
             version = catalog.catalog_version(conn)
             raw = {f: catalog.load_features(conn, f, dims[f]) for f in names}
             arts = list(catalog.iter_artworks(conn))
-        return version, raw, arts
+            counts = catalog.value_counts(conn, counted_above)
+        return version, raw, arts, counts
 
     # -- artworks ----------------------------------------------------------------------------
 

@@ -58,6 +58,9 @@ LOAD_ATTEMPTS = 5  # reads restarted because a build was swapped in meanwhile (e
 READ_ERRORS = (OSError, ValueError, KeyError, TypeError, EOFError, RuntimeError, zipfile.BadZipFile)
 T = TypeVar("T")
 StateKey = tuple[int, int, int]  # (inode, mtime_ns, size) of state.json: a new value for every build
+# A build counts the works holding each metadata value and predicted label held by more than this many (at most
+# a hundredth of the works a filter may allow to be scored exactly): how many a filter allows, known in advance.
+COUNTED_ABOVE = 100
 
 
 @dataclass
@@ -74,6 +77,9 @@ class FacetVectors:
     index_kinds: dict[str, tuple[int, str]] = field(default_factory=dict)  # facet -> (dim, kind), from state.json
     spaces: dict[str, StyleSpace] = field(default_factory=dict)  # learned facets
     key: StateKey | None = None  # state.json's identity when loaded: `state_key` differs once another build is in place
+    # How many works held each frequent metadata value and predicted label at build time (`catalog.value_counts`,
+    # above COUNTED_ABOVE); None from builds before it was kept.
+    value_counts: dict[str, dict[str, int]] | None = None
     _indexes: dict[str, VectorIndex] = field(default_factory=dict)
     # Index files opened with the rest of the build and read on first use: a build swapped in since
     # cannot mix its indexes with these matrices.
@@ -188,7 +194,7 @@ def build(store: Catalog, directory: Path, raw_dims: dict[str, int], spaces: dic
         if name in (*FACETS, "joint") or not space.fits(raw_dims):
             raise ValueError(f"learned facet {name!r} does not fit this collection's features")
     needed = sorted({*FACETS, *(f for space in spaces.values() for f in space.inputs)})
-    version, raw, arts = store.snapshot(needed, raw_dims)
+    version, raw, arts, counts = store.snapshot(needed, raw_dims, COUNTED_ABOVE)
     ids = raw["content"][0]
     for f in needed:
         if not np.array_equal(raw[f][0], ids):
@@ -200,7 +206,7 @@ def build(store: Catalog, directory: Path, raw_dims: dict[str, int], spaces: dic
     tmp = directory.with_name(f"{directory.name}.build-{os.getpid()}-{secrets.token_hex(4)}")
     tmp.mkdir(parents=True)
     try:
-        _write(tmp, ids, raw, arts, spaces, weights, version)
+        _write(tmp, ids, raw, arts, spaces, weights, version, counts)
         _swap(tmp, directory)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # gone after a swap; after a failure, nothing to keep
@@ -208,7 +214,7 @@ def build(store: Catalog, directory: Path, raw_dims: dict[str, int], spaces: dic
 
 
 def _write(tmp: Path, ids: np.ndarray, raw: dict[str, tuple[np.ndarray, np.ndarray]], arts: Sequence[Any],
-           spaces: dict[str, StyleSpace], weights: dict[str, float], version: int) -> None:
+           spaces: dict[str, StyleSpace], weights: dict[str, float], version: int, counts: dict[str, dict[str, int]]) -> None:
     from artlens.store.index import build_index
 
     transforms: dict[str, FacetTransform] = {}
@@ -249,7 +255,7 @@ def _write(tmp: Path, ids: np.ndarray, raw: dict[str, tuple[np.ndarray, np.ndarr
         "catalog_version": version, "weights": weights, "artworks": int(len(ids)),
         "learned": {name: space.meta for name, space in spaces.items()},
         "indexes": {f: {"dim": dim, "kind": kind} for f, (dim, kind) in index_kinds.items()},
-        "build": secrets.token_hex(8), "files": files,
+        "value_counts": counts, "build": secrets.token_hex(8), "files": files,
     }))
     _sync(tmp)
 
@@ -505,7 +511,7 @@ def _load(directory: Path, state: dict[str, Any], key: StateKey | None) -> Facet
     return FacetVectors(directory=directory, ids=ids, matrices=matrices, transforms=transforms, quantiles=quantiles,
                         weights=dict(state["weights"]), catalog_version=int(state["catalog_version"]), spaces=spaces,
                         index_kinds={f: (int(d["dim"]), str(d["kind"])) for f, d in state.get("indexes", {}).items()},
-                        key=key, _index_files=files)
+                        key=key, value_counts=state.get("value_counts"), _index_files=files)
 
 
 def _read(path: Path, reader: Callable[[Path], T]) -> T:
