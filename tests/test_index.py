@@ -209,6 +209,28 @@ def test_approximate_pq_recall(approx_pq):
     np.testing.assert_array_equal(index.vectors()[np.argsort(index.ids)], x[np.argsort(ids)])
 
 
+def test_a_deep_search_that_needs_only_its_best_part_ordered_reranks_less(approx_pq, monkeypatch):
+    """`ordered`: a caller asking for 100 candidates to check against its own filter needs only the best 50 in the order
+    a top-10 search gives: they are as good, and the PQ index re-ranks half as many candidates for them."""
+    index, x, ids = approx_pq
+    q = unit_vectors(50, 64, seed=11)
+    truth = brute_force(x, ids, q, 50)[1]
+    asked: list[float] = []
+    real = index._index.search
+
+    def recorded(queries, k, params=None):  # type: ignore[no-untyped-def]
+        asked.append(params.k_factor if params is not None else index._inner.k_factor)
+        return real(queries, k, params=params)
+
+    monkeypatch.setattr(index, "_index", type("Recorded", (), {"search": staticmethod(recorded)}))
+    monkeypatch.setattr(index, "_parallel", lambda q: False)
+    _, found = index.search(q, 100, ordered=50)
+    assert asked == [pytest.approx(index._inner.k_factor / 2)]
+    assert recall(found[:, :50], truth) >= 0.95
+    index.search(q, 100)
+    assert asked[-1] == index._inner.k_factor
+
+
 def test_approximate_hnsw_recall(approx_hnsw):
     index, x, ids = approx_hnsw
     assert index.kind == "hnsw" and index.params["efSearch"] >= 16

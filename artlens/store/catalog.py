@@ -8,6 +8,7 @@ row without its features, and re-running it simply continues.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -485,41 +486,45 @@ def filter_ids(conn: Connection, where: Sequence[tuple[str, str, str]], limit: i
                among: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
     """Sorted ids of indexed artworks passing every (column, op, value) condition (`filter_conditions`),
     the first `limit` of them when given, only those `among` these ids when given."""
-    dialect = conn.dialect.name
-    parts = _id_sets(where, per_id=among is not None and dialect == "sqlite")
+    q = _filter_query(tuple((str(c), str(o), str(v)) for c, o, v in where), limit, among is not None, conn.dialect.name)
+    joined = conn.execute(q, {} if among is None else {"among": [int(i) for i in among]}).scalar()
+    # numpy parses the string in C (25,000 ids: 0.3 ms, against 3 ms through a list of strings).
+    return np.sort(np.fromstring(joined, dtype=np.int64, sep=",")) if joined else np.zeros(0, np.int64)
+
+
+@functools.lru_cache(maxsize=256)
+def _filter_query(where: tuple[tuple[str, str, str], ...], limit: int | None, among: bool, dialect: str) -> sa.Select:
+    """The statement `filter_ids` runs (the candidates a bound parameter "among"), built once per filter: building
+    it took as long as SQLite took to check 400 candidates with it (0.7 ms)."""
+    parts = _id_sets(where, per_id=among and dialect == "sqlite")
     wanted = [s for keep, s in parts if keep]
     # Read off the first wanted set's index, never touching the artworks' rows: 10,001 of 1M works by one
     # metadata value took 57 ms through the artworks table, mostly its rows' visibility (docs/benchmarks.md).
     # Checking a few works (`among`) the same way on PostgreSQL too: a condition on artworks.id let its planner
     # hash the whole set (400 works against 50% of 1M: 43 -> 4 ms). SQLite checks those the other way round,
     # each work's own entries (ix_meta_values_artwork), faster there (6 vs 16 ms).
-    if wanted and (among is None or dialect == "postgresql"):
+    if wanted and (not among or dialect == "postgresql"):
         q, ids, rest = wanted[0], wanted[0].selected_columns[0], [p for p in parts if p[1] is not wanted[0]]
     else:
         q, ids, rest = sa.select(artworks.c.id), artworks.c.id, list(parts)
-    conditions = _conditions(rest, ids, dialect, per_id=among is not None)
-    if among is not None:
-        conditions.insert(0, _among(ids, among, dialect))
-    q = q.where(*conditions)
-    return _id_array(conn, q.order_by(ids).limit(limit))
+    conditions = _conditions(rest, ids, dialect, per_id=among)
+    if among:
+        conditions.insert(0, _among(ids, dialect))
+    return _id_string(q.where(*conditions).order_by(ids).limit(limit))
 
 
-def _id_array(conn: Connection, q: sa.Select) -> np.ndarray:
-    """The ids `q` selects as one sorted array (sorted ids let an index answer a broad filter by over-fetching
-    instead of a per-id selector). The database joins them into one string: a row object per id (10,000 for a
-    1% filter of 1M works) made Python's garbage collector run in about one listing in a hundred, which then
-    took ~90 ms instead of 6. numpy parses the string in C (25,000 ids: 0.3 ms, against 3 ms through a list of
-    strings)."""
-    joined = conn.execute(sa.select(sa.func.aggregate_strings(sa.cast(q.subquery().c[0], sa.Text), ","))).scalar()
-    return np.sort(np.fromstring(joined, dtype=np.int64, sep=",")) if joined else np.zeros(0, np.int64)
+def _id_string(q: sa.Select) -> sa.Select:
+    """The ids `q` selects joined into one string by the database (sorted ids let an index answer a broad filter by
+    over-fetching instead of a per-id selector): a row object per id (10,000 for a 1% filter of 1M works) made
+    Python's garbage collector run in about one listing in a hundred, which then took ~90 ms instead of 6."""
+    return sa.select(sa.func.aggregate_strings(sa.cast(q.subquery().c[0], sa.Text), ","))
 
 
-def _among(ids: sa.ColumnElement, among: Sequence[int] | np.ndarray, dialect: str) -> sa.ColumnElement:
-    """`ids` in `among`: one array parameter on PostgreSQL (not one parameter per id to parse and plan)."""
-    values = [int(i) for i in among]
+def _among(ids: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
+    """`ids` in the bound parameter "among": one array on PostgreSQL (not one parameter per id to parse and plan)."""
     if dialect == "postgresql":
-        return ids == sa.any_(sa.bindparam("among", values, type_=postgresql.ARRAY(sa.Integer)))
-    return ids.in_(values)
+        return ids == sa.any_(sa.bindparam("among", type_=postgresql.ARRAY(sa.Integer)))
+    return ids.in_(sa.bindparam("among", expanding=True))
 
 
 def filter_conditions(where: Sequence[tuple[str, str, str]], ids: sa.ColumnElement = artworks.c.id) -> list[sa.ColumnElement]:
@@ -581,12 +586,14 @@ def _with_value(column: str, values: Sequence[str], per_id: bool = False) -> sa.
     """Ids of the artworks whose `column` (metadata, or `pred.MODEL`) has one of `values` (metadata: its
     indexed prefix). per_id: each work is looked up by (work, column) and its value compared with the list;
     SQLite would otherwise seek once per value (400 works x 50 values: 4.8 -> 1.6 ms)."""
+    def compared(field_: sa.ColumnElement, listed: Sequence[str]) -> sa.ColumnElement:
+        return (field_.concat("") if per_id and len(listed) > 1 else field_).in_(listed)  # no index on `x || ''`
+
     if column.startswith(PREDICTION_PREFIX):
         model = column[len(PREDICTION_PREFIX):]
-        return sa.select(predictions.c.artwork_id).where(predictions.c.model == model, predictions.c.label.in_(values))
+        return sa.select(predictions.c.artwork_id).where(predictions.c.model == model, compared(predictions.c.label, values))
     prefixes = sorted({v[:META_VALUE_CHARS] for v in values})
-    value = meta_values.c.value.concat("") if per_id and len(prefixes) > 1 else meta_values.c.value  # no index on `x || ''`
-    return sa.select(meta_values.c.artwork_id).where(meta_values.c.name == column, value.in_(prefixes))
+    return sa.select(meta_values.c.artwork_id).where(meta_values.c.name == column, compared(meta_values.c.value, prefixes))
 
 
 def _meta_field(column: str, table: sa.FromClause = artworks) -> sa.ColumnElement:
