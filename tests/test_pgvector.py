@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from artlens import Collection, collection
-from artlens.retrieval import search
+from artlens.retrieval import filtered, search
 from artlens.store import index, pgvectors
 from artlens.store.database import Catalog
 
@@ -86,12 +86,16 @@ def test_a_large_postgresql_collection_searches_with_pgvector_and_filters_in_sql
         assert np.mean(agree) >= 0.95, agree
 
         # A filter (metadata) allowing more than index.EXACT_FILTER_BELOW works (lowered to 5 here) goes into
-        # the same SQL query; every result passes it.
+        # the same SQL query when it may allow more than the local index takes listed (lowered to 0); every
+        # result passes it. One known to allow fewer (the build's value counts) is listed for the local index.
         style = small_collection.search(ids=[ids[0]], k=1)[0].metadata["style"]
         exact = small_collection.search(ids=[ids[0]], k=10, where=[f"style={style}"])
         asked.clear()
         with monkeypatch.context() as m:
             m.setattr(index, "EXACT_FILTER_BELOW", 5)
+            listed = col.search(ids=[ids[0]], k=10, where=[f"style={style}"])
+            assert asked == [] and all(h.metadata["style"] == style for h in listed)
+            m.setattr(filtered, "LIST_LOCALLY_BELOW", 0)
             hits = col.search(ids=[ids[0]], k=10, where=[f"style={style}"])
             assert asked == ["joint"] and len(hits) == 10
             assert all(h.metadata["style"] == style for h in hits)
@@ -155,7 +159,8 @@ def test_two_web_servers_search_one_collection_in_the_database(
 
     url = (in_postgresql / "database.url").read_text().strip()
     monkeypatch.setenv("ARTLENS_HOME", str(tmp_path / "second-machine"))  # the URL's local folder: a machine of its own
-    monkeypatch.setattr(index, "EXACT_FILTER_BELOW", 5)  # a filter of more works than that goes to the database
+    monkeypatch.setattr(index, "EXACT_FILTER_BELOW", 5)  # a filter of more works than that goes to the database,
+    monkeypatch.setattr(filtered, "LIST_LOCALLY_BELOW", 0)  # as one of more works than a machine lists does
     query = int(small_collection.vectors.ids[5])
     style = small_collection.search(ids=[query], k=1)[0].metadata["style"]
     answers = []

@@ -16,7 +16,8 @@ docs/benchmarks.md), so `rank` tries, in order:
 The build's counts of frequent values (`FacetVectors.value_counts`) bound how many works a filter allows
 before anything is listed: a filter known to allow few enough goes straight to 2 (a post-filter would find
 too few of them among its candidates: 1% of 1M works, 15 -> 9 ms), and one known to allow more skips 2's
-listing when 1 fails. (Listing a filter of 2.5-5% whole at once instead of trying 1 was slower: 25,000-50,000
+listing when 1 fails, and goes to the local index rather than pgvector when it allows at most
+`LIST_LOCALLY_BELOW`. (Listing a filter of 2.5-5% whole at once instead of trying 1 was slower: 25,000-50,000
 ids take 5-18 ms to list at 1M works, more than a post-filter that fails a third of the time costs on average.)
 """
 
@@ -38,6 +39,10 @@ from artlens.vocabulary import COUNT_FILTERS, PREDICTION_PREFIX
 POST_FILTER_FACTOR = 40
 # Collections up to this many works list a filter's works outright (a few ms at this size).
 POST_FILTER_ABOVE = index.EXACT_FILTER_BELOW
+# A filter known to allow at most this many works is listed and handed to the local index rather than asked of
+# pgvector when the post-filter fails: 1M works, a 2.5% filter whose works lie away from the query, p99 17 ms at
+# recall 0.97 listed (25,000 ids: ~5 ms) against 63 ms at 0.93 through pgvector (docs/benchmarks.md).
+LIST_LOCALLY_BELOW = 50_000
 
 
 class Store(Protocol):
@@ -76,7 +81,7 @@ def rank(store: Store, vectors: FacetVectors, query: dict[str, np.ndarray], weig
         allowed = store.filter_ids(where, limit=listed_below + 1)
         if len(allowed) <= listed_below:
             return search.rank(vectors, query, weights, k, allowed, exclude)
-    if published is not None:
+    if published is not None and (most is None or most > LIST_LOCALLY_BELOW):
         hits = _from_database(store, vectors, query, weights, k, exclude, published, where)
         if hits is not None:
             return hits
