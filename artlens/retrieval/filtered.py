@@ -40,8 +40,8 @@ POST_FILTER_FACTOR = 40
 # Collections up to this many works list a filter's works outright (a few ms at this size).
 POST_FILTER_ABOVE = index.EXACT_FILTER_BELOW
 # A filter known to allow at most this many works is listed and handed to the local index rather than asked of
-# pgvector when the post-filter fails: 1M works, a 2.5% filter whose works lie away from the query, p99 17 ms at
-# recall 0.97 listed (25,000 ids: ~5 ms) against 63 ms at 0.93 through pgvector (docs/benchmarks.md).
+# pgvector when the post-filter fails: 1M works, a 2.5% filter whose works lie away from the query, p99 15-17 ms
+# at recall 0.97 listed (25,000 ids: ~5 ms) against 63 ms at 0.93 through pgvector (docs/benchmarks.md).
 LIST_LOCALLY_BELOW = 50_000
 
 

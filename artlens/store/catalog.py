@@ -264,7 +264,6 @@ def file_states(conn: Connection) -> dict[str, tuple[int, int]]:
     return seen
 
 
-# One INSERT ... VALUES (...), (...) RETURNING id per batch, ids in the order of the rows.
 def _forget(conn: Connection, path: str) -> dict[str, str]:
     """Drop what is stored for `path` (a changed file is re-added from scratch), except the labels
     people gave it: those are returned, for the new row."""
