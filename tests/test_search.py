@@ -207,10 +207,9 @@ def test_a_filter_on_a_large_collection_checks_the_index_best_candidates(small_c
 
 
 def test_a_build_bounds_what_a_filter_allows() -> None:
-    """`filtered.most_allowed`: the fewest works any one column's `=` values hold together, by the counts a build keeps;
+    """`vectors.most_allowed`: the fewest works any one column's `=` values hold together, by the counts a build keeps;
     a value not counted holds at most COUNTED_ABOVE; nothing known without counts or without an `=` on a value."""
-    from artlens.retrieval.filtered import most_allowed
-    from artlens.store.vectors import COUNTED_ABOVE
+    from artlens.store.vectors import COUNTED_ABOVE, most_allowed
 
     counts = {"style": {"Baroque": 5000, "Rococo": 3000}, "pred.genre": {"portrait": 400}}
     assert most_allowed(counts, [("style", "=", "Baroque")]) == 5000

@@ -30,9 +30,7 @@ import numpy as np
 
 from artlens.retrieval import search
 from artlens.store import index, pgvectors
-from artlens.store.catalog import META_VALUE_CHARS
-from artlens.store.vectors import COUNTED_ABOVE, FacetVectors
-from artlens.vocabulary import COUNT_FILTERS, PREDICTION_PREFIX
+from artlens.store.vectors import FacetVectors, most_allowed
 
 # Candidates asked of the local index per result wanted, before the catalog filters them: with k=10 that
 # is 400, which holds 10 allowed works twice over when 5% of the works near the query pass.
@@ -86,21 +84,6 @@ def rank(store: Store, vectors: FacetVectors, query: dict[str, np.ndarray], weig
         if hits is not None:
             return hits
     return search.rank(vectors, query, weights, k, store.filter_ids(where), exclude)
-
-
-def most_allowed(counts: Mapping[str, Mapping[str, int]] | None, where: Sequence[tuple[str, str, str]]) -> int | None:
-    """At most how many works `where` allows, by a build's value counts (`catalog.value_counts`): the fewest any
-    one column's `=` values hold together, a value not counted holding at most `vectors.COUNTED_ABOVE`. None when
-    the counts say nothing: a build without them, or no `=` on a metadata column or label. Works added since the
-    build can make it low: it only chooses which way to search, never which works pass."""
-    if counts is None:
-        return None
-    wanted: dict[str, set[str]] = {}
-    for column, op, value in where:
-        if op == "=" and column not in COUNT_FILTERS:
-            wanted.setdefault(column, set()).add(value if column.startswith(PREDICTION_PREFIX) else value[:META_VALUE_CHARS])
-    held = [sum(counts.get(column, {}).get(v, COUNTED_ABOVE) for v in values) for column, values in wanted.items()]
-    return min(held, default=None)
 
 
 def _post_filtered(store: Store, vectors: FacetVectors, query: dict[str, np.ndarray], weights: dict[str, float], k: int,

@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,8 +43,9 @@ from artlens.errors import CollectionError
 from artlens.features.facets import DEFAULT_WEIGHTS, FACETS, TRANSFORM_SPECS, FacetTransform, fit_transform
 from artlens.machine import usable_cores
 from artlens.retrieval.duplicates import NearDuplicate, find_near_duplicates
+from artlens.store.catalog import META_VALUE_CHARS
 from artlens.store.database import Catalog
-from artlens.vocabulary import LEARNED_STYLE
+from artlens.vocabulary import COUNT_FILTERS, LEARNED_STYLE, PREDICTION_PREFIX
 
 if TYPE_CHECKING:
     from artlens.learn.style_space import StyleSpace
@@ -211,6 +212,21 @@ def build(store: Catalog, directory: Path, raw_dims: dict[str, int], spaces: dic
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # gone after a swap; after a failure, nothing to keep
     return load(directory)
+
+
+def most_allowed(counts: Mapping[str, Mapping[str, int]] | None, where: Sequence[tuple[str, str, str]]) -> int | None:
+    """At most how many works `where` allows, by a build's value counts (`catalog.value_counts`): the fewest any
+    one column's `=` values hold together, a value not counted holding at most `COUNTED_ABOVE`. None when
+    the counts say nothing: a build without them, or no `=` on a metadata column or label. Works added since the
+    build can make it low: filtered search uses it to choose its way, never which works pass."""
+    if counts is None:
+        return None
+    wanted: dict[str, set[str]] = {}
+    for column, op, value in where:
+        if op == "=" and column not in COUNT_FILTERS:
+            wanted.setdefault(column, set()).add(value if column.startswith(PREDICTION_PREFIX) else value[:META_VALUE_CHARS])
+    held = [sum(counts.get(column, {}).get(v, COUNTED_ABOVE) for v in values) for column, values in wanted.items()]
+    return min(held, default=None)
 
 
 def _write(tmp: Path, ids: np.ndarray, raw: dict[str, tuple[np.ndarray, np.ndarray]], arts: Sequence[Any],
