@@ -116,7 +116,7 @@ def run(cat: Catalog, vecs: vectors.FacetVectors, queries: dict[str, np.ndarray]
 
 
 def value_counts(cat: Catalog) -> dict[str, dict[str, int]]:
-    """What a collection's vector build keeps of its catalog to bound what a filter allows (`filtered.most_allowed`)."""
+    """What a collection's vector build keeps of its catalog to bound what a filter allows (`vectors.most_allowed`)."""
     with cat.engine.connect() as conn:
         return catalog.value_counts(conn, vectors.COUNTED_ABOVE)
 

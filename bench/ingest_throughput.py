@@ -251,7 +251,7 @@ than the model does, so even with nothing else to do `add` could not pass the "c
 (model core-ms / (model + least decode)): the 0.8 goal is out of reach for them with this model and
 decoder, and the faster the model (INT8), the lower that ceiling. The other work besides the model
 is small pieces (on camera files, single thread: thumbnail resize and encoding about 2 ms, model-input
-resize 1.5, pHash 0.7, reading and sha256 1.1; on the 224 px files pHash 0.3, colour 0.3, decoding 0.4,
+resize 1.5, pHash 0.7, reading and sha256 1.1; on the 224 px files pHash 0.3, colour 0.1, decoding 0.4,
 the pixel copy and hash 0.25, and the catalog commits on the main thread about 0.5 ms a work).
 
 Noise: this machine is a shared VM; the model-only rates before and after one ingest can differ by up to
