@@ -257,7 +257,7 @@ the pixel copy and hash 0.25, and the catalog commits on the main thread about 0
 Noise: this machine is a shared VM; the model-only rates before and after one ingest can differ by up to
 40% on a busy day (the "before/after" figures say how much in this run), so single rates are rough, and
 the ratios, each measured within one run, are the figures to compare (the 224 px ratio was 0.59 in a run
-at load average 3-9 and 0.67-0.73 in three runs on a quiet machine)."""
+at load average 3-9 and 0.66-0.73 in four runs on a quiet machine)."""
 
 
 if __name__ == "__main__":
