@@ -79,8 +79,9 @@ def integral(image: np.ndarray) -> np.ndarray:
     return table
 
 
-def _cells(start: int, n: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """torch's interpolate(mode="area") cells: output i averages inputs [floor(i*n/size), ceil((i+1)*n/size))."""
+def _cells(start: int | np.ndarray, n: int | np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """torch's interpolate(mode="area") cells: output i averages inputs [floor(i*n/size), ceil((i+1)*n/size)).
+    start and n: numbers, or (k, 1) columns of them for k crops at once ((k, size) cells)."""
     i = np.arange(size)
     return start + (i * n) // size, start + ((i + 1) * n + size - 1) // size
 
@@ -171,8 +172,14 @@ def crops(table: np.ndarray, boxes: np.ndarray, side: int) -> tuple[np.ndarray, 
     x0, y0 = np.maximum(b[:, 0], 1) - 1, np.maximum(b[:, 1], 1) - 1
     x1, y1 = np.minimum(b[:, 2], w), np.minimum(b[:, 3], h)
     valid = (x1 > x0) & (y1 > y0)
-    out = [area_crop(table, y0[k], y1[k], x0[k], x1[k], side, side) for k in np.flatnonzero(valid)]
-    data = np.stack(out) if out else np.zeros((0, 3, side, side), np.float32)
+    # Every box at once: `area_crop`'s arithmetic, element for element, on (boxes, side) cell arrays (one
+    # call a box was a third of the detector's time: ~200 boxes a work).
+    y0, y1, x0, x1 = y0[valid, None], y1[valid, None], x0[valid, None], x1[valid, None]
+    ys, ye = _cells(y0, y1 - y0, side)
+    xs, xe = _cells(x0, x1 - x0, side)
+    ys, ye, xs, xe = ys[:, :, None], ye[:, :, None], xs[:, None, :], xe[:, None, :]
+    total = table[:, ye, xe] - table[:, ys, xe] - table[:, ye, xs] + table[:, ys, xs]  # (C, boxes, side, side)
+    data = (total / ((ye - ys) * (xe - xs))).astype(np.float32).transpose(1, 0, 2, 3)
     return _normalise(data), valid
 
 
