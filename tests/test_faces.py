@@ -122,6 +122,21 @@ def test_wrong_dtype_or_shape_is_a_clear_value_error(bad: object) -> None:
         as_rgb(bad)  # type: ignore[arg-type]
 
 
+def test_the_crops_of_many_boxes_are_each_box_resampled_alone() -> None:
+    """`crops` cuts every candidate box in one go; each crop is what `area_crop` gives that box alone, and boxes
+    wholly outside the image give none."""
+    from artlens.features.faces import _normalise, area_crop, crops, integral
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (3, 120, 90)).astype(np.uint8)
+    table = integral(image)
+    boxes = np.array([[10, 5, 40, 60, 0.9], [-20, -20, 30, 30, 0.8], [200, 200, 240, 240, 0.7], [0.5, 0.5, 89.9, 119.9, 0.6]], np.float32)
+    data, valid = crops(table, boxes, 24)
+    assert valid.tolist() == [True, True, False, True] and data.shape == (3, 3, 24, 24)
+    for got, (y0, y1, x0, x1) in zip(data, [(4, 60, 9, 40), (0, 30, 0, 30), (0, 119, 0, 89)]):
+        np.testing.assert_array_equal(got, _normalise(area_crop(table, y0, y1, x0, x1, 24, 24)))
+
+
 def test_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="min_face_size"):
         FaceDetector(min_face_size=5)
