@@ -172,8 +172,8 @@ def crops(table: np.ndarray, boxes: np.ndarray, side: int) -> tuple[np.ndarray, 
     x0, y0 = np.maximum(b[:, 0], 1) - 1, np.maximum(b[:, 1], 1) - 1
     x1, y1 = np.minimum(b[:, 2], w), np.minimum(b[:, 3], h)
     valid = (x1 > x0) & (y1 > y0)
-    # Every box at once: `area_crop`'s arithmetic, element for element, on (boxes, side) cell arrays (one
-    # call a box was a third of the detector's time: ~200 boxes a work).
+    # Every box at once: `area_crop`'s arithmetic, element for element, on (boxes, side) cell arrays. A Python call
+    # a box (~200 boxes a work) held the interpreter lock: 26.8 -> 31.9 images/s on 2 workers (docs/benchmarks.md).
     y0, y1, x0, x1 = y0[valid, None], y1[valid, None], x0[valid, None], x1[valid, None]
     ys, ye = _cells(y0, y1 - y0, side)
     xs, xe = _cells(x0, x1 - x0, side)
