@@ -91,7 +91,12 @@ def area_crop(table: np.ndarray, y0: int, y1: int, x0: int, x1: int, height: int
     area averaging (facenet-pytorch's `imresample`), in O(output) whatever the crop's size."""
     ys, ye = _cells(y0, y1 - y0, height)
     xs, xe = _cells(x0, x1 - x0, width)
-    ys, ye, xs, xe = ys[:, None], ye[:, None], xs[None, :], xe[None, :]
+    return _cell_means(table, ys[:, None], ye[:, None], xs[None, :], xe[None, :])
+
+
+def _cell_means(table: np.ndarray, ys: np.ndarray, ye: np.ndarray, xs: np.ndarray, xe: np.ndarray) -> np.ndarray:
+    """(C, ...) float32 means of the image behind `table` over the cells [ys, ye) x [xs, xe), four look-ups
+    each; the cell arrays broadcast against each other (one crop's rows and columns, or many crops')."""
     total = table[:, ye, xe] - table[:, ys, xe] - table[:, ye, xs] + table[:, ys, xs]
     return (total / ((ye - ys) * (xe - xs))).astype(np.float32)
 
@@ -172,15 +177,13 @@ def crops(table: np.ndarray, boxes: np.ndarray, side: int) -> tuple[np.ndarray, 
     x0, y0 = np.maximum(b[:, 0], 1) - 1, np.maximum(b[:, 1], 1) - 1
     x1, y1 = np.minimum(b[:, 2], w), np.minimum(b[:, 3], h)
     valid = (x1 > x0) & (y1 > y0)
-    # Every box at once: `area_crop`'s arithmetic, element for element, on (boxes, side) cell arrays. A Python call
-    # a box (~200 boxes a work) held the interpreter lock: 26.8 -> 31.9 images/s on 2 workers (docs/benchmarks.md).
+    # Every box at once, as `area_crop` does one, on (boxes, side) cell arrays. A Python call a box (~200 boxes a
+    # work) held the interpreter lock: 26.8 -> 31.9 images/s on 2 workers (docs/benchmarks.md).
     y0, y1, x0, x1 = y0[valid, None], y1[valid, None], x0[valid, None], x1[valid, None]
     ys, ye = _cells(y0, y1 - y0, side)
     xs, xe = _cells(x0, x1 - x0, side)
-    ys, ye, xs, xe = ys[:, :, None], ye[:, :, None], xs[:, None, :], xe[:, None, :]
-    total = table[:, ye, xe] - table[:, ys, xe] - table[:, ye, xs] + table[:, ys, xs]  # (C, boxes, side, side)
-    data = (total / ((ye - ys) * (xe - xs))).astype(np.float32).transpose(1, 0, 2, 3)
-    return _normalise(data), valid
+    data = _cell_means(table, ys[:, :, None], ye[:, :, None], xs[:, None, :], xe[:, None, :])  # (C, boxes, side, side)
+    return _normalise(data.transpose(1, 0, 2, 3)), valid
 
 
 # --- the detector -----------------------------------------------------------------------------------
