@@ -594,8 +594,14 @@ def _with_value(column: str, values: Sequence[str], per_id: bool = False) -> sa.
     if column.startswith(PREDICTION_PREFIX):
         model = column[len(PREDICTION_PREFIX):]
         return sa.select(predictions.c.artwork_id).where(predictions.c.model == model, compared(predictions.c.label, values))
-    prefixes = sorted({v[:META_VALUE_CHARS] for v in values})
+    prefixes = sorted({indexed_value(column, v) for v in values})
     return sa.select(meta_values.c.artwork_id).where(meta_values.c.name == column, compared(meta_values.c.value, prefixes))
+
+
+def indexed_value(column: str, value: str) -> str:
+    """What a filter's value is looked up and counted (`value_counts`) by: a predicted label whole, a metadata
+    value by its first META_VALUE_CHARS characters (as `meta_value_rows` stores it)."""
+    return value if column.startswith(PREDICTION_PREFIX) else value[:META_VALUE_CHARS]
 
 
 def _meta_field(column: str, table: sa.FromClause = artworks) -> sa.ColumnElement:

@@ -43,9 +43,9 @@ from artlens.errors import CollectionError
 from artlens.features.facets import DEFAULT_WEIGHTS, FACETS, TRANSFORM_SPECS, FacetTransform, fit_transform
 from artlens.machine import usable_cores
 from artlens.retrieval.duplicates import NearDuplicate, find_near_duplicates
-from artlens.store.catalog import META_VALUE_CHARS
+from artlens.store.catalog import indexed_value
 from artlens.store.database import Catalog
-from artlens.vocabulary import COUNT_FILTERS, LEARNED_STYLE, PREDICTION_PREFIX
+from artlens.vocabulary import COUNT_FILTERS, LEARNED_STYLE
 
 if TYPE_CHECKING:
     from artlens.learn.style_space import StyleSpace
@@ -224,7 +224,7 @@ def most_allowed(counts: Mapping[str, Mapping[str, int]] | None, where: Sequence
     wanted: dict[str, set[str]] = {}
     for column, op, value in where:
         if op == "=" and column not in COUNT_FILTERS:
-            wanted.setdefault(column, set()).add(value if column.startswith(PREDICTION_PREFIX) else value[:META_VALUE_CHARS])
+            wanted.setdefault(column, set()).add(indexed_value(column, value))
     held = [sum(counts.get(column, {}).get(v, COUNTED_ABOVE) for v in values) for column, values in wanted.items()]
     return min(held, default=None)
 
