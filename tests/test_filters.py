@@ -75,6 +75,40 @@ def test_filters_on_metadata_predictions_and_counts(collection_dir: Path) -> Non
         assert [cat.artworks(gothic)[i].path for i in gothic] == ["/art/3.jpg"]
 
 
+def test_a_filter_listed_once_is_answered_from_memory_until_the_catalog_changes(collection_dir: Path, monkeypatch) -> None:
+    """A web server lists a filter's works once (`Catalog.listings`); every change to what filters pass, by any
+    process sharing the catalog, makes it list again (here a second handle on the same database writes)."""
+    with Collection.create(collection_dir) as col:
+        server = col.catalog
+        server.commit_batch([work(1, style="Baroque"), work(2, style="Rococo"), work(3, style="Baroque")], [], [])
+        a, b, c = server.indexed_ids().tolist()
+        listed: list[tuple] = []
+        real = catalog.filter_ids
+        monkeypatch.setattr(catalog, "filter_ids", lambda conn, where, *args: listed.append(where) or real(conn, where, *args))
+        baroque = [("style", "=", "Baroque")]
+
+        assert server.listed(baroque) is None
+        assert ids(server, *baroque) == [a, c]
+        assert ids(server, *baroque) == [a, c] and server.listed(baroque).tolist() == [a, c]
+        assert server.filter_ids(baroque, among=[c, b]).tolist() == [c]  # checked in memory too
+        assert len(listed) == 1
+
+        other = Catalog.open(server.address)  # another process's handle
+        try:
+            for change in (lambda: other.merge_metadata({"/art/2.jpg": {"style": "Baroque"}}, skip=set()),
+                           lambda: other.commit_batch([work(4, style="Baroque")], [], []),
+                           lambda: other.write_predictions("medium", "v1", [(a, "oil", 0.9, [])]),
+                           lambda: other.write_detections("face", "m", [(a, np.zeros((0, 4), np.float32), np.zeros(0))])):
+                before = len(listed)
+                change()
+                assert server.listed(baroque) is None
+                assert ids(server, *baroque) == ids(other, *baroque)
+                assert len(listed) == before + 2  # each handle listed it once
+        finally:
+            other.close()
+        assert ids(server, *baroque) == [a, b, c, c + 1]
+
+
 def test_a_catalog_from_before_the_filter_indexes_gets_them_when_opened(tmp_path: Path) -> None:
     from alembic import command
 

@@ -172,7 +172,8 @@ def test_any_mix_of_the_joint_facets_is_one_scan_of_the_joint_index(monkeypatch:
 def test_a_filter_on_a_large_collection_checks_the_index_best_candidates(small_collection: Collection, monkeypatch: pytest.MonkeyPatch) -> None:
     """What a collection of more than `filtered.POST_FILTER_ABOVE` works does: the catalog checks the index's best
     candidates (POST_FILTER_FACTOR per result), and lists a filter's works only when too few of those pass; a filter
-    its build counted as allowing few enough works to score exactly (`FacetVectors.value_counts`) is listed at once."""
+    its build counted as allowing few enough works to score exactly (`FacetVectors.value_counts`) is listed at once.
+    Each search here is a filter's first use: the catalog's listings of earlier searches are emptied."""
     from artlens.retrieval import filtered
     from artlens.store import index
 
@@ -193,15 +194,18 @@ def test_a_filter_on_a_large_collection_checks_the_index_best_candidates(small_c
     # unless fewer than that are scored exactly.
     assert small_collection.vectors.value_counts == {}
     calls.clear()
+    small_collection.catalog.listings.clear()
     assert small_collection.search(images=[query], where=["style=Baroque"], k=10) == listed[("style=Baroque",)]
     assert calls == ["listed"]
 
     monkeypatch.setattr(index, "EXACT_FILTER_BELOW", 50)
     for where in cases:
         calls.clear()
+        small_collection.catalog.listings.clear()
         assert small_collection.search(images=[query], where=where, k=10) == listed[tuple(where)]
     assert calls == ["checked 44", "listed"]  # 4 x (10 results + the query, left out); none passed, so all listed
     calls.clear()
+    small_collection.catalog.listings.clear()
     small_collection.search(images=[query], where=["style!=Baroque"], k=10)
     assert calls == ["checked 44"]
 

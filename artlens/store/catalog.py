@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -756,6 +757,19 @@ def catalog_version(conn: Connection) -> int:
 
 def bump_version(conn: Connection) -> None:
     set_setting(conn, "catalog_version", catalog_version(conn) + 1)
+
+
+# The setting `filters_changed` renews: listings of filters kept in memory (`listings`) hold while it stays.
+FILTERS_TOKEN = "filters_token"
+
+
+def filters_changed(conn: Connection) -> None:
+    """Mark, in the transaction that changes them, that filters may pass other works now (see `listings`)."""
+    set_setting(conn, FILTERS_TOKEN, secrets.token_hex(8))
+
+
+def filters_token(conn: Connection) -> str | None:
+    return get_setting(conn, FILTERS_TOKEN)
 
 
 # -- integrity (artlens check) ------------------------------------------------------------------

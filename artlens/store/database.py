@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from artlens.store import catalog, engines, migrate, pgvectors
 from artlens.store.catalog import ArtworkRow, LayoutRows, NewArtwork, RegionTable
 from artlens.store.engines import Address
+from artlens.store.listings import Listings
 from artlens.vocabulary import PREDICTION_PREFIX
 
 __all__ = ["Address", "ArtworkRow", "Catalog", "LayoutRows", "NewArtwork", "RegionTable"]
@@ -31,6 +32,7 @@ class Catalog:
         self.engine = engine  # for tests and tools that need raw SQL; the library goes through methods
         self.address = address
         self._published: tuple[float, dict[str, Any] | None] = (float("-inf"), None)  # when read, and what
+        self.listings = Listings()  # filters' works listed earlier (a benchmark empties it to measure first uses)
 
     @classmethod
     def open(cls, address: Address | Path) -> Catalog:
@@ -116,6 +118,7 @@ class Catalog:
                 catalog.record_failure(conn, path, size, mtime_ns, reason, message)
             originals = catalog.insert_artworks(conn, arts, replace=replace)
             catalog.bump_version(conn)
+            catalog.filters_changed(conn)
         return originals
 
     def merge_metadata(self, metadata: Mapping[str, Mapping[str, str]], skip: set[str]) -> int:
@@ -126,6 +129,7 @@ class Catalog:
             for path, meta in metadata.items():
                 if path in skip or catalog.set_metadata(conn, path, dict(meta)):
                     applied += 1
+            catalog.filters_changed(conn)
         return applied
 
     def snapshot(self, names: Sequence[str], dims: Mapping[str, int], counted_above: int
@@ -198,8 +202,28 @@ class Catalog:
                    among: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
         """Sorted ids of indexed artworks passing every (column, op, value) condition (the first `limit`; only
         those `among` these ids when given)."""
+        key = _filter_key(where)
         with self.engine.connect() as conn:
-            return catalog.filter_ids(conn, where, limit, among)
+            held = self.listings.get(key, lambda: catalog.filters_token(conn))
+            if held is None:
+                # The token is read before listing (a listing is never older than its token); checks keep nothing.
+                token = None if among is not None else catalog.filters_token(conn)
+                ids = catalog.filter_ids(conn, where, limit, among)
+                if limit is None or len(ids) < limit:  # all of them
+                    self.listings.put(token, key, ids)
+                return ids
+        if among is not None:
+            return np.intersect1d(held, np.asarray(among, dtype=np.int64))
+        return held if limit is None else held[:limit]
+
+    def listed(self, where: Sequence[tuple[str, str, str]]) -> np.ndarray | None:
+        """The works `where` allows as `filter_ids` listed them earlier, when nothing changed since; else None (no
+        query when nothing is held)."""
+        def token() -> str | None:
+            with self.engine.connect() as conn:
+                return catalog.filters_token(conn)
+
+        return self.listings.get(_filter_key(where), token)
 
     # -- facet vectors in PostgreSQL (pgvectors.py) --------------------------------------------
 
@@ -295,6 +319,7 @@ class Catalog:
 
     def write_predictions(self, model: str, version: str, rows: Iterable[tuple[int, str, float, list[Any]]]) -> int:
         with self.engine.begin() as conn:
+            catalog.filters_changed(conn)
             return catalog.write_predictions(conn, model, version, rows)
 
     def prediction_models(self) -> list[str]:
@@ -358,6 +383,7 @@ class Catalog:
         and version) are recorded, predictions go (they were made from the old features)."""
         with self.engine.begin() as conn:
             catalog.swap_in_staged(conn)
+            catalog.filters_changed(conn)
             for key, value in settings.items():
                 catalog.set_setting(conn, key, value)
             catalog.set_setting(conn, "reembed_target", None)
@@ -374,6 +400,7 @@ class Catalog:
         """One transaction: each artwork's `kind` regions replaced by (id, boxes, scores), with the raw
         features of their crops when given (one dict per artwork); returns the regions written."""
         with self.engine.begin() as conn:
+            catalog.filters_changed(conn)
             return catalog.write_detections(conn, kind, model, found, vectors)
 
     def regions_without_features(self) -> dict[int, list[tuple[int, str, list[float]]]]:
@@ -459,3 +486,7 @@ class Catalog:
         """facet -> (method, info, when made, works, works placed since the layout) of every stored map."""
         with self.engine.connect() as conn:
             return catalog.layout_facets(conn)
+
+
+def _filter_key(where: Sequence[tuple[str, str, str]]) -> tuple[tuple[str, str, str], ...]:
+    return tuple((str(c), str(o), str(v)) for c, o, v in where)

@@ -37,6 +37,7 @@ def copy_catalog(source: Engine, dest: Engine, progress: Callable[[str, int], No
             dst.execute(sa.update(catalog.artworks).where(catalog.artworks.c.id == copy_id).values(duplicate_of=original))
         # Vectors published in the source's database are not in the copy's (the copy publishes its own).
         dst.execute(sa.delete(catalog.settings).where(catalog.settings.c.key == pgvectors.PUBLISHED))
+        catalog.filters_changed(dst)  # a server that listed filters of the empty catalog lists them again
         if dst.dialect.name == "postgresql":
             for name, column in SERIAL.items():  # the next id after the copied ones
                 dst.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{name}', '{column}'), "
