@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 import sqlalchemy as sa
 
 from artlens import Collection
@@ -75,7 +76,7 @@ def test_filters_on_metadata_predictions_and_counts(collection_dir: Path) -> Non
         assert [cat.artworks(gothic)[i].path for i in gothic] == ["/art/3.jpg"]
 
 
-def test_a_filter_listed_once_is_answered_from_memory_until_the_catalog_changes(collection_dir: Path, monkeypatch) -> None:
+def test_a_filter_listed_once_is_answered_from_memory_until_the_catalog_changes(collection_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A web server lists a filter's works once (`Catalog.listings`); every change to what filters pass, by any
     process sharing the catalog, makes it list again (here a second handle on the same database writes)."""
     with Collection.create(collection_dir) as col:
@@ -123,3 +124,24 @@ def test_a_catalog_from_before_the_filter_indexes_gets_them_when_opened(tmp_path
         assert col.catalog.unknown_columns(["style"]) == ([], ["faces", "people", "style"])
         assert ids(col.catalog, ("style", "=", "Rococo")) == [2]
         assert conn.execute(sa.select(sa.func.count()).select_from(catalog.meta_values)).scalar() == 2
+
+
+def test_held_listings_stay_within_their_budget_and_go_when_the_token_changes() -> None:
+    from artlens.store.listings import Listings
+
+    held = Listings(budget=10)
+    token = "t1"
+    held.put(token, "a", np.arange(4))
+    held.put(token, "b", np.arange(4))
+    assert held.get("a", lambda: token).tolist() == [0, 1, 2, 3]  # "a" now the most recently used
+    held.put(token, "c", np.arange(4))  # 12 ids held: the least recently used ("b") goes
+    assert held.get("b", lambda: token) is None and len(held) == 2
+    held.put(token, "huge", np.arange(11))  # more than the whole budget: not kept
+    assert held.get("huge", lambda: token) is None
+    assert held.get("a", lambda: "t2") is None  # the catalog changed since "a" was listed
+    held.put("t2", "d", np.arange(2))  # listed under the new token: everything older goes
+    assert len(held) == 1 and held.get("c", lambda: "t2") is None
+    held.put(None, "e", np.arange(2))  # a catalog without a token: nothing kept
+    assert held.get("e", lambda: None) is None
+    with pytest.raises(ValueError):
+        held.get("d", lambda: "t2")[0] = 5  # callers share the array: read-only

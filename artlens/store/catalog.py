@@ -513,7 +513,10 @@ def _filter_query(where: tuple[tuple[str, str, str], ...], limit: int | None, am
     conditions = _conditions(rest, ids, dialect, per_id=among)
     if among:
         conditions.insert(0, _among(ids, dialect))
-    return _id_string(q.where(*conditions).order_by(ids).limit(limit))
+    q = q.where(*conditions)
+    # Only the first `limit` need the database's order: a whole listing is sorted by `filter_ids` (five values' 50,000
+    # of 1M works on SQLite: 15.7 -> 11.1 ms without the database's sort).
+    return _id_string(q if limit is None else q.order_by(ids).limit(limit))
 
 
 def _id_string(q: sa.Select) -> sa.Select:
