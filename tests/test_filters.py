@@ -56,6 +56,16 @@ def test_filters_on_metadata_predictions_and_counts(collection_dir: Path) -> Non
         assert ids(cat, ("faces", ">=", "1")) == [a]
         assert ids(cat, ("faces", "=", "0")) == [b]  # works never looked at have no count
         assert ids(cat, ("faces", "<=", "1"), ("pred.medium", "=", "oil")) == [a]
+        # Several columns at once, in either order (a listing is driven by the first one, each work looked up in
+        # the others): two metadata columns, metadata and a label, two counts of one kind.
+        cat.merge_metadata({"/art/1.jpg": {"era": "old"}, "/art/3.jpg": {"era": "old"}, "/art/4.jpg": {"era": "new"}}, skip=set())
+        for where in ([("style", "=", "Baroque"), ("era", "=", "old")], [("era", "=", "old"), ("era", "=", "new"), ("style", "=", "Baroque")],
+                      [("pred.medium", "=", "oil"), ("era", "=", "old")], [("faces", ">=", "1"), ("faces", "<=", "1"), ("pred.medium", "=", "oil")]):
+            alone = [set(ids(cat, c)) for c in where if c[1] != "=" or c[0] != "era"] + [set(ids(cat, *[c for c in where if c[0] == "era"]))]
+            expected = sorted(set.intersection(*alone))
+            assert ids(cat, *where) == ids(cat, *reversed(where)) == expected, where
+        assert ids(cat, ("style", "=", "Baroque"), ("era", "=", "old")) == [c]
+
         # The same filters checked on a few works (the best candidates of an index), not listed.
         for where in ([("style", "=", "Baroque")], [("style", "=", "Baroque"), ("style", "=", "Rococo")], [("style", "!=", "Baroque")],
                       [("title", "=", LONG + "2")], [("pred.medium", "!=", "oil")], [("faces", "=", "0")]):
@@ -65,7 +75,7 @@ def test_filters_on_metadata_predictions_and_counts(collection_dir: Path) -> Non
         # What a vector build keeps to bound what a filter allows: the values (long ones by their indexed prefix)
         # and labels held by more than so many works.
         with cat.engine.connect() as conn:
-            assert catalog.value_counts(conn, 1) == {"style": {"Baroque": 2, "Rococo": 2}, "title": {LONG[:META_VALUE_CHARS]: 2},
+            assert catalog.value_counts(conn, 1) == {"style": {"Baroque": 2, "Rococo": 2}, "title": {LONG[:META_VALUE_CHARS]: 2}, "era": {"old": 2},
                                                      "pred.medium": {"oil": 2}}
             assert catalog.value_counts(conn, 2) == {}
 

@@ -224,3 +224,15 @@ def test_a_build_bounds_what_a_filter_allows() -> None:
     assert most_allowed(counts, [("style", "!=", "Baroque")]) is None
     assert most_allowed(counts, [("people", "=", "2")]) is None  # a count, not a value
     assert most_allowed(None, [("style", "=", "Baroque")]) is None  # a build from before counts were kept
+
+
+def test_a_listing_starts_from_the_filter_column_that_holds_fewest_works() -> None:
+    """`vectors.most_selective_first`: the catalog lists a filter by its first column and looks each work up in the
+    others, so the `=` columns go first by the works they hold, everything else after them in its own order."""
+    from artlens.store.vectors import most_selective_first
+
+    counts = {"style": {"Baroque": 5000, "Rococo": 3000}, "pred.genre": {"portrait": 400}}
+    where = [("people", ">=", "1"), ("style", "=", "Baroque"), ("genre", "!=", "nude"), ("pred.genre", "=", "portrait"), ("style", "=", "Rococo")]
+    assert most_selective_first(counts, where) == [("pred.genre", "=", "portrait"), ("style", "=", "Baroque"), ("style", "=", "Rococo"),
+                                                   ("people", ">=", "1"), ("genre", "!=", "nude")]
+    assert most_selective_first(None, where) == where

@@ -34,7 +34,7 @@ import numpy as np
 
 from artlens.retrieval import search
 from artlens.store import index, pgvectors
-from artlens.store.vectors import FacetVectors, most_allowed
+from artlens.store.vectors import FacetVectors, most_allowed, most_selective_first
 
 # Candidates asked of the local index per result wanted, before the catalog filters them: with k=10 that
 # is 400, which holds 10 allowed works twice over when 5% of the works near the query pass.
@@ -74,6 +74,7 @@ def rank(store: Store, vectors: FacetVectors, query: dict[str, np.ndarray], weig
             if hits is not None:
                 return hits
         return search.rank(vectors, query, weights, k, exclude=exclude)
+    where = most_selective_first(vectors.value_counts, where)  # the catalog lists by the first column
     known = store.listed(where)
     if known is not None:  # listed for an earlier search and nothing changed since: the local index has all it needs
         return search.rank(vectors, query, weights, k, known, exclude)

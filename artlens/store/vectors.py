@@ -23,6 +23,7 @@ import contextlib
 import ctypes
 import errno
 import json
+import math
 import os
 import secrets
 import shutil
@@ -219,14 +220,26 @@ def most_allowed(counts: Mapping[str, Mapping[str, int]] | None, where: Sequence
     one column's `=` values hold together, a value not counted holding at most `COUNTED_ABOVE`. None when
     the counts say nothing: a build without them, or no `=` on a metadata column or label. Works added since the
     build can make it low: filtered search uses it to choose its way, never which works pass."""
+    return None if counts is None else min(_held(counts, where).values(), default=None)
+
+
+def most_selective_first(counts: Mapping[str, Mapping[str, int]] | None, where: Sequence[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """`where` with its `=` columns ordered by the works they hold by the counts, fewest first, and every other
+    condition after them in its own order (unchanged without counts): the catalog lists a filter by its first
+    column, looking each work up in the others (`catalog._filter_query`)."""
     if counts is None:
-        return None
+        return list(where)
+    held = _held(counts, where)
+    return sorted(where, key=lambda c: held[c[0]] if c[1] == "=" and c[0] in held else math.inf)
+
+
+def _held(counts: Mapping[str, Mapping[str, int]], where: Sequence[tuple[str, str, str]]) -> dict[str, int]:
+    """Column -> how many works its `=` values in `where` hold together, by the counts."""
     wanted: dict[str, set[str]] = {}
     for column, op, value in where:
         if op == "=" and column not in COUNT_FILTERS:
             wanted.setdefault(column, set()).add(indexed_value(column, value))
-    held = [sum(counts.get(column, {}).get(v, COUNTED_ABOVE) for v in values) for column, values in wanted.items()]
-    return min(held, default=None)
+    return {column: sum(counts.get(column, {}).get(v, COUNTED_ABOVE) for v in values) for column, values in wanted.items()}
 
 
 def _write(tmp: Path, ids: np.ndarray, raw: dict[str, tuple[np.ndarray, np.ndarray]], arts: Sequence[Any],
