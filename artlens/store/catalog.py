@@ -514,7 +514,7 @@ def _filter_query(where: tuple[tuple[str, str, str], ...], limit: int | None, am
     if dialect == "sqlite" and not among and len(wanted) > 1:
         # SQLite would list every other wanted set and seek the first one's index once per id of it (a style's 16,500
         # of 1M works and half the works by 50 values of another column: 455 ms); each work the first set lists is
-        # looked up in the others instead, one seek a set (23 ms: the cost follows the first set, so put it first).
+        # looked up in the others instead, one seek a set (15 ms: the cost follows the first set, so put it first).
         looked_up = [(True, s) for keep, s in _id_sets(where, per_id=True) if keep][1:]
         conditions = _conditions([p for p in rest if not p[0]], ids, dialect) + _conditions(looked_up, ids, dialect, per_id=True)
     if among:
@@ -773,7 +773,7 @@ def bump_version(conn: Connection) -> None:
     set_setting(conn, "catalog_version", catalog_version(conn) + 1)
 
 
-# The setting `filters_changed` renews: listings of filters kept in memory (`listings`) hold while it stays.
+# The setting `filters_changed` renews: listings of filters kept in memory (`store/listings.py`) hold while it stays.
 FILTERS_TOKEN = "filters_token"
 
 
