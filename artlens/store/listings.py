@@ -5,8 +5,8 @@ costs 5-9 ms, more than the search it serves. `catalog.filters_changed` gives th
 every transaction that changes what a filter passes (works added or replaced, metadata merged, predictions or
 detections written, a backbone switched), so a listing kept under the token read before it was made is still
 exact while the token stays: it can only have been made from the catalog as of that token or later, and every
-process sharing the catalog sees a change as a new token. A random token, not a counter, so that two writers
-committing at once cannot leave it where it was.
+process sharing the catalog sees a change as a new token. A random token, not a counter: writing it needs no read
+of the old one (writers are one at a time anyway: the collection's writer lock).
 """
 
 from __future__ import annotations
