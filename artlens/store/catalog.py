@@ -510,13 +510,14 @@ def _filter_query(where: tuple[tuple[str, str, str], ...], limit: int | None, am
         q, ids, rest = wanted[0], wanted[0].selected_columns[0], [p for p in parts if p[1] is not wanted[0]]
     else:
         q, ids, rest = sa.select(artworks.c.id), artworks.c.id, list(parts)
-    conditions = _conditions(rest, ids, dialect, per_id=among)
     if dialect == "sqlite" and not among and len(wanted) > 1:
         # SQLite would list every other wanted set and seek the first one's index once per id of it (a style's 16,500
         # of 1M works and half the works by 50 values of another column: 455 ms); each work the first set lists is
         # looked up in the others instead, one seek a set (15 ms: the cost follows the first set, so put it first).
         looked_up = [(True, s) for keep, s in _id_sets(where, per_id=True) if keep][1:]
         conditions = _conditions([p for p in rest if not p[0]], ids, dialect) + _conditions(looked_up, ids, dialect, per_id=True)
+    else:
+        conditions = _conditions(rest, ids, dialect, per_id=among)
     if among:
         conditions.insert(0, _among(ids, dialect))
     q = q.where(*conditions)
