@@ -426,7 +426,13 @@ class Collection:
                                   f"run `artlens check --repair {self.directory}` to move a damaged model file aside",
                                   {"kind": "damaged", "part": "models"}) from None
         spaces = {LEARNED_STYLE: space} if space is not None and space.fits(dims) else {}
-        return vectors.build(self._store, self.directory / VECTORS_DIR, dims, spaces)
+        return self._hold_listings(vectors.build(self._store, self.directory / VECTORS_DIR, dims, spaces))
+
+    def _hold_listings(self, vecs: FacetVectors) -> FacetVectors:
+        """`vecs`, their build's listings of frequent filters handed to the catalog, which answers filters from them
+        while the catalog's filters stay as the build saw them (`Catalog.hold`)."""
+        self._store.hold(vecs.listed_token, vecs.listed)
+        return vecs
 
     def _follow_other_machines(self) -> None:
         """A PostgreSQL collection may be written from other machines, whose builds update their own
@@ -540,7 +546,7 @@ class Collection:
                 raise CollectionError(f"{self.directory} has no search index yet; build it with `artlens check --repair {self.directory}` "
                                       "(or the next `artlens add`)")
             raise CollectionError(f"{self.directory} has no search index yet; add images with `artlens add`")
-        self._vectors = vectors.load(folder)
+        self._vectors = self._hold_listings(vectors.load(folder))
         return self._vectors
 
     def _built(self) -> bool:

@@ -14,9 +14,11 @@ build does (HNSW; minutes at 1M) so that filters the post-filter cannot answer g
 
 Per case: median / p99 ms over the queries (after WARM_UP untimed), recall@10 against the exact top 10 of the
 allowed works, and how often each path answered (post-filter, listed and scored exactly, pgvector, every
-allowed work listed, or the catalog's listing of an earlier search: "held"). Each case twice: "first" with the
-catalog's listings of earlier searches emptied before every search (each filter's first use since the catalog
-last changed), "again" after the same searches once (what a server that has seen its filters answers).
+allowed work listed, or a listing held: the vector build's or an earlier search's, "held"). Each case three times:
+"cold", nothing held before every search (each filter's first use in a server whose vector build is older than the
+catalog's last change to what filters pass); "loaded", before every search only what the vector build listed
+(`vectors.frequent_filters`, memory-mapped as a loaded build's are: each filter's first use in a server whose build
+is current); "again", after the same searches once (what a server that has seen its filters answers).
 """
 
 from __future__ import annotations
@@ -84,8 +86,23 @@ class Paths:
         self.calls = []
 
 
+def build_listings(cat: Catalog, counts: dict[str, dict[str, int]], folder: pathlib.Path) -> tuple[str, dict]:
+    """What a vector build lists (`vectors.build`): the token, then each frequent filter's ids, memory-mapped back."""
+    t = time.perf_counter()
+    filters = vectors.frequent_filters(counts)
+    token, lists = cat.list_for_build(filters)
+    assert token is not None
+    np.save(folder / vectors.LISTED_FILE, np.concatenate(lists))
+    flat, end = np.load(folder / vectors.LISTED_FILE, mmap_mode="r"), 0
+    built = {}
+    for where, ids_ in zip(filters, lists):
+        built[tuple(where)], end = flat[end:end + len(ids_)], end + len(ids_)
+    print(f"the build's listings: {len(built)} filters, {len(flat)} ids in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    return token, built
+
+
 def run(cat: Catalog, vecs: vectors.FacetVectors, queries: dict[str, np.ndarray], km: faiss.Kmeans, bucket: np.ndarray,
-        style: np.ndarray, published: dict[str, Any] | None, nq: int) -> list[dict]:
+        style: np.ndarray, published: dict[str, Any] | None, nq: int, built: tuple[str, dict]) -> list[dict]:
     weights = vecs.weights
     joint_q = vectors.joint_matrix(queries, weights)
     near = km.index.search(joint_q, 3)[1]  # each query's nearest centres
@@ -98,11 +115,12 @@ def run(cat: Catalog, vecs: vectors.FacetVectors, queries: dict[str, np.ndarray]
         ("style = its 3rd nearest centre", lambda i: [("style", "=", f"style {near[i, 2]}")]),
     ]
     rows = []
-    for (name, where_of), use in itertools.product(cases, ("first", "again")):
-        if use == "again" and not where_of(0):
+    for (name, where_of), use in itertools.product(cases, ("cold", "loaded", "again")):
+        if use != "cold" and not where_of(0):
             continue  # nothing to hold
         paths = Paths(cat)
         cat.listings.clear()
+        assert cat.hold(*built)  # the catalog's filters are as the build saw them
         if use == "again":  # the same searches once, untimed
             for i in range(nq + WARM_UP):
                 filtered.rank(cat, vecs, {f: queries[f][i] for f in queries}, weights, K, where_of(i), published=published)
@@ -110,8 +128,10 @@ def run(cat: Catalog, vecs: vectors.FacetVectors, queries: dict[str, np.ndarray]
         for i in range(nq + WARM_UP):
             q = {f: queries[f][i] for f in queries}
             where = where_of(i)
-            if use == "first":
+            if use != "again":
                 cat.listings.clear()
+                if use == "loaded":
+                    cat.listings.seed(*built)
             t = time.perf_counter()
             hits = filtered.rank(paths, vecs, q, weights, K, where, published=published)  # type: ignore[arg-type]
             ms = (time.perf_counter() - t) * 1e3
@@ -182,12 +202,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
             try:
                 bucket = fill(cat, args.n, style)[1]
                 vecs.value_counts = value_counts(cat)
-                rows += run(cat, vecs, queries, km, bucket, style, None, args.queries)
+                built = build_listings(cat, vecs.value_counts, pathlib.Path(tmp.name))
+                rows += run(cat, vecs, queries, km, bucket, style, None, args.queries, built)
                 if cat.backend == "postgresql" and args.pgvector:
                     t = time.perf_counter()
                     info = pgvectors.publish(cat.engine, 1, ids, {"joint": joint})
                     print(f"published {info} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-                    rows += run(cat, vecs, queries, km, bucket, style, info, args.queries)
+                    rows += run(cat, vecs, queries, km, bucket, style, info, args.queries, built)
             finally:
                 if cat.backend == "postgresql":
                     cat.destroy()

@@ -11,9 +11,11 @@ import pytest
 import sqlalchemy as sa
 
 from artlens import Collection
-from artlens.store import catalog, migrate
+from artlens.store import catalog, migrate, vectors
 from artlens.store.catalog import META_VALUE_CHARS, NewArtwork
 from artlens.store.database import Catalog
+
+from conftest import write_csv
 
 LONG = "a very long title " * 20  # longer than the indexed prefix
 
@@ -120,6 +122,39 @@ def test_a_filter_listed_once_is_answered_from_memory_until_the_catalog_changes(
         assert ids(server, *baroque) == [a, b, c, c + 1]
 
 
+def test_a_build_lists_frequent_filters_for_the_processes_that_load_it(collection_dir: Path, demo_art: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A vector build lists the values a first search would list (`vectors.frequent_filters`); a process that loads
+    the build answers them without listing while the catalog's filters stay as the build saw them."""
+    monkeypatch.setattr(vectors, "COUNTED_ABOVE", 1)  # count (and so list) values of more than one work
+    paths = sorted(demo_art.iterdir())
+    styles = ["Baroque", "Baroque", "Baroque", "Rococo", "Rococo", "Ukiyo-e"]
+    csv = write_csv(tmp_path / "labels.csv", [{"image": str(p), "style": s} for p, s in zip(paths, styles)])
+    with Collection.create(collection_dir) as col:
+        col.add([demo_art], metadata=csv)
+        assert sorted(col.vectors.listed) == [(("style", "=", "Baroque"),), (("style", "=", "Rococo"),)]  # Ukiyo-e: one work
+
+    listed: list[tuple] = []
+    real = catalog.filter_ids
+    monkeypatch.setattr(catalog, "filter_ids", lambda conn, where, *args: listed.append(where) or real(conn, where, *args))
+    with Collection.open(collection_dir) as server:  # e.g. a web server started after the add
+        baroque = {r.id for r in server.search(images=[paths[5]], where=["style=Baroque"], k=5)}
+        assert len(baroque) == 3 and listed == []  # answered from the build's listing
+
+        with Collection.open(collection_dir) as other:  # another process gives a fourth work the style
+            other.catalog.merge_metadata({str(paths[5]): {"style": "Baroque"}}, skip=set())
+        assert len(server.search(images=[paths[0]], where=["style=Baroque"], k=5)) == 3  # the query itself left out
+        assert [list(w) for w in listed] == [[("style", "=", "Baroque")]]  # listed again, once
+
+
+def test_frequent_filters_are_the_values_a_search_would_list_most_works_first() -> None:
+    counts = {"style": {"Baroque": 300, "Rococo": 120, "Cubism": 900}, "pred.medium": {"oil": 500},
+              "title": {"x" * META_VALUE_CHARS: 200}}  # a value as long as its indexed prefix may be a longer one's start
+    assert vectors.frequent_filters(counts, up_to=600) == [[("pred.medium", "=", "oil")], [("style", "=", "Baroque")],
+                                                           [("style", "=", "Rococo")]]
+    assert vectors.frequent_filters(counts, up_to=600, budget=700) == [[("pred.medium", "=", "oil")], [("style", "=", "Rococo")]]
+
+
 def test_a_catalog_from_before_the_filter_indexes_gets_them_when_opened(tmp_path: Path) -> None:
     from alembic import command
 
@@ -155,3 +190,9 @@ def test_held_listings_stay_within_their_budget_and_go_when_the_token_changes() 
     assert held.get("e", lambda: None) is None
     with pytest.raises(ValueError):
         held.get("d", lambda: "t2")[0] = 5  # callers share the array: read-only
+    held.seed("t2", {"built": np.arange(3)})  # a vector build's listings, made under the token the catalog still has
+    assert held.get("built", lambda: "t2").tolist() == [0, 1, 2] and held.get("d", lambda: "t2") is not None
+    held.seed("t3", {"newer": np.arange(20)})  # outside the budget (memory-mapped); a new token: the rest goes
+    assert held.get("d", lambda: "t3") is None and len(held.get("newer", lambda: "t3")) == 20
+    held.put("t4", "e", np.arange(2))
+    assert held.get("newer", lambda: "t4") is None

@@ -15,7 +15,8 @@ docs/benchmarks.md), so `rank` tries, in order:
 
 A filter the catalog listed whole for an earlier search, unchanged since (`Store.listed`, `store.listings`), goes
 straight to the local index with that list: the first search with a filter pays for listing it, the next ones
-do not.
+do not. The vector build lists ahead the one-value filters 2 and 3 would list (`vectors.frequent_filters`), so
+while the catalog's filters are as the build saw them even their first use costs no listing.
 
 The build's counts of frequent values (`FacetVectors.value_counts`) bound how many works a filter allows
 before anything is listed: a filter known to allow few enough goes straight to 2 (a post-filter would find
@@ -34,7 +35,7 @@ import numpy as np
 
 from artlens.retrieval import search
 from artlens.store import index, pgvectors
-from artlens.store.vectors import FacetVectors, most_allowed, most_selective_first
+from artlens.store.vectors import LISTED_UP_TO, FacetVectors, most_allowed, most_selective_first
 
 # Candidates asked of the local index per result wanted, before the catalog filters them: with k=10 that
 # is 400, which holds 10 allowed works twice over when 5% of the works near the query pass.
@@ -44,7 +45,7 @@ POST_FILTER_ABOVE = index.EXACT_FILTER_BELOW
 # A filter known to allow at most this many works is listed and handed to the local index rather than asked of
 # pgvector when the post-filter fails: 1M works, a 2.5% filter whose works lie away from the query, p99 15-17 ms
 # at recall 0.97 listed (25,000 ids: ~5 ms) against 63 ms at 0.93 through pgvector (docs/benchmarks.md).
-LIST_LOCALLY_BELOW = 50_000
+LIST_LOCALLY_BELOW = LISTED_UP_TO  # the build lists single values up to this many ahead
 
 
 class Store(Protocol):

@@ -124,12 +124,16 @@ class Catalog:
     def merge_metadata(self, metadata: Mapping[str, Mapping[str, str]], skip: set[str]) -> int:
         """Merge metadata into catalogued files by path; returns how many rows applied (paths in
         `skip` count as applied: they got their metadata when inserted)."""
-        applied = 0
+        applied = merged = 0
         with self.engine.begin() as conn:
             for path, meta in metadata.items():
-                if path in skip or catalog.set_metadata(conn, path, dict(meta)):
+                if path in skip:
                     applied += 1
-            catalog.filters_changed(conn)
+                elif catalog.set_metadata(conn, path, dict(meta)):
+                    applied += 1
+                    merged += 1
+            if merged:  # rows of works inserted by this add came with them (`commit_batch` marked those)
+                catalog.filters_changed(conn)
         return applied
 
     def snapshot(self, names: Sequence[str], dims: Mapping[str, int], counted_above: int
@@ -215,6 +219,24 @@ class Catalog:
         if among is not None:
             return np.intersect1d(held, np.asarray(among, dtype=np.int64))
         return held if limit is None else held[:limit]
+
+    def list_for_build(self, filters: Sequence[Sequence[tuple[str, str, str]]]) -> tuple[str | None, list[np.ndarray]]:
+        """(the catalog's filters token, then each filter's sorted ids as `filter_ids` lists them): what a vector build
+        keeps for the processes that load it (`hold`). Nothing is kept in this process."""
+        with self.engine.connect() as conn:
+            token = catalog.filters_token(conn)  # read first: a listing is never older than its token
+            return token, [catalog.filter_ids(conn, where) for where in filters]
+
+    def hold(self, token: str | None, built: Mapping[tuple[tuple[str, str, str], ...], np.ndarray]) -> bool:
+        """Answer filters from a vector build's listings (`FacetVectors.listed`, made under `token`) while the
+        catalog's filters stay as they were then; False (nothing held) when they have changed since."""
+        if token is None or not built:
+            return False
+        with self.engine.connect() as conn:
+            if catalog.filters_token(conn) != token:
+                return False
+        self.listings.seed(token, {_filter_key(where): ids for where, ids in built.items()})
+        return True
 
     def listed(self, where: Sequence[tuple[str, str, str]]) -> np.ndarray | None:
         """The works `where` allows as `filter_ids` listed them earlier, when nothing changed since; else None (no

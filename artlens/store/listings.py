@@ -7,13 +7,17 @@ detections written, a backbone switched), so a listing kept under the token read
 exact while the token stays: it can only have been made from the catalog as of that token or later, and every
 process sharing the catalog sees a change as a new token. A random token, not a counter: writing it needs no read
 of the old one (writers are one at a time anyway: the collection's writer lock).
+
+A vector build lists the filters a search would otherwise list first (`vectors.frequent_filters`) and keeps them
+with the token it read; a process that loads the build while the catalog still has that token is given them
+(`Listings.seed`): memory-mapped from the build, so they cost neither memory nor the budget until used.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 
 import numpy as np
 
@@ -30,6 +34,7 @@ class Listings:
         self.budget = budget
         self._token: str | None = None  # of every listing held
         self._held: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._built: Mapping[Hashable, np.ndarray] = {}  # a vector build's listings (`seed`), outside the budget
         self._size = 0
         self._lock = threading.Lock()
 
@@ -38,6 +43,8 @@ class Listings:
         listed costs no query) is still the one they were listed under; else None."""
         with self._lock:
             held, ids = self._token, self._held.get(where)
+            if ids is None:
+                ids = self._built.get(where)
         if ids is None or token() != held:
             return None
         with self._lock:
@@ -54,18 +61,29 @@ class Listings:
         ids.flags.writeable = False
         with self._lock:
             if token != self._token:  # the catalog changed: what is held was listed before
-                self._held.clear()
-                self._size, self._token = 0, token
+                self._forget(token)
             old = self._held.pop(where, None)
             self._size += len(ids) - (0 if old is None else len(old))
             self._held[where] = ids
             while self._size > self.budget:
                 self._size -= len(self._held.popitem(last=False)[1])
 
+    def seed(self, token: str, built: Mapping[Hashable, np.ndarray]) -> None:
+        """Hold a vector build's listings, made after `token` was read; the caller has checked that the catalog's
+        token is still `token` (else a process holding newer listings would lose them for older ones)."""
+        with self._lock:
+            if token != self._token:
+                self._forget(token)
+            self._built = built
+
     def clear(self) -> None:
         with self._lock:
-            self._held.clear()
-            self._size, self._token = 0, None
+            self._forget(None)
+
+    def _forget(self, token: str | None) -> None:
+        self._held.clear()
+        self._built = {}
+        self._size, self._token = 0, token
 
     def __len__(self) -> int:
         return len(self._held)

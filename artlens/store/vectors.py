@@ -15,6 +15,11 @@ so `vectors/` is always one complete build, never half of two. Folders left by a
 are removed by the next build. A reader (`load`) retries when a build is swapped in while it reads,
 keeps the index files it opened, and says which file is damaged (CollectionError) instead of a
 traceback when one is.
+
+A build also lists the works of the metadata values and predicted labels a filtered search would otherwise list
+on their first use (`frequent_filters`: a few ms each at 1M works), with the catalog's filters token read before
+(`store/listings.py`); a process that loads the build while the token is unchanged answers those filters from
+the build (`Catalog.hold`).
 """
 
 from __future__ import annotations
@@ -44,9 +49,9 @@ from artlens.errors import CollectionError
 from artlens.features.facets import DEFAULT_WEIGHTS, FACETS, TRANSFORM_SPECS, FacetTransform, fit_transform
 from artlens.machine import usable_cores
 from artlens.retrieval.duplicates import NearDuplicate, find_near_duplicates
-from artlens.store.catalog import indexed_value
+from artlens.store.catalog import META_VALUE_CHARS, indexed_value
 from artlens.store.database import Catalog
-from artlens.vocabulary import COUNT_FILTERS, LEARNED_STYLE
+from artlens.vocabulary import COUNT_FILTERS, LEARNED_STYLE, PREDICTION_PREFIX
 
 if TYPE_CHECKING:
     from artlens.learn.style_space import StyleSpace
@@ -63,6 +68,13 @@ StateKey = tuple[int, int, int]  # (inode, mtime_ns, size) of state.json: a new 
 # A build counts the works holding each metadata value and predicted label held by more than this many (at most
 # a hundredth of the works a filter may allow to be scored exactly): how many a filter allows, known in advance.
 COUNTED_ABOVE = 100
+# A build lists each counted value held by at most LISTED_UP_TO works: filtered search lists those itself when its
+# post-filter fails or at once (`filtered.LIST_LOCALLY_BELOW`; at 1M works 16,000-38,000 ids took 4-9 ms, the most
+# of a first use's 15-20 ms p99). Most works first, up to LISTED_IDS ids in all (32 MB on disk, memory-mapped: read
+# only where a search uses them); the values left out are the cheapest to list.
+LISTED_UP_TO = 50_000
+LISTED_IDS = 4_000_000
+LISTED_FILE = "listed.npy"
 
 
 @dataclass
@@ -82,6 +94,10 @@ class FacetVectors:
     # How many works held each frequent metadata value and predicted label at build time (`catalog.value_counts`,
     # above COUNTED_ABOVE); None from builds before it was kept.
     value_counts: dict[str, dict[str, int]] | None = None
+    # The build's listings (`frequent_filters`): filter -> sorted ids, made after the catalog's filters token was
+    # `listed_token`; valid only while the catalog's token is still that (`Catalog.hold` checks).
+    listed: dict[tuple[tuple[str, str, str], ...], np.ndarray] = field(default_factory=dict)
+    listed_token: str | None = None
     _indexes: dict[str, VectorIndex] = field(default_factory=dict)
     # Index files opened with the rest of the build and read on first use: a build swapped in since
     # cannot mix its indexes with these matrices.
@@ -197,6 +213,8 @@ def build(store: Catalog, directory: Path, raw_dims: dict[str, int], spaces: dic
             raise ValueError(f"learned facet {name!r} does not fit this collection's features")
     needed = sorted({*FACETS, *(f for space in spaces.values() for f in space.inputs)})
     version, raw, arts, counts = store.snapshot(needed, raw_dims, COUNTED_ABOVE)
+    filters = frequent_filters(counts)
+    token, lists = store.list_for_build(filters)
     ids = raw["content"][0]
     for f in needed:
         if not np.array_equal(raw[f][0], ids):
@@ -208,11 +226,32 @@ def build(store: Catalog, directory: Path, raw_dims: dict[str, int], spaces: dic
     tmp = directory.with_name(f"{directory.name}.build-{os.getpid()}-{secrets.token_hex(4)}")
     tmp.mkdir(parents=True)
     try:
-        _write(tmp, ids, raw, arts, spaces, weights, version, counts)
+        _write(tmp, ids, raw, arts, spaces, weights, version, counts, (token, list(zip(filters, lists))))
         _swap(tmp, directory)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # gone after a swap; after a failure, nothing to keep
     return load(directory)
+
+
+def frequent_filters(counts: Mapping[str, Mapping[str, int]], up_to: int = LISTED_UP_TO,
+                     budget: int = LISTED_IDS) -> list[list[tuple[str, str, str]]]:
+    """The one-value filters a build lists: each counted value (`catalog.value_counts`) held by at most `up_to` works,
+    most works first, as many as hold `budget` ids together. Metadata values cut to their indexed prefix are left
+    out (the prefix is not the value a filter names)."""
+    held = sorted(((n, column, value) for column, values in counts.items() for value, n in values.items()
+                   if n <= up_to and column not in COUNT_FILTERS and not _maybe_cut(column, value)),
+                  key=lambda t: (-t[0], t[1], t[2]))
+    out, total = [], 0
+    for n, column, value in held:
+        if total + n <= budget:
+            out.append([(column, "=", value)])
+            total += n
+    return out
+
+
+def _maybe_cut(column: str, value: str) -> bool:
+    """A counted metadata value as long as its indexed prefix: it may be the start of longer values."""
+    return not column.startswith(PREDICTION_PREFIX) and len(value) >= META_VALUE_CHARS
 
 
 def most_allowed(counts: Mapping[str, Mapping[str, int]] | None, where: Sequence[tuple[str, str, str]]) -> int | None:
@@ -243,7 +282,8 @@ def _held(counts: Mapping[str, Mapping[str, int]], where: Sequence[tuple[str, st
 
 
 def _write(tmp: Path, ids: np.ndarray, raw: dict[str, tuple[np.ndarray, np.ndarray]], arts: Sequence[Any],
-           spaces: dict[str, StyleSpace], weights: dict[str, float], version: int, counts: dict[str, dict[str, int]]) -> None:
+           spaces: dict[str, StyleSpace], weights: dict[str, float], version: int, counts: dict[str, dict[str, int]],
+           listed: tuple[str | None, list[tuple[list[tuple[str, str, str]], np.ndarray]]]) -> None:
     from artlens.store.index import build_index
 
     transforms: dict[str, FacetTransform] = {}
@@ -275,6 +315,11 @@ def _write(tmp: Path, ids: np.ndarray, raw: dict[str, tuple[np.ndarray, np.ndarr
             space.save(tmp / f"{name}.space.npz")
         np.savez(tmp / "quantiles.npz", **quantiles)  # type: ignore[arg-type]  # numpy stubs: keyword arrays
     np.save(tmp / "ids.npy", ids)
+    token, lists = listed
+    listed_state = None
+    if token is not None and lists:
+        np.save(tmp / LISTED_FILE, np.concatenate([ids_ for _, ids_ in lists]).astype(np.int64))
+        listed_state = {"token": token, "filters": [[*where[0], len(ids_)] for where, ids_ in lists]}
     phash = {a.id: a.phash for a in arts}
     near = find_near_duplicates(ids, [phash[int(i)] for i in ids], matrices.get("content"))
     (tmp / NEAR_FILE).write_text(json.dumps([n.as_dict() for n in near]))
@@ -284,7 +329,7 @@ def _write(tmp: Path, ids: np.ndarray, raw: dict[str, tuple[np.ndarray, np.ndarr
         "catalog_version": version, "weights": weights, "artworks": int(len(ids)),
         "learned": {name: space.meta for name, space in spaces.items()},
         "indexes": {f: {"dim": dim, "kind": kind} for f, (dim, kind) in index_kinds.items()},
-        "value_counts": counts, "build": secrets.token_hex(8), "files": files,
+        "value_counts": counts, "listed": listed_state, "build": secrets.token_hex(8), "files": files,
     }))
     _sync(tmp)
 
@@ -540,7 +585,20 @@ def _load(directory: Path, state: dict[str, Any], key: StateKey | None) -> Facet
     return FacetVectors(directory=directory, ids=ids, matrices=matrices, transforms=transforms, quantiles=quantiles,
                         weights=dict(state["weights"]), catalog_version=int(state["catalog_version"]), spaces=spaces,
                         index_kinds={f: (int(d["dim"]), str(d["kind"])) for f, d in state.get("indexes", {}).items()},
-                        key=key, value_counts=state.get("value_counts"), _index_files=files)
+                        key=key, value_counts=state.get("value_counts"), _index_files=files, **_load_listed(directory, state))
+
+
+def _load_listed(directory: Path, state: dict[str, Any]) -> dict[str, Any]:
+    """FacetVectors' `listed` and `listed_token` from a build's listings (none from builds before they were kept)."""
+    kept = state.get("listed")
+    if not kept:
+        return {}
+    flat = _read(directory / LISTED_FILE, lambda p: np.load(p, mmap_mode="r"))  # read-only: no holder can change it
+    ends = np.cumsum([int(n) for *_, n in kept["filters"]])
+    if flat.ndim != 1 or len(flat) != (ends[-1] if len(ends) else 0):
+        raise _Damage(f"{LISTED_FILE} holds {len(flat)} ids, the build wrote {ends[-1] if len(ends) else 0}")
+    listed = {((str(c), str(op), str(v)),): flat[end - int(n):end] for (c, op, v, n), end in zip(kept["filters"], ends)}
+    return {"listed": listed, "listed_token": str(kept["token"])}
 
 
 def _read(path: Path, reader: Callable[[Path], T]) -> T:
