@@ -429,9 +429,9 @@ class Collection:
         return self._hold_listings(vectors.build(self._store, self.directory / VECTORS_DIR, dims, spaces))
 
     def _hold_listings(self, vecs: FacetVectors) -> FacetVectors:
-        """`vecs`, their build's listings of frequent filters handed to the catalog, which answers filters from them
-        while the catalog's filters stay as the build saw them (`Catalog.hold`)."""
-        self._store.hold(vecs.listed_token, vecs.listed)
+        """`vecs`, their build's listings of frequent filters handed to the catalog, which answers each filter from
+        them while the catalog's filters of its kind stay as the build saw them (`Catalog.hold`)."""
+        self._store.hold(vecs.listed)
         return vecs
 
     def _follow_other_machines(self) -> None:
@@ -1054,11 +1054,11 @@ class Collection:
         built = self._built()
         vecs = self.vectors if built else None
         if vecs is not None and len(vecs):
-            published = self._published(vecs)  # then search asks the database's indexes, not FAISS
+            published = self._published(vecs)  # then broad filters the local ways cannot answer cheaply go to the database
             for f in (JOINT, *vecs.facets):
                 dim, kind = vecs.index_facts(f)
                 if published is not None and f in published["facets"]:
-                    kind = f"pgvector HNSW, ef_search {published['facets'][f]['ef_search']}"
+                    kind = f"{kind}; broad filters: pgvector HNSW, ef_search {published['facets'][f]['ef_search']}"
                 space = vecs.spaces.get(f)
                 facets.append(FacetInfo(f, dim, kind, space.meta if space is not None else None))
         return Info(

@@ -86,23 +86,22 @@ class Paths:
         self.calls = []
 
 
-def build_listings(cat: Catalog, counts: dict[str, dict[str, int]], folder: pathlib.Path) -> tuple[str, dict]:
-    """What a vector build lists (`vectors.build`): the token, then each frequent filter's ids, memory-mapped back."""
+def build_listings(cat: Catalog, counts: dict[str, dict[str, int]], folder: pathlib.Path) -> dict:
+    """What a vector build lists (`vectors.build`): each frequent filter's token and ids, memory-mapped back."""
     t = time.perf_counter()
     filters = vectors.frequent_filters(counts)
-    token, lists = cat.list_for_build(filters)
-    assert token is not None
-    np.save(folder / vectors.LISTED_FILE, np.concatenate(lists))
+    lists = cat.list_for_build(filters)
+    np.save(folder / vectors.LISTED_FILE, np.concatenate([ids_ for _, ids_ in lists]))
     flat, end = np.load(folder / vectors.LISTED_FILE, mmap_mode="r"), 0
     built = {}
-    for where, ids_ in zip(filters, lists):
-        built[tuple(where)], end = flat[end:end + len(ids_)], end + len(ids_)
+    for where, (token, ids_) in zip(filters, lists):
+        built[tuple(where)], end = (token, flat[end:end + len(ids_)]), end + len(ids_)
     print(f"the build's listings: {len(built)} filters, {len(flat)} ids in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-    return token, built
+    return built
 
 
 def run(cat: Catalog, vecs: vectors.FacetVectors, queries: dict[str, np.ndarray], km: faiss.Kmeans, bucket: np.ndarray,
-        style: np.ndarray, published: dict[str, Any] | None, nq: int, built: tuple[str, dict]) -> list[dict]:
+        style: np.ndarray, published: dict[str, Any] | None, nq: int, built: dict) -> list[dict]:
     weights = vecs.weights
     joint_q = vectors.joint_matrix(queries, weights)
     near = km.index.search(joint_q, 3)[1]  # each query's nearest centres
@@ -120,7 +119,6 @@ def run(cat: Catalog, vecs: vectors.FacetVectors, queries: dict[str, np.ndarray]
             continue  # nothing to hold
         paths = Paths(cat)
         cat.listings.clear()
-        assert cat.hold(*built)  # the catalog's filters are as the build saw them
         if use == "again":  # the same searches once, untimed
             for i in range(nq + WARM_UP):
                 filtered.rank(cat, vecs, {f: queries[f][i] for f in queries}, weights, K, where_of(i), published=published)
@@ -131,7 +129,7 @@ def run(cat: Catalog, vecs: vectors.FacetVectors, queries: dict[str, np.ndarray]
             if use != "again":
                 cat.listings.clear()
                 if use == "loaded":
-                    cat.listings.seed(*built)
+                    cat.hold(built)
             t = time.perf_counter()
             hits = filtered.rank(paths, vecs, q, weights, K, where, published=published)  # type: ignore[arg-type]
             ms = (time.perf_counter() - t) * 1e3

@@ -89,8 +89,9 @@ def test_filters_on_metadata_predictions_and_counts(collection_dir: Path) -> Non
 
 
 def test_a_filter_listed_once_is_answered_from_memory_until_the_catalog_changes(collection_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A web server lists a filter's works once (`Catalog.listings`); every change to what filters pass, by any
-    process sharing the catalog, makes it list again (here a second handle on the same database writes)."""
+    """A web server lists a filter's works once (`Catalog.listings`); every change to what the filter's kind of column
+    passes, by any process sharing the catalog, makes it list again (here a second handle on the same database
+    writes); changes to other kinds leave it held."""
     with Collection.create(collection_dir) as col:
         server = col.catalog
         server.commit_batch([work(1, style="Baroque"), work(2, style="Rococo"), work(3, style="Baroque")], [], [])
@@ -107,16 +108,21 @@ def test_a_filter_listed_once_is_answered_from_memory_until_the_catalog_changes(
         assert len(listed) == 1
 
         other = Catalog.open(server.address)  # another process's handle
+        oil, faces = [("pred.medium", "=", "oil")], [("faces", ">=", "0")]
+        every = [baroque, oil, faces]
         try:
-            for change in (lambda: other.merge_metadata({"/art/2.jpg": {"style": "Baroque"}}, skip=set()),
-                           lambda: other.commit_batch([work(4, style="Baroque")], [], []),
-                           lambda: other.write_predictions("medium", "v1", [(a, "oil", 0.9, [])]),
-                           lambda: other.write_detections("face", "m", [(a, np.zeros((0, 4), np.float32), np.zeros(0))])):
+            for change, changed in ((lambda: other.merge_metadata({"/art/2.jpg": {"style": "Baroque"}}, skip=set()), [baroque]),
+                                    (lambda: other.commit_batch([work(4, style="Baroque")], [], []), every),  # new works: any filter
+                                    (lambda: other.write_predictions("medium", "v1", [(a, "oil", 0.9, [])]), [oil]),
+                                    (lambda: other.write_detections("face", "m", [(a, np.zeros((0, 4), np.float32), np.zeros(0))]), [faces])):
+                for where in every:
+                    server.filter_ids(where)  # held
                 before = len(listed)
                 change()
-                assert server.listed(baroque) is None
-                assert ids(server, *baroque) == ids(other, *baroque)
-                assert len(listed) == before + 2  # each handle listed it once
+                assert [server.listed(where) is None for where in every] == [where in changed for where in every]
+                for where in changed:
+                    assert ids(server, *where) == ids(other, *where)
+                assert len(listed) == before + 2 * len(changed)  # each handle listed each changed filter once
         finally:
             other.close()
         assert ids(server, *baroque) == [a, b, c, c + 1]
@@ -141,8 +147,10 @@ def test_a_build_lists_frequent_filters_for_the_processes_that_load_it(collectio
         baroque = {r.id for r in server.search(images=[paths[5]], where=["style=Baroque"], k=5)}
         assert len(baroque) == 3 and listed == []  # answered from the build's listing
 
-        with Collection.open(collection_dir) as other:  # another process gives a fourth work the style
-            other.catalog.merge_metadata({str(paths[5]): {"style": "Baroque"}}, skip=set())
+        with Collection.open(collection_dir) as other:  # another process labels the works: styles stay as listed
+            other.catalog.write_predictions("medium", "v1", [(r.id, "oil", 0.9, []) for r in other.catalog.all_artworks()])
+            assert len(server.search(images=[paths[5]], where=["style=Baroque"], k=5)) == 3 and listed == []
+            other.catalog.merge_metadata({str(paths[5]): {"style": "Baroque"}}, skip=set())  # and gives a fourth work the style
         assert len(server.search(images=[paths[0]], where=["style=Baroque"], k=5)) == 3  # the query itself left out
         assert [list(w) for w in listed] == [[("style", "=", "Baroque")]]  # listed again, once
 
@@ -171,28 +179,24 @@ def test_a_catalog_from_before_the_filter_indexes_gets_them_when_opened(tmp_path
         assert conn.execute(sa.select(sa.func.count()).select_from(catalog.meta_values)).scalar() == 2
 
 
-def test_held_listings_stay_within_their_budget_and_go_when_the_token_changes() -> None:
+def test_held_listings_stay_within_their_budget_and_go_when_their_token_changes() -> None:
     from artlens.store.listings import Listings
 
     held = Listings(budget=10)
-    token = "t1"
-    held.put(token, "a", np.arange(4))
-    held.put(token, "b", np.arange(4))
-    assert held.get("a", lambda: token).tolist() == [0, 1, 2, 3]  # "a" now the most recently used
-    held.put(token, "c", np.arange(4))  # 12 ids held: the least recently used ("b") goes
-    assert held.get("b", lambda: token) is None and len(held) == 2
-    held.put(token, "huge", np.arange(11))  # more than the whole budget: not kept
-    assert held.get("huge", lambda: token) is None
-    assert held.get("a", lambda: "t2") is None  # the catalog changed since "a" was listed
-    held.put("t2", "d", np.arange(2))  # listed under the new token: everything older goes
-    assert len(held) == 1 and held.get("c", lambda: "t2") is None
+    held.put("t1", "a", np.arange(4))
+    held.put("t1", "b", np.arange(4))
+    assert held.get("a", lambda: "t1").tolist() == [0, 1, 2, 3]  # "a" now the most recently used
+    held.put("t1", "c", np.arange(4))  # 12 ids held: the least recently used ("b") goes
+    assert held.get("b", lambda: "t1") is None and len(held) == 2
+    held.put("t1", "huge", np.arange(11))  # more than the whole budget: not kept
+    assert held.get("huge", lambda: "t1") is None
+    assert held.get("a", lambda: "t2") is None and len(held) == 1  # "a"'s filters changed since it was listed: dropped
     held.put(None, "e", np.arange(2))  # a catalog without a token: nothing kept
     assert held.get("e", lambda: None) is None
     with pytest.raises(ValueError):
-        held.get("d", lambda: "t2")[0] = 5  # callers share the array: read-only
-    held.seed("t2", {"built": np.arange(3)})  # a vector build's listings, made under the token the catalog still has
-    assert held.get("built", lambda: "t2").tolist() == [0, 1, 2] and held.get("d", lambda: "t2") is not None
-    held.seed("t3", {"newer": np.arange(20)})  # outside the budget (memory-mapped); a new token: the rest goes
-    assert held.get("d", lambda: "t3") is None and len(held.get("newer", lambda: "t3")) == 20
-    held.put("t4", "e", np.arange(2))
-    assert held.get("newer", lambda: "t4") is None
+        held.get("c", lambda: "t1")[0] = 5  # callers share the array: read-only
+    built = np.arange(20)
+    built.flags.writeable = False  # memory-mapped from a vector build
+    held.seed({"built": ("t3", built)})  # outside the budget, each listing valid while its own token is
+    assert held.get("built", lambda: "t3") is built and held.get("c", lambda: "t1") is not None
+    assert held.get("built", lambda: "t4") is None

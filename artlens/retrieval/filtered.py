@@ -3,7 +3,8 @@
 A filter lives in the catalog (metadata, `pred.MODEL` decisions, region counts); the vectors live on the
 serving machine (and, for a large PostgreSQL collection, in pgvector too). Listing every work a broad
 filter allows costs more than the search (1M works: 50% allowed took 0.2-0.25 s to list on either backend,
-docs/benchmarks.md), so `rank` tries, in order:
+docs/benchmarks.md), so `rank` tries, in order (a search without filters asks the local index alone, which
+answers it ten times faster than the database's index of the same build):
 
 1. post-filter: the local index's best `POST_FILTER_FACTOR` x as many candidates as the ranking asks,
    unfiltered, of which the catalog keeps those that pass (each looked up: a few ms). Enough of them pass
@@ -16,7 +17,7 @@ docs/benchmarks.md), so `rank` tries, in order:
 A filter the catalog listed whole for an earlier search, unchanged since (`Store.listed`, `store.listings`), goes
 straight to the local index with that list: the first search with a filter pays for listing it, the next ones
 do not. The vector build lists ahead the one-value filters 2 and 3 would list (`vectors.frequent_filters`), so
-while the catalog's filters are as the build saw them even their first use costs no listing.
+while the catalog's filters of their kind are as the build saw them even their first use costs no listing.
 
 The build's counts of frequent values (`FacetVectors.value_counts`) bound how many works a filter allows
 before anything is listed: a filter known to allow few enough goes straight to 2 (a post-filter would find
@@ -70,10 +71,8 @@ def rank(store: Store, vectors: FacetVectors, query: dict[str, np.ndarray], weig
     if published is not None and not set(search.candidate_facets(vectors, weights)) <= set(published["facets"]):
         published = None  # e.g. one facet alone: its local index answers
     if not where:
-        if published is not None:
-            hits = _from_database(store, vectors, query, weights, k, exclude, published, where)
-            if hits is not None:
-                return hits
+        # The local index, even where the database's holds the same build: 1M works, median 1.3 against 12-14 ms,
+        # recall 0.95-0.96 against 0.99 (docs/deploying.md); the database's answers the filters below.
         return search.rank(vectors, query, weights, k, exclude=exclude)
     where = most_selective_first(vectors.value_counts, where)  # the catalog lists by the first column
     known = store.listed(where)

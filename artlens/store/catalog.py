@@ -774,17 +774,33 @@ def bump_version(conn: Connection) -> None:
     set_setting(conn, "catalog_version", catalog_version(conn) + 1)
 
 
-# The setting `filters_changed` renews: listings of filters kept in memory (`store/listings.py`) hold while it stays.
+# The settings `filters_changed` renews: listings of filters kept in memory (`store/listings.py`) hold while they stay.
+# FILTERS_TOKEN for every filter (works added or replaced); FILTERS_TOKEN:KIND for the filters on one kind of column.
 FILTERS_TOKEN = "filters_token"
+METADATA_KIND, COUNTS_KIND = "meta", "counts"
 
 
-def filters_changed(conn: Connection) -> None:
-    """Mark, in the transaction that changes them, that filters may pass other works now (see `listings`)."""
-    set_setting(conn, FILTERS_TOKEN, secrets.token_hex(8))
+def filter_kinds(where: Sequence[tuple[str, str, str]]) -> list[str]:
+    """The kinds of column `where` filters on: "meta" (metadata), "pred.MODEL" (one label model's decisions),
+    "counts" (detected regions); a write to another kind cannot change what it passes."""
+    return sorted({COUNTS_KIND if c in COUNT_FILTERS else c if c.startswith(PREDICTION_PREFIX) else METADATA_KIND
+                   for c, _, _ in where})
 
 
-def filters_token(conn: Connection) -> str | None:
-    return get_setting(conn, FILTERS_TOKEN)
+def filters_changed(conn: Connection, kind: str | None = None) -> None:
+    """Mark, in the transaction that changes them, that filters on `kind` (`filter_kinds`; None: every filter) may
+    pass other works now (see `listings`)."""
+    set_setting(conn, FILTERS_TOKEN if kind is None else f"{FILTERS_TOKEN}:{kind}", secrets.token_hex(8))
+
+
+def filters_token(conn: Connection, where: Sequence[tuple[str, str, str]]) -> str | None:
+    """The token of `where`'s filters: the all-filters token and those of its kinds of column, one query; None in a
+    catalog that never had one (nothing may be kept)."""
+    keys = [FILTERS_TOKEN, *(f"{FILTERS_TOKEN}:{kind}" for kind in filter_kinds(where))]
+    values = get_settings(conn, keys)
+    if values[FILTERS_TOKEN] is None:
+        return None
+    return "/".join(str(values[k] or "-") for k in keys)
 
 
 # -- integrity (artlens check) ------------------------------------------------------------------

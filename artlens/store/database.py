@@ -133,7 +133,7 @@ class Catalog:
                     applied += 1
                     merged += 1
             if merged:  # rows of works inserted by this add came with them (`commit_batch` marked those)
-                catalog.filters_changed(conn)
+                catalog.filters_changed(conn, catalog.METADATA_KIND)
         return applied
 
     def snapshot(self, names: Sequence[str], dims: Mapping[str, int], counted_above: int
@@ -208,10 +208,10 @@ class Catalog:
         those `among` these ids when given)."""
         key = _filter_key(where)
         with self.engine.connect() as conn:
-            held = self.listings.get(key, lambda: catalog.filters_token(conn))
+            held = self.listings.get(key, lambda: catalog.filters_token(conn, where))
             if held is None:
                 # The token is read before listing (a listing is never older than its token); checks keep nothing.
-                token = None if among is not None else catalog.filters_token(conn)
+                token = None if among is not None else catalog.filters_token(conn, where)
                 ids = catalog.filter_ids(conn, where, limit, among)
                 if limit is None or len(ids) < limit:  # all of them
                     self.listings.put(token, key, ids)
@@ -220,30 +220,29 @@ class Catalog:
             return np.intersect1d(held, np.asarray(among, dtype=np.int64))
         return held if limit is None else held[:limit]
 
-    def list_for_build(self, filters: Sequence[Sequence[tuple[str, str, str]]]) -> tuple[str | None, list[np.ndarray]]:
-        """(the catalog's filters token, then each filter's sorted ids as `filter_ids` lists them): what a vector build
-        keeps for the processes that load it (`hold`). Nothing is kept in this process."""
+    def list_for_build(self, filters: Sequence[Sequence[tuple[str, str, str]]]) -> list[tuple[str, np.ndarray]]:
+        """Each filter's token, then its sorted ids as `filter_ids` lists them: what a vector build keeps for the
+        processes that load it (`hold`); empty in a catalog without tokens. Nothing is kept in this process."""
+        out = []
         with self.engine.connect() as conn:
-            token = catalog.filters_token(conn)  # read first: a listing is never older than its token
-            return token, [catalog.filter_ids(conn, where) for where in filters]
+            for where in filters:
+                token = catalog.filters_token(conn, where)  # read first: a listing is never older than its token
+                if token is None:
+                    return []
+                out.append((token, catalog.filter_ids(conn, where)))
+        return out
 
-    def hold(self, token: str | None, built: Mapping[tuple[tuple[str, str, str], ...], np.ndarray]) -> bool:
-        """Answer filters from a vector build's listings (`FacetVectors.listed`, made under `token`) while the
-        catalog's filters stay as they were then; False (nothing held) when they have changed since."""
-        if token is None or not built:
-            return False
-        with self.engine.connect() as conn:
-            if catalog.filters_token(conn) != token:
-                return False
-        self.listings.seed(token, {_filter_key(where): ids for where, ids in built.items()})
-        return True
+    def hold(self, built: Mapping[tuple[tuple[str, str, str], ...], tuple[str, np.ndarray]]) -> None:
+        """Answer filters from a vector build's listings (`FacetVectors.listed`: filter -> (token, ids)), each while
+        its filter's token stays the one it was listed under."""
+        self.listings.seed({_filter_key(where): listing for where, listing in built.items()})
 
     def listed(self, where: Sequence[tuple[str, str, str]]) -> np.ndarray | None:
         """The works `where` allows as `filter_ids` listed them earlier, when nothing changed since; else None (no
         query when nothing is held)."""
         def token() -> str | None:
             with self.engine.connect() as conn:
-                return catalog.filters_token(conn)
+                return catalog.filters_token(conn, where)
 
         return self.listings.get(_filter_key(where), token)
 
@@ -341,7 +340,7 @@ class Catalog:
 
     def write_predictions(self, model: str, version: str, rows: Iterable[tuple[int, str, float, list[Any]]]) -> int:
         with self.engine.begin() as conn:
-            catalog.filters_changed(conn)
+            catalog.filters_changed(conn, PREDICTION_PREFIX + model)
             return catalog.write_predictions(conn, model, version, rows)
 
     def prediction_models(self) -> list[str]:
@@ -422,7 +421,7 @@ class Catalog:
         """One transaction: each artwork's `kind` regions replaced by (id, boxes, scores), with the raw
         features of their crops when given (one dict per artwork); returns the regions written."""
         with self.engine.begin() as conn:
-            catalog.filters_changed(conn)
+            catalog.filters_changed(conn, catalog.COUNTS_KIND)
             return catalog.write_detections(conn, kind, model, found, vectors)
 
     def regions_without_features(self) -> dict[int, list[tuple[int, str, list[float]]]]:

@@ -17,9 +17,9 @@ keeps the index files it opened, and says which file is damaged (CollectionError
 traceback when one is.
 
 A build also lists the works of the metadata values and predicted labels a filtered search would otherwise list
-on their first use (`frequent_filters`: a few ms each at 1M works), with the catalog's filters token read before
-(`store/listings.py`); a process that loads the build while the token is unchanged answers those filters from
-the build (`Catalog.hold`).
+on their first use (`frequent_filters`: a few ms each at 1M works), each with its filter's token read before
+(`store/listings.py`); a process that loads the build answers each of those filters from the build while its
+token is unchanged (`Catalog.hold`).
 """
 
 from __future__ import annotations
@@ -94,10 +94,9 @@ class FacetVectors:
     # How many works held each frequent metadata value and predicted label at build time (`catalog.value_counts`,
     # above COUNTED_ABOVE); None from builds before it was kept.
     value_counts: dict[str, dict[str, int]] | None = None
-    # The build's listings (`frequent_filters`): filter -> sorted ids, made after the catalog's filters token was
-    # `listed_token`; valid only while the catalog's token is still that (`Catalog.hold` checks).
-    listed: dict[tuple[tuple[str, str, str], ...], np.ndarray] = field(default_factory=dict)
-    listed_token: str | None = None
+    # The build's listings (`frequent_filters`): filter -> (its token when listed, sorted ids), each valid only while
+    # the filter's token in the catalog is still that one (`Catalog.hold`).
+    listed: dict[tuple[tuple[str, str, str], ...], tuple[str, np.ndarray]] = field(default_factory=dict)
     _indexes: dict[str, VectorIndex] = field(default_factory=dict)
     # Index files opened with the rest of the build and read on first use: a build swapped in since
     # cannot mix its indexes with these matrices.
@@ -214,7 +213,7 @@ def build(store: Catalog, directory: Path, raw_dims: dict[str, int], spaces: dic
     needed = sorted({*FACETS, *(f for space in spaces.values() for f in space.inputs)})
     version, raw, arts, counts = store.snapshot(needed, raw_dims, COUNTED_ABOVE)
     filters = frequent_filters(counts)
-    token, lists = store.list_for_build(filters)
+    lists = store.list_for_build(filters)
     ids = raw["content"][0]
     for f in needed:
         if not np.array_equal(raw[f][0], ids):
@@ -226,7 +225,7 @@ def build(store: Catalog, directory: Path, raw_dims: dict[str, int], spaces: dic
     tmp = directory.with_name(f"{directory.name}.build-{os.getpid()}-{secrets.token_hex(4)}")
     tmp.mkdir(parents=True)
     try:
-        _write(tmp, ids, raw, arts, spaces, weights, version, counts, (token, list(zip(filters, lists))))
+        _write(tmp, ids, raw, arts, spaces, weights, version, counts, list(zip(filters, lists)))
         _swap(tmp, directory)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # gone after a swap; after a failure, nothing to keep
@@ -283,7 +282,7 @@ def _held(counts: Mapping[str, Mapping[str, int]], where: Sequence[tuple[str, st
 
 def _write(tmp: Path, ids: np.ndarray, raw: dict[str, tuple[np.ndarray, np.ndarray]], arts: Sequence[Any],
            spaces: dict[str, StyleSpace], weights: dict[str, float], version: int, counts: dict[str, dict[str, int]],
-           listed: tuple[str | None, list[tuple[list[tuple[str, str, str]], np.ndarray]]]) -> None:
+           listed: list[tuple[list[tuple[str, str, str]], tuple[str, np.ndarray]]]) -> None:
     from artlens.store.index import build_index
 
     transforms: dict[str, FacetTransform] = {}
@@ -315,11 +314,10 @@ def _write(tmp: Path, ids: np.ndarray, raw: dict[str, tuple[np.ndarray, np.ndarr
             space.save(tmp / f"{name}.space.npz")
         np.savez(tmp / "quantiles.npz", **quantiles)  # type: ignore[arg-type]  # numpy stubs: keyword arrays
     np.save(tmp / "ids.npy", ids)
-    token, lists = listed
     listed_state = None
-    if token is not None and lists:
-        np.save(tmp / LISTED_FILE, np.concatenate([ids_ for _, ids_ in lists]).astype(np.int64))
-        listed_state = {"token": token, "filters": [[*where[0], len(ids_)] for where, ids_ in lists]}
+    if listed:
+        np.save(tmp / LISTED_FILE, np.concatenate([ids_ for _, (_, ids_) in listed]).astype(np.int64))
+        listed_state = [[*where[0], len(ids_), token] for where, (token, ids_) in listed]
     phash = {a.id: a.phash for a in arts}
     near = find_near_duplicates(ids, [phash[int(i)] for i in ids], matrices.get("content"))
     (tmp / NEAR_FILE).write_text(json.dumps([n.as_dict() for n in near]))
@@ -589,16 +587,15 @@ def _load(directory: Path, state: dict[str, Any], key: StateKey | None) -> Facet
 
 
 def _load_listed(directory: Path, state: dict[str, Any]) -> dict[str, Any]:
-    """FacetVectors' `listed` and `listed_token` from a build's listings (none from builds before they were kept)."""
+    """FacetVectors' `listed` from a build's listings (none from builds before they were kept)."""
     kept = state.get("listed")
-    if not kept:
+    if not isinstance(kept, list) or not kept:
         return {}
     flat = _read(directory / LISTED_FILE, lambda p: np.load(p, mmap_mode="r"))  # read-only: no holder can change it
-    ends = np.cumsum([int(n) for *_, n in kept["filters"]])
-    if flat.ndim != 1 or len(flat) != (ends[-1] if len(ends) else 0):
-        raise _Damage(f"{LISTED_FILE} holds {len(flat)} ids, the build wrote {ends[-1] if len(ends) else 0}")
-    listed = {((str(c), str(op), str(v)),): flat[end - int(n):end] for (c, op, v, n), end in zip(kept["filters"], ends)}
-    return {"listed": listed, "listed_token": str(kept["token"])}
+    ends = np.cumsum([int(n) for *_, n, _ in kept])
+    if flat.ndim != 1 or len(flat) != ends[-1]:
+        raise _Damage(f"{LISTED_FILE} holds {len(flat)} ids, the build wrote {ends[-1]}")
+    return {"listed": {((str(c), str(op), str(v)),): (str(token), flat[end - int(n):end]) for (c, op, v, n, token), end in zip(kept, ends)}}
 
 
 def _read(path: Path, reader: Callable[[Path], T]) -> T:
