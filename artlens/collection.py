@@ -53,7 +53,7 @@ from artlens.results import (
     Suggestion,
 )
 from artlens.retrieval.filters import Condition, parse_where
-from artlens.store.layout import DATABASE_FILE, DB_FILE, MODELS_DIR, VECTORS_DIR
+from artlens.store.layout import DATABASE_FILE, DB_FILE, LISTED_FILE, MODELS_DIR, VECTORS_DIR
 from artlens.vocabulary import (
     BACKBONES,
     COUNT_FILTERS,
@@ -117,6 +117,7 @@ class Collection:
         self._vectors: FacetVectors | None = None
         self._regions: tuple[Any, RegionVectors] | None = None  # (what they were built from, region vectors)
         self._followed = float("-inf")  # when _follow_other_machines last asked the catalog
+        self._listed_key: tuple[int, int, int] | None = None  # the listings file the catalog was last handed (`_hold_listed`)
         self._files_version: Any = None  # the catalog's shared model files this folder last synced
         from artlens.store.lock import WriterLock
 
@@ -265,6 +266,8 @@ class Collection:
                 raise
             if self.is_stale():
                 self.build()
+            elif metadata:
+                self._list_ahead()  # metadata merged into works already here
         return report
 
     def reembed(self, backbone: str = DEFAULT_BACKBONE, progress: Callable[[int, int], None] | None = None,
@@ -426,13 +429,34 @@ class Collection:
                                   f"run `artlens check --repair {self.directory}` to move a damaged model file aside",
                                   {"kind": "damaged", "part": "models"}) from None
         spaces = {LEARNED_STYLE: space} if space is not None and space.fits(dims) else {}
-        return self._hold_listings(vectors.build(self._store, self.directory / VECTORS_DIR, dims, spaces))
+        built = vectors.build(self._store, self.directory / VECTORS_DIR, dims, spaces)
+        self._list_ahead()
+        return built
 
-    def _hold_listings(self, vecs: FacetVectors) -> FacetVectors:
-        """`vecs`, their build's listings of frequent filters handed to the catalog, which answers each filter from
-        them while the catalog's filters of its kind stay as the build saw them (`Catalog.hold`)."""
-        self._store.hold(vecs.listed)
-        return vecs
+    def _list_ahead(self) -> None:
+        """List the works of the filters a search would list at their first use (`vectors.frequent_filters`, by the
+        catalog's counts now) into this folder's file for every process serving the collection (`_hold_listed`):
+        after a build, and after writes that change what filters pass without one (about 1 s at 1M works)."""
+        from artlens.store import listed_file, vectors
+
+        filters = vectors.frequent_filters(self._store.value_counts(vectors.COUNTED_ABOVE))
+        listed = self._store.list_ahead(filters)
+        listed_file.write(self.directory / LISTED_FILE, [(where, token, ids) for where, (token, ids) in zip(filters, listed)])
+
+    def _hold_listed(self) -> None:
+        """Hand the catalog this folder's listings made ahead when the file changed since (a stat per search); the
+        catalog answers each filter from them while that filter's token is the one it was listed under."""
+        from artlens.store import listed_file
+
+        path = self.directory / LISTED_FILE
+        try:
+            st = path.stat()
+            key: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            key = None
+        if key != self._listed_key:
+            self._listed_key = key
+            self._store.hold(listed_file.read(path) if key is not None else {})
 
     def _follow_other_machines(self) -> None:
         """A PostgreSQL collection may be written from other machines, whose builds update their own
@@ -533,10 +557,11 @@ class Collection:
         """The built facet vectors: CollectionError before the first `add`, or naming the damage when
         they cannot be read. Reloaded when another build has been put in place since they were loaded
         (a stat of state.json per call), so a long-lived process (the web app) serves what another
-        process added."""
+        process added; the catalog is handed the folder's listings of frequent filters when they change."""
         from artlens.store import vectors
 
         self._follow_other_machines()
+        self._hold_listed()
         folder = self.directory / VECTORS_DIR
         loaded = self._vectors
         if loaded is not None and loaded.key == vectors.state_key(folder):
@@ -546,7 +571,7 @@ class Collection:
                 raise CollectionError(f"{self.directory} has no search index yet; build it with `artlens check --repair {self.directory}` "
                                       "(or the next `artlens add`)")
             raise CollectionError(f"{self.directory} has no search index yet; add images with `artlens add`")
-        self._vectors = self._hold_listings(vectors.load(folder))
+        self._vectors = vectors.load(folder)
         return self._vectors
 
     def _built(self) -> bool:
@@ -901,7 +926,9 @@ class Collection:
                 from artlens.pipeline.distributed import ray_views
 
                 viewer = ray_views(ray, self.backbone_name, self.style_variant)
-        return annotate.annotate(self._store, heads, ids, raw, viewer, progress)
+        done = annotate.annotate(self._store, heads, ids, raw, viewer, progress)
+        self._list_ahead()  # the labels' values, as the catalog counts them now
+        return done
 
     @_writes("labels train")
     def train_label(self, label: str, kind: str = "one-of-many", group: str | None = None, name: str | None = None) -> ModelCard:

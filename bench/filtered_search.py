@@ -15,10 +15,10 @@ build does (HNSW; minutes at 1M) so that filters the post-filter cannot answer g
 Per case: median / p99 ms over the queries (after WARM_UP untimed), recall@10 against the exact top 10 of the
 allowed works, and how often each path answered (post-filter, listed and scored exactly, pgvector, every
 allowed work listed, or a listing held: the vector build's or an earlier search's, "held"). Each case three times:
-"cold", nothing held before every search (each filter's first use in a server whose vector build is older than the
-catalog's last change to what filters pass); "loaded", before every search only what the vector build listed
-(`vectors.frequent_filters`, memory-mapped as a loaded build's are: each filter's first use in a server whose build
-is current); "again", after the same searches once (what a server that has seen its filters answers).
+"cold", nothing held before every search (each filter's first use where nothing was listed ahead: a filter of
+several values, or a write from another machine since); "loaded", before every search only what the collection
+listed ahead (`vectors.frequent_filters`, memory-mapped from its file as a server reads it: each filter's first
+use); "again", after the same searches once (what a server that has seen its filters answers).
 """
 
 from __future__ import annotations
@@ -38,9 +38,10 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from artlens.retrieval import filtered  # noqa: E402
-from artlens.store import catalog, engines, pgvectors, vectors  # noqa: E402
+from artlens.store import catalog, engines, listed_file, pgvectors, vectors  # noqa: E402
 from artlens.store.database import Catalog  # noqa: E402
 from artlens.store.index import build_index  # noqa: E402
+from artlens.store.layout import LISTED_FILE  # noqa: E402
 from bench.filter_listing import fill  # noqa: E402
 from bench.search_latency import WARM_UP, K, exact_top, facet_vectors, like_vectors, recall_at_k  # noqa: E402
 
@@ -86,22 +87,20 @@ class Paths:
         self.calls = []
 
 
-def build_listings(cat: Catalog, counts: dict[str, dict[str, int]], folder: pathlib.Path) -> dict:
-    """What a vector build lists (`vectors.build`): each frequent filter's token and ids, memory-mapped back."""
+def list_ahead(cat: Catalog, counts: dict[str, dict[str, int]], folder: pathlib.Path) -> dict:
+    """What a collection lists ahead after a build (`Collection._list_ahead`), read back as a server reads it."""
     t = time.perf_counter()
     filters = vectors.frequent_filters(counts)
-    lists = cat.list_for_build(filters)
-    np.save(folder / vectors.LISTED_FILE, np.concatenate([ids_ for _, ids_ in lists]))
-    flat, end = np.load(folder / vectors.LISTED_FILE, mmap_mode="r"), 0
-    built = {}
-    for where, (token, ids_) in zip(filters, lists):
-        built[tuple(where)], end = (token, flat[end:end + len(ids_)]), end + len(ids_)
-    print(f"the build's listings: {len(built)} filters, {len(flat)} ids in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-    return built
+    listed = cat.list_ahead(filters)
+    listed_file.write(folder / LISTED_FILE, [(where, token, ids) for where, (token, ids) in zip(filters, listed)])
+    ahead = listed_file.read(folder / LISTED_FILE)
+    print(f"listed ahead: {len(ahead)} filters, {sum(len(ids) for _, ids in ahead.values())} ids in {time.perf_counter() - t:.1f} s",
+          file=sys.stderr)
+    return ahead
 
 
 def run(cat: Catalog, vecs: vectors.FacetVectors, queries: dict[str, np.ndarray], km: faiss.Kmeans, bucket: np.ndarray,
-        style: np.ndarray, published: dict[str, Any] | None, nq: int, built: dict) -> list[dict]:
+        style: np.ndarray, published: dict[str, Any] | None, nq: int, ahead: dict) -> list[dict]:
     weights = vecs.weights
     joint_q = vectors.joint_matrix(queries, weights)
     near = km.index.search(joint_q, 3)[1]  # each query's nearest centres
@@ -129,7 +128,7 @@ def run(cat: Catalog, vecs: vectors.FacetVectors, queries: dict[str, np.ndarray]
             if use != "again":
                 cat.listings.clear()
                 if use == "loaded":
-                    cat.hold(built)
+                    cat.hold(ahead)
             t = time.perf_counter()
             hits = filtered.rank(paths, vecs, q, weights, K, where, published=published)  # type: ignore[arg-type]
             ms = (time.perf_counter() - t) * 1e3
@@ -200,13 +199,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
             try:
                 bucket = fill(cat, args.n, style)[1]
                 vecs.value_counts = value_counts(cat)
-                built = build_listings(cat, vecs.value_counts, pathlib.Path(tmp.name))
-                rows += run(cat, vecs, queries, km, bucket, style, None, args.queries, built)
+                ahead = list_ahead(cat, vecs.value_counts, pathlib.Path(tmp.name))
+                rows += run(cat, vecs, queries, km, bucket, style, None, args.queries, ahead)
                 if cat.backend == "postgresql" and args.pgvector:
                     t = time.perf_counter()
                     info = pgvectors.publish(cat.engine, 1, ids, {"joint": joint})
                     print(f"published {info} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-                    rows += run(cat, vecs, queries, km, bucket, style, info, args.queries, built)
+                    rows += run(cat, vecs, queries, km, bucket, style, info, args.queries, ahead)
             finally:
                 if cat.backend == "postgresql":
                     cat.destroy()

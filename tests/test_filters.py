@@ -11,9 +11,10 @@ import pytest
 import sqlalchemy as sa
 
 from artlens import Collection
-from artlens.store import catalog, migrate, vectors
+from artlens.store import catalog, listed_file, migrate, vectors
 from artlens.store.catalog import META_VALUE_CHARS, NewArtwork
 from artlens.store.database import Catalog
+from artlens.store.layout import LISTED_FILE
 
 from conftest import write_csv
 
@@ -128,31 +129,59 @@ def test_a_filter_listed_once_is_answered_from_memory_until_the_catalog_changes(
         assert ids(server, *baroque) == [a, b, c, c + 1]
 
 
-def test_a_build_lists_frequent_filters_for_the_processes_that_load_it(collection_dir: Path, demo_art: Path, tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """A vector build lists the values a first search would list (`vectors.frequent_filters`); a process that loads
-    the build answers them without listing while the catalog's filters stay as the build saw them."""
+def test_frequent_filters_are_listed_ahead_for_every_process_serving_the_collection(
+        collection_dir: Path, demo_art: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a build, and after metadata merged without one, the collection lists the values a first search would
+    list (`vectors.frequent_filters`) into a file; a process serving the collection answers them without listing,
+    each while its kind of column is unchanged in the catalog."""
     monkeypatch.setattr(vectors, "COUNTED_ABOVE", 1)  # count (and so list) values of more than one work
     paths = sorted(demo_art.iterdir())
-    styles = ["Baroque", "Baroque", "Baroque", "Rococo", "Rococo", "Ukiyo-e"]
-    csv = write_csv(tmp_path / "labels.csv", [{"image": str(p), "style": s} for p, s in zip(paths, styles)])
+
+    def labels(*styles: str) -> Path:
+        return write_csv(tmp_path / "labels.csv", [{"image": str(p), "style": s} for p, s in zip(paths, styles)])
+
     with Collection.create(collection_dir) as col:
-        col.add([demo_art], metadata=csv)
-        assert sorted(col.vectors.listed) == [(("style", "=", "Baroque"),), (("style", "=", "Rococo"),)]  # Ukiyo-e: one work
+        col.add([demo_art], metadata=labels("Baroque", "Baroque", "Baroque", "Rococo", "Rococo", "Ukiyo-e"))
+        ahead = listed_file.read(col.directory / LISTED_FILE)
+        assert sorted(ahead) == [(("style", "=", "Baroque"),), (("style", "=", "Rococo"),)]  # Ukiyo-e: one work
+        assert len(ahead[(("style", "=", "Baroque"),)][1]) == 3
 
     listed: list[tuple] = []
     real = catalog.filter_ids
     monkeypatch.setattr(catalog, "filter_ids", lambda conn, where, *args: listed.append(where) or real(conn, where, *args))
-    with Collection.open(collection_dir) as server:  # e.g. a web server started after the add
-        baroque = {r.id for r in server.search(images=[paths[5]], where=["style=Baroque"], k=5)}
-        assert len(baroque) == 3 and listed == []  # answered from the build's listing
+    with Collection.open(collection_dir) as server, Collection.open(collection_dir) as other:  # two processes
+        def baroque(query: Path) -> int:
+            listed.clear()
+            return len(server.search(images=[query], where=["style=Baroque"], k=5))
 
-        with Collection.open(collection_dir) as other:  # another process labels the works: styles stay as listed
-            other.catalog.write_predictions("medium", "v1", [(r.id, "oil", 0.9, []) for r in other.catalog.all_artworks()])
-            assert len(server.search(images=[paths[5]], where=["style=Baroque"], k=5)) == 3 and listed == []
-            other.catalog.merge_metadata({str(paths[5]): {"style": "Baroque"}}, skip=set())  # and gives a fourth work the style
-        assert len(server.search(images=[paths[0]], where=["style=Baroque"], k=5)) == 3  # the query itself left out
-        assert [list(w) for w in listed] == [[("style", "=", "Baroque")]]  # listed again, once
+        assert baroque(paths[5]) == 3 and listed == []  # answered from the listing made ahead
+        other.catalog.write_predictions("medium", "v1", [(r.id, "oil", 0.9, []) for r in other.catalog.all_artworks()])
+        assert baroque(paths[5]) == 3 and listed == []  # labels written: styles stay as listed
+
+        other.add([demo_art], metadata=labels("Baroque", "Baroque", "Baroque", "Rococo", "Baroque", "Ukiyo-e"))
+        assert baroque(paths[3]) == 4 and listed == []  # metadata merged, listed ahead again by the writer
+
+        other.catalog.merge_metadata({str(paths[3]): {"style": "Baroque"}}, skip=set())  # a write that lists nothing ahead
+        assert baroque(paths[5]) == 5 and [list(w) for w in listed] == [[("style", "=", "Baroque")]]  # listed once
+
+
+def test_listings_made_ahead_go_to_disk_whole_and_a_damaged_file_only_costs_listing() -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / LISTED_FILE
+        assert listed_file.read(path) == {}  # none yet
+        listed_file.write(path, [([("style", "=", "Baroque")], "t1", np.array([2, 5, 9])), ([("pred.medium", "=", "oil")], "t2", np.arange(0))])
+        first = listed_file.read(path)
+        assert {w: (t, ids.tolist()) for w, (t, ids) in first.items()} == {
+            (("style", "=", "Baroque"),): ("t1", [2, 5, 9]), (("pred.medium", "=", "oil"),): ("t2", [])}
+        listed_file.write(path, [([("style", "=", "Rococo")], "t3", np.array([7]))])  # replaced whole
+        assert list(listed_file.read(path)) == [(("style", "=", "Rococo"),)]
+        assert first[(("style", "=", "Baroque"),)][1].tolist() == [2, 5, 9]  # a reader of the old file keeps it
+        path.write_bytes(path.read_bytes()[:-4])  # truncated
+        assert listed_file.read(path) == {}
+        path.write_bytes(b"not a listing")
+        assert listed_file.read(path) == {}
 
 
 def test_frequent_filters_are_the_values_a_search_would_list_most_works_first() -> None:

@@ -16,8 +16,8 @@ answers it ten times faster than the database's index of the same build):
 
 A filter the catalog listed whole for an earlier search, unchanged since (`Store.listed`, `store.listings`), goes
 straight to the local index with that list: the first search with a filter pays for listing it, the next ones
-do not. The vector build lists ahead the one-value filters 2 and 3 would list (`vectors.frequent_filters`), so
-while the catalog's filters of their kind are as the build saw them even their first use costs no listing.
+do not. The collection lists ahead the one-value filters 2 and 3 would list (`vectors.frequent_filters`, after
+each build and each write that changes filters without one), so even their first use costs no listing.
 
 The build's counts of frequent values (`FacetVectors.value_counts`) bound how many works a filter allows
 before anything is listed: a filter known to allow few enough goes straight to 2 (a post-filter would find
@@ -46,7 +46,7 @@ POST_FILTER_ABOVE = index.EXACT_FILTER_BELOW
 # A filter known to allow at most this many works is listed and handed to the local index rather than asked of
 # pgvector when the post-filter fails: 1M works, a 2.5% filter whose works lie away from the query, p99 15-17 ms
 # at recall 0.97 listed (25,000 ids: ~5 ms) against 63 ms at 0.93 through pgvector (docs/benchmarks.md).
-LIST_LOCALLY_BELOW = LISTED_UP_TO  # the build lists single values up to this many ahead
+LIST_LOCALLY_BELOW = LISTED_UP_TO  # the collection lists single values up to this many ahead
 
 
 class Store(Protocol):

@@ -220,9 +220,15 @@ class Catalog:
             return np.intersect1d(held, np.asarray(among, dtype=np.int64))
         return held if limit is None else held[:limit]
 
-    def list_for_build(self, filters: Sequence[Sequence[tuple[str, str, str]]]) -> list[tuple[str, np.ndarray]]:
-        """Each filter's token, then its sorted ids as `filter_ids` lists them: what a vector build keeps for the
-        processes that load it (`hold`); empty in a catalog without tokens. Nothing is kept in this process."""
+    def value_counts(self, above: int) -> dict[str, dict[str, int]]:
+        """`catalog.value_counts`: works per metadata value and predicted label, for those held by more than `above`."""
+        with self.engine.connect() as conn:
+            return catalog.value_counts(conn, above)
+
+    def list_ahead(self, filters: Sequence[Sequence[tuple[str, str, str]]]) -> list[tuple[str, np.ndarray]]:
+        """Each filter's token, then its sorted ids as `filter_ids` lists them: what the collection keeps on disk for
+        the processes that serve it (`store/listed_file.py`, `hold`); empty in a catalog without tokens. Nothing is
+        kept in this process."""
         out = []
         with self.engine.connect() as conn:
             for where in filters:
@@ -233,8 +239,8 @@ class Catalog:
         return out
 
     def hold(self, built: Mapping[tuple[tuple[str, str, str], ...], tuple[str, np.ndarray]]) -> None:
-        """Answer filters from a vector build's listings (`FacetVectors.listed`: filter -> (token, ids)), each while
-        its filter's token stays the one it was listed under."""
+        """Answer filters from listings made ahead (`listed_file.read`: filter -> (token, ids)), each while its
+        filter's token stays the one it was listed under."""
         self.listings.seed({_filter_key(where): listing for where, listing in built.items()})
 
     def listed(self, where: Sequence[tuple[str, str, str]]) -> np.ndarray | None:

@@ -10,9 +10,10 @@ the token or later, and every process sharing the catalog sees a change as a new
 writes predictions leaves the listings of styles alone. A random token, not a counter: writing it needs no read of
 the old one (writers are one at a time anyway: the collection's writer lock).
 
-A vector build lists the filters a search would otherwise list first (`vectors.frequent_filters`), each with its
-token; a process that loads the build is given them (`Listings.seed`): memory-mapped from the build, so they cost
-neither memory nor the budget until used, and like any listing they answer only while their token is current.
+The collection lists ahead the filters a search would otherwise list first (`vectors.frequent_filters`), each with
+its token, after a build and after writes that change filters without one (`store/listed_file.py`); a process that
+serves it is given them (`Listings.seed`): memory-mapped from the file, so they cost neither memory nor the budget
+until used, and like any listing they answer only while their token is current.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class Listings:
     def __init__(self, budget: int = HELD_IDS) -> None:
         self.budget = budget
         self._held: OrderedDict[Hashable, Listing] = OrderedDict()
-        self._built: Mapping[Hashable, Listing] = {}  # a vector build's listings (`seed`), outside the budget
+        self._built: Mapping[Hashable, Listing] = {}  # listings made ahead (`seed`), outside the budget
         self._size = 0
         self._lock = threading.Lock()
 
@@ -72,8 +73,7 @@ class Listings:
                 self._size -= len(self._held.popitem(last=False)[1][1])
 
     def seed(self, built: Mapping[Hashable, Listing]) -> None:
-        """Hold a vector build's listings (read-only arrays, each with the token read before it), in place of an
-        earlier build's."""
+        """Hold listings made ahead (read-only arrays, each with the token read before it), in place of earlier ones."""
         with self._lock:
             self._built = built
 

@@ -15,11 +15,6 @@ so `vectors/` is always one complete build, never half of two. Folders left by a
 are removed by the next build. A reader (`load`) retries when a build is swapped in while it reads,
 keeps the index files it opened, and says which file is damaged (CollectionError) instead of a
 traceback when one is.
-
-A build also lists the works of the metadata values and predicted labels a filtered search would otherwise list
-on their first use (`frequent_filters`: a few ms each at 1M works), each with its filter's token read before
-(`store/listings.py`); a process that loads the build answers each of those filters from the build while its
-token is unchanged (`Catalog.hold`).
 """
 
 from __future__ import annotations
@@ -68,13 +63,13 @@ StateKey = tuple[int, int, int]  # (inode, mtime_ns, size) of state.json: a new 
 # A build counts the works holding each metadata value and predicted label held by more than this many (at most
 # a hundredth of the works a filter may allow to be scored exactly): how many a filter allows, known in advance.
 COUNTED_ABOVE = 100
-# A build lists each counted value held by at most LISTED_UP_TO works: filtered search lists those itself when its
-# post-filter fails or at once (`filtered.LIST_LOCALLY_BELOW`; at 1M works 16,000-38,000 ids took 4-9 ms, the most
-# of a first use's 15-20 ms p99). Most works first, up to LISTED_IDS ids in all (32 MB on disk, memory-mapped: read
-# only where a search uses them); the values left out are the cheapest to list.
+# The collection lists ahead (`frequent_filters`, `store/listed_file.py`) each counted value held by at most
+# LISTED_UP_TO works: filtered search lists those itself when its post-filter fails or at once
+# (`filtered.LIST_LOCALLY_BELOW`; at 1M works 16,000-38,000 ids took 4-9 ms, the most of a first use's 15-20 ms p99).
+# Most works first, up to LISTED_IDS ids in all (32 MB on disk, memory-mapped: read only where a search uses them);
+# the values left out are the cheapest to list.
 LISTED_UP_TO = 50_000
 LISTED_IDS = 4_000_000
-LISTED_FILE = "listed.npy"
 
 
 @dataclass
@@ -94,9 +89,6 @@ class FacetVectors:
     # How many works held each frequent metadata value and predicted label at build time (`catalog.value_counts`,
     # above COUNTED_ABOVE); None from builds before it was kept.
     value_counts: dict[str, dict[str, int]] | None = None
-    # The build's listings (`frequent_filters`): filter -> (its token when listed, sorted ids), each valid only while
-    # the filter's token in the catalog is still that one (`Catalog.hold`).
-    listed: dict[tuple[tuple[str, str, str], ...], tuple[str, np.ndarray]] = field(default_factory=dict)
     _indexes: dict[str, VectorIndex] = field(default_factory=dict)
     # Index files opened with the rest of the build and read on first use: a build swapped in since
     # cannot mix its indexes with these matrices.
@@ -212,8 +204,6 @@ def build(store: Catalog, directory: Path, raw_dims: dict[str, int], spaces: dic
             raise ValueError(f"learned facet {name!r} does not fit this collection's features")
     needed = sorted({*FACETS, *(f for space in spaces.values() for f in space.inputs)})
     version, raw, arts, counts = store.snapshot(needed, raw_dims, COUNTED_ABOVE)
-    filters = frequent_filters(counts)
-    lists = store.list_for_build(filters)
     ids = raw["content"][0]
     for f in needed:
         if not np.array_equal(raw[f][0], ids):
@@ -225,7 +215,7 @@ def build(store: Catalog, directory: Path, raw_dims: dict[str, int], spaces: dic
     tmp = directory.with_name(f"{directory.name}.build-{os.getpid()}-{secrets.token_hex(4)}")
     tmp.mkdir(parents=True)
     try:
-        _write(tmp, ids, raw, arts, spaces, weights, version, counts, list(zip(filters, lists)))
+        _write(tmp, ids, raw, arts, spaces, weights, version, counts)
         _swap(tmp, directory)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # gone after a swap; after a failure, nothing to keep
@@ -234,7 +224,7 @@ def build(store: Catalog, directory: Path, raw_dims: dict[str, int], spaces: dic
 
 def frequent_filters(counts: Mapping[str, Mapping[str, int]], up_to: int = LISTED_UP_TO,
                      budget: int = LISTED_IDS) -> list[list[tuple[str, str, str]]]:
-    """The one-value filters a build lists: each counted value (`catalog.value_counts`) held by at most `up_to` works,
+    """The one-value filters a collection lists ahead: each counted value (`catalog.value_counts`) held by at most `up_to` works,
     most works first, as many as hold `budget` ids together. Metadata values cut to their indexed prefix are left
     out (the prefix is not the value a filter names)."""
     held = sorted(((n, column, value) for column, values in counts.items() for value, n in values.items()
@@ -281,8 +271,7 @@ def _held(counts: Mapping[str, Mapping[str, int]], where: Sequence[tuple[str, st
 
 
 def _write(tmp: Path, ids: np.ndarray, raw: dict[str, tuple[np.ndarray, np.ndarray]], arts: Sequence[Any],
-           spaces: dict[str, StyleSpace], weights: dict[str, float], version: int, counts: dict[str, dict[str, int]],
-           listed: list[tuple[list[tuple[str, str, str]], tuple[str, np.ndarray]]]) -> None:
+           spaces: dict[str, StyleSpace], weights: dict[str, float], version: int, counts: dict[str, dict[str, int]]) -> None:
     from artlens.store.index import build_index
 
     transforms: dict[str, FacetTransform] = {}
@@ -314,10 +303,6 @@ def _write(tmp: Path, ids: np.ndarray, raw: dict[str, tuple[np.ndarray, np.ndarr
             space.save(tmp / f"{name}.space.npz")
         np.savez(tmp / "quantiles.npz", **quantiles)  # type: ignore[arg-type]  # numpy stubs: keyword arrays
     np.save(tmp / "ids.npy", ids)
-    listed_state = None
-    if listed:
-        np.save(tmp / LISTED_FILE, np.concatenate([ids_ for _, (_, ids_) in listed]).astype(np.int64))
-        listed_state = [[*where[0], len(ids_), token] for where, (token, ids_) in listed]
     phash = {a.id: a.phash for a in arts}
     near = find_near_duplicates(ids, [phash[int(i)] for i in ids], matrices.get("content"))
     (tmp / NEAR_FILE).write_text(json.dumps([n.as_dict() for n in near]))
@@ -327,7 +312,7 @@ def _write(tmp: Path, ids: np.ndarray, raw: dict[str, tuple[np.ndarray, np.ndarr
         "catalog_version": version, "weights": weights, "artworks": int(len(ids)),
         "learned": {name: space.meta for name, space in spaces.items()},
         "indexes": {f: {"dim": dim, "kind": kind} for f, (dim, kind) in index_kinds.items()},
-        "value_counts": counts, "listed": listed_state, "build": secrets.token_hex(8), "files": files,
+        "value_counts": counts, "build": secrets.token_hex(8), "files": files,
     }))
     _sync(tmp)
 
@@ -583,19 +568,8 @@ def _load(directory: Path, state: dict[str, Any], key: StateKey | None) -> Facet
     return FacetVectors(directory=directory, ids=ids, matrices=matrices, transforms=transforms, quantiles=quantiles,
                         weights=dict(state["weights"]), catalog_version=int(state["catalog_version"]), spaces=spaces,
                         index_kinds={f: (int(d["dim"]), str(d["kind"])) for f, d in state.get("indexes", {}).items()},
-                        key=key, value_counts=state.get("value_counts"), _index_files=files, **_load_listed(directory, state))
+                        key=key, value_counts=state.get("value_counts"), _index_files=files)
 
-
-def _load_listed(directory: Path, state: dict[str, Any]) -> dict[str, Any]:
-    """FacetVectors' `listed` from a build's listings (none from builds before they were kept)."""
-    kept = state.get("listed")
-    if not isinstance(kept, list) or not kept:
-        return {}
-    flat = _read(directory / LISTED_FILE, lambda p: np.load(p, mmap_mode="r"))  # read-only: no holder can change it
-    ends = np.cumsum([int(n) for *_, n, _ in kept])
-    if flat.ndim != 1 or len(flat) != ends[-1]:
-        raise _Damage(f"{LISTED_FILE} holds {len(flat)} ids, the build wrote {ends[-1]}")
-    return {"listed": {((str(c), str(op), str(v)),): (str(token), flat[end - int(n):end]) for (c, op, v, n, token), end in zip(kept, ends)}}
 
 
 def _read(path: Path, reader: Callable[[Path], T]) -> T:
