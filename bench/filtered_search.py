@@ -103,7 +103,7 @@ def run(cat: Catalog, vecs: vectors.FacetVectors, queries: dict[str, np.ndarray]
         style: np.ndarray, published: dict[str, Any] | None, nq: int, ahead: dict) -> list[dict]:
     weights = vecs.weights
     joint_q = vectors.joint_matrix(queries, weights)
-    near = km.index.search(joint_q, 3)[1]  # each query's nearest centres
+    near = km.index.search(joint_q, 4)[1]  # each query's nearest centres
     cases: list[tuple[str, Any]] = [
         ("no filter", lambda i: []),
         ("bucket=0 (1%)", lambda i: [("bucket", "=", "0")]),
@@ -111,6 +111,7 @@ def run(cat: Catalog, vecs: vectors.FacetVectors, queries: dict[str, np.ndarray]
         ("50 buckets (50%)", lambda i: [("bucket", "=", str(b)) for b in range(50)]),
         ("style = the query's centre", lambda i: [("style", "=", f"style {near[i, 0]}")]),
         ("style = its 3rd nearest centre", lambda i: [("style", "=", f"style {near[i, 2]}")]),
+        ("style = its 3rd or 4th nearest centre", lambda i: [("style", "=", f"style {near[i, c]}") for c in (2, 3)]),
     ]
     rows = []
     for (name, where_of), use in itertools.product(cases, ("cold", "loaded", "again")):

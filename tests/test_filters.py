@@ -184,6 +184,30 @@ def test_listings_made_ahead_go_to_disk_whole_and_a_damaged_file_only_costs_list
         assert listed_file.read(path) == {}
 
 
+def test_a_filter_of_several_values_is_joined_from_their_listings(collection_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Values listed ahead (or held) answer a filter of several of them: each column's values joined, the columns
+    intersected, while every value's listing is current."""
+    from artlens.store import database
+
+    with Collection.create(collection_dir) as col:
+        cat = col.catalog
+        cat.commit_batch([work(1, style="Baroque", genre="portrait"), work(2, style="Rococo", genre="portrait"), work(3, style="Baroque"),
+                          work(4, style="Cubism", genre="portrait")], [], [])
+        a, b, c, d = cat.indexed_ids().tolist()
+        singles = [[("style", "=", "Baroque")], [("style", "=", "Rococo")], [("genre", "=", "portrait")]]
+        cat.hold({tuple(where): listing for where, listing in zip(singles, cat.list_ahead(singles))})
+        either = [("style", "=", "Baroque"), ("style", "=", "Rococo")]
+        assert cat.listed(either).tolist() == [a, b, c]
+        assert cat.listed([*either, ("genre", "=", "portrait")]).tolist() == [a, b]
+        assert cat.listed([("style", "=", "Baroque"), ("style", "=", "Cubism")]) is None  # Cubism's works are not held
+        assert cat.listed([("style", "=", "Baroque"), ("genre", "!=", "portrait")]) is None  # values only
+        with monkeypatch.context() as m:
+            m.setattr(database, "JOIN_UP_TO", 2)  # more works than that: a post-filter is cheaper
+            assert cat.listed([("style", "=", "Rococo"), ("genre", "=", "portrait")]) is None
+        cat.merge_metadata({"/art/4.jpg": {"style": "Rococo"}}, skip=set())  # the styles' listings are out of date now
+        assert cat.listed(either) is None and ids(cat, *either) == [a, b, c, d]
+
+
 def test_frequent_filters_are_the_values_a_search_would_list_most_works_first() -> None:
     counts = {"style": {"Baroque": 300, "Rococo": 120, "Cubism": 900}, "pred.medium": {"oil": 500},
               "title": {"x" * META_VALUE_CHARS: 200}}  # a value as long as its indexed prefix may be a longer one's start

@@ -17,7 +17,8 @@ answers it ten times faster than the database's index of the same build):
 A filter the catalog listed whole for an earlier search, unchanged since (`Store.listed`, `store.listings`), goes
 straight to the local index with that list: the first search with a filter pays for listing it, the next ones
 do not. The collection lists ahead the one-value filters 2 and 3 would list (`vectors.frequent_filters`, after
-each build and each write that changes filters without one), so even their first use costs no listing.
+each build and each write that changes filters without one), so even their first use costs no listing; a filter
+of several such values is joined from theirs.
 
 The build's counts of frequent values (`FacetVectors.value_counts`) bound how many works a filter allows
 before anything is listed: a filter known to allow few enough goes straight to 2 (a post-filter would find

@@ -7,6 +7,7 @@ and a second backend (PostgreSQL) only has to honour it. The SQL itself lives in
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -18,8 +19,8 @@ from sqlalchemy.engine import Engine
 from artlens.store import catalog, engines, migrate, pgvectors
 from artlens.store.catalog import ArtworkRow, LayoutRows, NewArtwork, RegionTable
 from artlens.store.engines import Address
-from artlens.store.listings import Listings
-from artlens.vocabulary import PREDICTION_PREFIX
+from artlens.store.listings import JOIN_UP_TO, Listings
+from artlens.vocabulary import COUNT_FILTERS, PREDICTION_PREFIX
 
 __all__ = ["Address", "ArtworkRow", "Catalog", "LayoutRows", "NewArtwork", "RegionTable"]
 
@@ -244,13 +245,37 @@ class Catalog:
         self.listings.seed({_filter_key(where): listing for where, listing in built.items()})
 
     def listed(self, where: Sequence[tuple[str, str, str]]) -> np.ndarray | None:
-        """The works `where` allows as `filter_ids` listed them earlier, when nothing changed since; else None (no
-        query when nothing is held)."""
+        """The works `where` allows as `filter_ids` listed them earlier (or as they were listed ahead), when nothing
+        changed since; a filter of several values joined from its values' listings when each is held (`_joined`);
+        else None (no query when nothing is held)."""
         def token() -> str | None:
             with self.engine.connect() as conn:
                 return catalog.filters_token(conn, where)
 
-        return self.listings.get(_filter_key(where), token)
+        held = self.listings.get(_filter_key(where), token)
+        return self._joined(where) if held is None and len(where) > 1 else held
+
+    def _joined(self, where: Sequence[tuple[str, str, str]]) -> np.ndarray | None:
+        """The works of `where`, made of `=` conditions only, from its single values' listings when every one is held
+        and current: each column's values joined, the columns intersected, and kept for the next search; None
+        otherwise, or when the values hold more than `listings.JOIN_UP_TO` works together."""
+        by_column: dict[str, list[tuple[str, np.ndarray]]] = {}
+        for column, op, value in where:
+            held = self.listings.peek(((column, op, value),)) if op == "=" and column not in COUNT_FILTERS else None
+            if held is None:
+                return None
+            by_column.setdefault(column, []).append(held)
+        if sum(len(ids) for values in by_column.values() for _, ids in values) > JOIN_UP_TO:
+            return None  # a broad filter: its post-filter costs less than joining
+        with self.engine.connect() as conn:
+            now = {column: catalog.filters_token(conn, [(column, "=", "")]) for column in by_column}
+            if any(token != now[column] for column, values in by_column.items() for token, _ in values):
+                return None
+            token = catalog.filters_token(conn, where)
+        sets = [values[0][1] if len(values) == 1 else np.unique(np.concatenate([ids for _, ids in values])) for values in by_column.values()]
+        ids = functools.reduce(lambda a, b: np.intersect1d(a, b, assume_unique=True), sets)
+        self.listings.put(token, _filter_key(where), ids)
+        return ids
 
     # -- facet vectors in PostgreSQL (pgvectors.py) --------------------------------------------
 

@@ -28,6 +28,10 @@ import numpy as np
 # holds 10,000.
 HELD_IDS = 4_000_000
 
+# A filter of several values is joined from its values' held listings (`Catalog.listed`) when they hold at most this
+# many works together: joining 50,000 ids takes about 2 ms; a broader filter's post-filter costs less.
+JOIN_UP_TO = 50_000
+
 Listing = tuple[str, np.ndarray]  # (the filter's token when listed, its sorted ids)
 
 
@@ -57,6 +61,12 @@ class Listings:
                     return held[1]
                 self._size -= len(self._held.pop(where)[1])  # outdated for good: tokens never come back
         return built[1] if built is not None and built[0] == now else None
+
+    def peek(self, where: Hashable) -> Listing | None:
+        """The held (token, ids) of `where`, its token not checked (the caller compares it with the catalog's)."""
+        with self._lock:
+            held = self._held.get(where)
+            return held if held is not None else self._built.get(where)
 
     def put(self, token: str | None, where: Hashable, ids: np.ndarray) -> None:
         """Keep the complete listing of `where`, made after its token was read (None: a catalog without one, or a
