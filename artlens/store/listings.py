@@ -29,8 +29,9 @@ import numpy as np
 HELD_IDS = 4_000_000
 
 # A filter of several values is joined from its values' held listings (`Catalog.listed`) when they hold at most this
-# many works together: joining 50,000 ids takes about 2 ms; a broader filter's post-filter costs less.
-JOIN_UP_TO = 50_000
+# many works together: joining 50,000 ids takes 0.7 ms, and the local index searches 50,000 allowed works in ~5 ms
+# at 1M; a broader filter's post-filter costs about as much and seldom falls back.
+JOIN_UP_TO = 100_000
 
 Listing = tuple[str, np.ndarray]  # (the filter's token when listed, its sorted ids)
 
