@@ -9,8 +9,9 @@ The catalog: the real schema (`bench/filter_listing.py` writes its rows), with a
 (0-99 at random: a filter on it allows 1%, 5% or 50% of the works wherever the query is) and `style`, the
 nearest of 40 k-means centres of each work's joint vector: filters that follow the vectors, as real ones do
 ("style=" the query's own centre, whose works crowd its neighbourhood; or a centre two places further from it,
-or either of the two centres two and three places further, whose works lie elsewhere). `--pgvector` also publishes the joint vectors as a large PostgreSQL collection's
-build does (HNSW; minutes at 1M) so that filters the post-filter cannot answer go to pgvector.
+or either of the centres two and three places further, whose works lie elsewhere). `--pgvector` also publishes the
+joint vectors as a large PostgreSQL collection's build does (HNSW; minutes at 1M) so that filters the post-filter
+cannot answer go to pgvector.
 
 Per case: median / p99 ms over the queries (after WARM_UP untimed), recall@10 against the exact top 10 of the
 allowed works, and how often each path answered (post-filter, listed and scored exactly, pgvector, every
