@@ -224,9 +224,9 @@ def build(store: Catalog, directory: Path, raw_dims: dict[str, int], spaces: dic
 
 def frequent_filters(counts: Mapping[str, Mapping[str, int]], up_to: int = LISTED_UP_TO,
                      budget: int = LISTED_IDS) -> list[list[tuple[str, str, str]]]:
-    """The one-value filters a collection lists ahead: each counted value (`catalog.value_counts`) held by at most `up_to` works,
-    most works first, as many as hold `budget` ids together. Metadata values cut to their indexed prefix are left
-    out (the prefix is not the value a filter names)."""
+    """The one-value filters a collection lists ahead: each counted value (`catalog.value_counts`) held by at most
+    `up_to` works, most works first, as many as hold `budget` ids together. Metadata values cut to their indexed
+    prefix are left out (the prefix is not the value a filter names)."""
     held = sorted(((n, column, value) for column, values in counts.items() for value, n in values.items()
                    if n <= up_to and column not in COUNT_FILTERS and not _maybe_cut(column, value)),
                   key=lambda t: (-t[0], t[1], t[2]))
@@ -569,7 +569,6 @@ def _load(directory: Path, state: dict[str, Any], key: StateKey | None) -> Facet
                         weights=dict(state["weights"]), catalog_version=int(state["catalog_version"]), spaces=spaces,
                         index_kinds={f: (int(d["dim"]), str(d["kind"])) for f, d in state.get("indexes", {}).items()},
                         key=key, value_counts=state.get("value_counts"), _index_files=files)
-
 
 
 def _read(path: Path, reader: Callable[[Path], T]) -> T:
