@@ -430,30 +430,29 @@ class Collection:
                                   {"kind": "damaged", "part": "models"}) from None
         spaces = {LEARNED_STYLE: space} if space is not None and space.fits(dims) else {}
         built = vectors.build(self._store, self.directory / VECTORS_DIR, dims, spaces)
-        self._list_ahead()
+        self._list_ahead(built.value_counts)
         return built
 
-    def _list_ahead(self) -> None:
-        """List the works of the filters a search would list at their first use (`vectors.frequent_filters`, by the
-        catalog's counts now) into this folder's file for every process serving the collection (`_hold_listed`):
-        after a build, and after writes that change what filters pass without one (about 1 s at 1M works)."""
+    def _list_ahead(self, counts: dict[str, dict[str, int]] | None = None) -> None:
+        """List the works of the filters a search would list at their first use (`vectors.frequent_filters`, by
+        `counts`, or the catalog's counts now) into this folder's file for every process serving the collection
+        (`_hold_listed`): after a build, and after writes that change what filters pass without one (about 1 s at
+        1M works)."""
         from artlens.store import listed_file, vectors
 
-        filters = vectors.frequent_filters(self._store.value_counts(vectors.COUNTED_ABOVE))
+        if counts is None:
+            counts = self._store.value_counts(vectors.COUNTED_ABOVE)
+        filters = vectors.frequent_filters(counts)
         listed = self._store.list_ahead(filters)
         listed_file.write(self.directory / LISTED_FILE, [(where, token, ids) for where, (token, ids) in zip(filters, listed)])
 
     def _hold_listed(self) -> None:
         """Hand the catalog this folder's listings made ahead when the file changed since (a stat per search); the
         catalog answers each filter from them while that filter's token is the one it was listed under."""
-        from artlens.store import listed_file
+        from artlens.store import listed_file, vectors
 
         path = self.directory / LISTED_FILE
-        try:
-            st = path.stat()
-            key: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
-        except OSError:
-            key = None
+        key = vectors.file_key(path)
         if key != self._listed_key:
             self._listed_key = key
             self._store.hold(listed_file.read(path) if key is not None else {})

@@ -796,11 +796,16 @@ def filters_changed(conn: Connection, kind: str | None = None) -> None:
 def filters_token(conn: Connection, where: Sequence[tuple[str, str, str]]) -> str | None:
     """The token of `where`'s filters: the all-filters token and those of its kinds of column, one query; None in a
     catalog that never had one (nothing may be kept)."""
-    keys = [FILTERS_TOKEN, *(f"{FILTERS_TOKEN}:{kind}" for kind in filter_kinds(where))]
-    values = get_settings(conn, keys)
+    return filters_tokens(conn, [where])[0]
+
+
+def filters_tokens(conn: Connection, filters: Sequence[Sequence[tuple[str, str, str]]]) -> list[str | None]:
+    """`filters_token` of each filter, all read in one query."""
+    keys = [[FILTERS_TOKEN, *(f"{FILTERS_TOKEN}:{kind}" for kind in filter_kinds(where))] for where in filters]
+    values = get_settings(conn, sorted({k for ks in keys for k in ks} | {FILTERS_TOKEN}))
     if values[FILTERS_TOKEN] is None:
-        return None
-    return "/".join(str(values[k] or "-") for k in keys)
+        return [None] * len(filters)
+    return ["/".join(str(values[k] or "-") for k in ks) for ks in keys]
 
 
 # -- integrity (artlens check) ------------------------------------------------------------------

@@ -230,14 +230,11 @@ class Catalog:
         """Each filter's token, then its sorted ids as `filter_ids` lists them: what the collection keeps on disk for
         the processes that serve it (`store/listed_file.py`, `hold`); empty in a catalog without tokens. Nothing is
         kept in this process."""
-        out = []
         with self.engine.connect() as conn:
-            for where in filters:
-                token = catalog.filters_token(conn, where)  # read first: a listing is never older than its token
-                if token is None:
-                    return []
-                out.append((token, catalog.filter_ids(conn, where)))
-        return out
+            tokens = catalog.filters_tokens(conn, filters)  # read first: a listing is never older than its token
+            if not filters or tokens[0] is None:
+                return []
+            return [(str(token), catalog.filter_ids(conn, where)) for token, where in zip(tokens, filters)]
 
     def hold(self, built: Mapping[tuple[tuple[str, str, str], ...], tuple[str, np.ndarray]]) -> None:
         """Answer filters from listings made ahead (`listed_file.read`: filter -> (token, ids)), each while its
@@ -268,10 +265,10 @@ class Catalog:
         if sum(len(ids) for values in by_column.values() for _, ids in values) > JOIN_UP_TO:
             return None  # a broad filter: its post-filter costs less than joining
         with self.engine.connect() as conn:
-            now = {column: catalog.filters_token(conn, [(column, "=", "")]) for column in by_column}
-            if any(token != now[column] for column, values in by_column.items() for token, _ in values):
-                return None
-            token = catalog.filters_token(conn, where)
+            *tokens, token = catalog.filters_tokens(conn, [*([(column, "=", "")] for column in by_column), where])
+        now = dict(zip(by_column, tokens))
+        if any(listed != now[column] for column, values in by_column.items() for listed, _ in values):
+            return None
         sets = [_union([ids for _, ids in values]) for values in by_column.values()]
         ids = functools.reduce(lambda a, b: np.intersect1d(a, b, assume_unique=True), sets)
         self.listings.put(token, _filter_key(where), ids)

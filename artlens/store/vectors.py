@@ -441,8 +441,13 @@ def damaged(directory: Path, problem: str) -> CollectionError:
 
 def state_key(directory: Path) -> StateKey | None:
     """Identity of the build in place (a stat, nothing read); None when there is none."""
+    return file_key(directory / STATE_FILE)
+
+
+def file_key(path: Path) -> StateKey | None:
+    """(inode, mtime_ns, size) of the file at `path`: new for every file replaced there; None when there is none."""
     try:
-        st = (directory / STATE_FILE).stat()
+        st = path.stat()
     except OSError:
         return None
     return st.st_ino, st.st_mtime_ns, st.st_size
