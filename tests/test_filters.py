@@ -204,8 +204,12 @@ def test_a_filter_of_several_values_is_joined_from_their_listings(collection_dir
         with monkeypatch.context() as m:
             m.setattr(database, "JOIN_UP_TO", 2)  # more works than that: a post-filter is cheaper
             assert cat.listed([("style", "=", "Rococo"), ("genre", "=", "portrait")]) is None
+        cat.hold({})  # nothing made ahead: a search lists Rococo itself and holds it
+        assert ids(cat, ("style", "=", "Rococo")) == [b]
         cat.merge_metadata({"/art/4.jpg": {"style": "Rococo"}}, skip=set())  # the styles' listings are out of date now
         assert cat.listed(either) is None and ids(cat, *either) == [a, b, c, d]
+        cat.hold({tuple(where): listing for where, listing in zip(singles, cat.list_ahead(singles))})  # listed ahead again
+        assert cat.listed([*either, ("genre", "=", "portrait")]).tolist() == [a, b, d]  # the search's outdated Rococo passed over
 
 
 def test_frequent_filters_are_the_values_a_search_would_list_most_works_first() -> None:

@@ -256,20 +256,24 @@ class Catalog:
         """The works of `where`, made of `=` conditions only, from its single values' listings when every one is held
         and current: each column's values joined, the columns intersected, and kept for the next search; None
         otherwise, or when the values hold more than `listings.JOIN_UP_TO` works together."""
-        by_column: dict[str, list[tuple[str, np.ndarray]]] = {}
+        by_column: dict[str, list[list[tuple[str, np.ndarray]]]] = {}
         for column, op, value in where:
-            held = self.listings.peek(((column, op, value),)) if op == "=" and column not in COUNT_FILTERS else None
-            if held is None:
+            held = self.listings.peek(((column, op, value),)) if op == "=" and column not in COUNT_FILTERS else []
+            if not held:
                 return None
             by_column.setdefault(column, []).append(held)
-        if sum(len(ids) for values in by_column.values() for _, ids in values) > JOIN_UP_TO:
+        if sum(len(held[0][1]) for values in by_column.values() for held in values) > JOIN_UP_TO:
             return None  # a broad filter: its post-filter costs less than joining
         with self.engine.connect() as conn:
             *tokens, token = catalog.filters_tokens(conn, [*([(column, "=", "")] for column in by_column), where])
         now = dict(zip(by_column, tokens))
-        if any(listed != now[column] for column, values in by_column.items() for listed, _ in values):
-            return None
-        sets = [_union([ids for _, ids in values]) for values in by_column.values()]
+        # Each value's listing under its column's token now (an earlier search's may be outdated, the one made ahead not).
+        sets = []
+        for column, values in by_column.items():
+            current = [next((ids for listed, ids in held if listed == now[column]), None) for held in values]
+            if any(ids is None for ids in current):
+                return None
+            sets.append(_union([ids for ids in current if ids is not None]))
         ids = functools.reduce(lambda a, b: np.intersect1d(a, b, assume_unique=True), sets)
         self.listings.put(token, _filter_key(where), ids)
         return ids

@@ -63,11 +63,11 @@ class Listings:
                 self._size -= len(self._held.pop(where)[1])  # outdated for good: tokens never come back
         return built[1] if built is not None and built[0] == now else None
 
-    def peek(self, where: Hashable) -> Listing | None:
-        """The held (token, ids) of `where`, its token not checked (the caller compares it with the catalog's)."""
+    def peek(self, where: Hashable) -> list[Listing]:
+        """Every (token, ids) held for `where`: an earlier search's, then the one made ahead; tokens not checked (the
+        caller compares them with the catalog's: either may be the current one)."""
         with self._lock:
-            held = self._held.get(where)
-            return held if held is not None else self._built.get(where)
+            return [listing for listing in (self._held.get(where), self._built.get(where)) if listing is not None]
 
     def put(self, token: str | None, where: Hashable, ids: np.ndarray) -> None:
         """Keep the complete listing of `where`, made after its token was read (None: a catalog without one, or a
