@@ -201,6 +201,8 @@ def main() -> None:
     ap.add_argument("--backbone", default=DEFAULT_BACKBONE, choices=list(BACKBONES))
     ap.add_argument("--write", action="store_true", help="write the result to docs/benchmarks.md")
     args = ap.parse_args()
+    if args.images < 1 or args.camera < 1:
+        ap.error("--images and --camera must each be at least 1: the table compares both kinds of file")
     paintings = sorted((WIKIART / "images").glob("*/*.jpg"))
     small_files = paintings[: args.images]
     big_files = camera_files(paintings[: args.camera])
