@@ -460,8 +460,9 @@ class Collection:
     def _follow_other_machines(self) -> None:
         """A PostgreSQL collection may be written from other machines, whose builds update their own
         folders only: when the catalog says a newer build finished (or this folder has none), rebuild
-        this folder's vectors from the catalog, holding this folder's lock only. Asked at most once a
-        second, so a busy web server adds no query per request."""
+        this folder's vectors from the catalog, holding this folder's lock only; else list ahead again the
+        filters their writes without a build outdated (`_follow_listings`). Asked at most once a second, so a
+        busy web server adds no query per request."""
         import time
 
         from artlens.store import vectors
@@ -478,11 +479,26 @@ class Collection:
         finished = now["built_version"]
         local = vectors.built_version(folder)
         if finished is None or (local is not None and local >= finished and not vectors.problems(folder)):
+            self._follow_listings()
             return
         with WriterLock(self.directory).hold("build", wait=float("inf")):
             local = vectors.built_version(folder)
             if local is None or local < finished or vectors.problems(folder):
                 self._vectors = self._build_vectors()
+
+    def _follow_listings(self) -> None:
+        """Labels or metadata another machine wrote without a build (`annotate`, an `add` of metadata alone) outdate
+        the listings this folder made ahead of their kind of column: list ahead again here (1M works: ~1 s), so first
+        uses of those filters stay as cheap as on the machine that wrote."""
+        from artlens.store.lock import WriterLock
+
+        self._hold_listed()
+        if not self._store.outdated_ahead():
+            return
+        with WriterLock(self.directory).hold("build", wait=float("inf")):
+            self._hold_listed()  # another process of this machine may have listed them meanwhile
+            if self._store.outdated_ahead():
+                self._list_ahead()
 
     def _share_model(self, path: Path) -> None:
         """A PostgreSQL collection keeps its own model files in the catalog too, for its other machines."""

@@ -241,6 +241,19 @@ class Catalog:
         filter's token stays the one it was listed under."""
         self.listings.seed({_filter_key(where): listing for where, listing in built.items()})
 
+    def outdated_ahead(self) -> bool:
+        """Whether a write to one kind of column alone (labels, merged metadata: no works added, so no build follows)
+        outdated a listing made ahead that this catalog holds (`hold`): one query."""
+        built = self.listings.made_ahead()
+        if not built:
+            return False
+        with self.engine.connect() as conn:
+            now = catalog.filters_tokens(conn, list(built))
+        # A token is the all-filters token, then its kinds' (`catalog.filters_tokens`); a new first part means works
+        # were added, which a build lists again after.
+        return any(token is not None and token != listed and token.split("/")[0] == listed.split("/")[0]
+                   for (listed, _), token in zip(built.values(), now))
+
     def listed(self, where: Sequence[tuple[str, str, str]]) -> np.ndarray | None:
         """The works `where` allows as `filter_ids` listed them earlier (or as they were listed ahead), when nothing
         changed since; a filter of several values joined from its values' listings when each is held (`_joined`);

@@ -88,6 +88,11 @@ class Listings:
         with self._lock:
             self._built = built
 
+    def made_ahead(self) -> Mapping[Hashable, Listing]:
+        """The listings made ahead (`seed`), tokens not checked."""
+        with self._lock:
+            return self._built
+
     def clear(self) -> None:
         with self._lock:
             self._held.clear()
