@@ -11,7 +11,7 @@ import functools
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from sqlalchemy.engine import Engine
@@ -247,8 +247,9 @@ class Catalog:
         built = self.listings.made_ahead()
         if not built:
             return False
+        filters = [cast(tuple[tuple[str, str, str], ...], where) for where in built]  # held by `_filter_key`
         with self.engine.connect() as conn:
-            now = catalog.filters_tokens(conn, list(built))
+            now = catalog.filters_tokens(conn, filters)
         # A token is the all-filters token, then its kinds' (`catalog.filters_tokens`); a new first part means works
         # were added, which a build lists again after.
         return any(token is not None and token != listed and token.split("/")[0] == listed.split("/")[0]
