@@ -46,7 +46,8 @@ POST_FILTER_FACTOR = 40
 POST_FILTER_ABOVE = index.EXACT_FILTER_BELOW
 # A filter known to allow at most this many works is listed and handed to the local index rather than asked of
 # pgvector when the post-filter fails: 1M works, a 2.5% filter whose works lie away from the query, p99 15-17 ms
-# at recall 0.97 listed (25,000 ids: ~5 ms) against 63 ms at 0.93 through pgvector (docs/benchmarks.md).
+# at recall 0.97 listed (25,000 ids: ~5 ms) against 63 ms at 0.93 through pgvector; two such styles (~55,000 works)
+# 31 ms at 0.976 against 71 at 0.958 (docs/benchmarks.md).
 LIST_LOCALLY_BELOW = LISTED_UP_TO  # the collection lists single values up to this many ahead
 
 
