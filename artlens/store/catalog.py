@@ -490,7 +490,7 @@ def filter_ids(conn: Connection, where: Sequence[tuple[str, str, str]], limit: i
     """Sorted ids of indexed artworks passing every (column, op, value) condition (`filter_conditions`),
     the first `limit` of them when given, only those `among` these ids when given."""
     q = _filter_query(tuple((str(c), str(o), str(v)) for c, o, v in where), limit, among is not None, conn.dialect.name)
-    joined = conn.execute(q, {} if among is None else {"among": [int(i) for i in among]}).scalar()
+    joined = conn.execute(q, {} if among is None else {"among": _among_value(among, conn.dialect.name)}).scalar()
     # numpy parses the string in C (25,000 ids: 0.3 ms, against 3 ms through a list of strings).
     return np.sort(np.fromstring(joined, dtype=np.int64, sep=",")) if joined else np.zeros(0, np.int64)
 
@@ -509,7 +509,9 @@ def _filter_query(where: tuple[tuple[str, str, str], ...], limit: int | None, am
     if wanted and (not among or dialect == "postgresql"):
         q, ids, rest = wanted[0], wanted[0].selected_columns[0], [p for p in parts if p[1] is not wanted[0]]
     else:
-        q, ids, rest = sa.select(artworks.c.id), artworks.c.id, list(parts)
+        # Driven by the artworks table itself, whose rows say which works are duplicates: no second look-up of each
+        # (the first set `_id_sets` gives is always the duplicates'; 400 candidates on SQLite: 2.7 -> 2.1 ms).
+        q, ids, rest = sa.select(artworks.c.id).where(artworks.c.duplicate_of.is_(None)), artworks.c.id, list(parts[1:])
     if dialect == "sqlite" and not among and len(wanted) > 1:
         # SQLite would list every other wanted set and seek the first one's index once per id of it (a style's 16,500
         # of 1M works and half the works by 50 values of another column: 455 ms); each work the first set lists is
@@ -534,10 +536,18 @@ def _id_string(q: sa.Select) -> sa.Select:
 
 
 def _among(ids: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
-    """`ids` in the bound parameter "among": one array on PostgreSQL (not one parameter per id to parse and plan)."""
+    """`ids` in the bound parameter "among" (`_among_value`), one parameter, not one per id: an array on PostgreSQL (not
+    400 to parse and plan), a JSON list on SQLite (SQLAlchemy wrote 400 placeholders into the statement at every
+    search, ~1 ms of a 3.7 ms check)."""
     if dialect == "postgresql":
         return ids == sa.any_(sa.bindparam("among", type_=postgresql.ARRAY(sa.Integer)))
-    return ids.in_(sa.bindparam("among", expanding=True))
+    return ids.in_(sa.select(sa.func.json_each(sa.bindparam("among", type_=sa.String)).table_valued("value").c.value))
+
+
+def _among_value(among: Sequence[int] | np.ndarray, dialect: str) -> list[int] | str:
+    """The candidate ids as `_among` binds them."""
+    ids = np.asarray(among, dtype=np.int64).tolist()
+    return ids if dialect == "postgresql" else "[" + ",".join(map(str, ids)) + "]"
 
 
 def filter_conditions(where: Sequence[tuple[str, str, str]], ids: sa.ColumnElement = artworks.c.id) -> list[sa.ColumnElement]:
@@ -570,9 +580,10 @@ def _conditions(parts: Sequence[tuple[bool, sa.Select]], ids: sa.ColumnElement, 
 
 
 def _id_sets(where: Sequence[tuple[str, str, str]], per_id: bool = False) -> list[tuple[bool, sa.Select]]:
-    """The filters as sets of artwork ids, each (True, ids a work must be among) or (False, ids it must not), in the
-    order of their first condition in `where` (the first wanted set drives a listing: put the most selective first).
-    per_id: for looking up a few works each (see `_with_value`)."""
+    """The filters as sets of artwork ids, each (True, ids a work must be among) or (False, ids it must not), after
+    the duplicates (always first: False, the works marked duplicate_of another) in the order of their first condition
+    in `where` (the first wanted set drives a listing: put the most selective first). per_id: for looking up a few
+    works each (see `_with_value`)."""
     art = artworks.alias("filtered")  # not correlated with an outer query on artworks
     counts = detections.alias() if per_id else detections  # see `_with_value`
     placed: list[tuple[int, bool, sa.Select]] = [(-1, False, sa.select(art.c.id).where(art.c.duplicate_of.is_not(None)))]
