@@ -537,17 +537,18 @@ def _id_string(q: sa.Select) -> sa.Select:
 
 def _among(ids: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
     """`ids` in the bound parameter "among" (`_among_value`), one parameter, not one per id: an array on PostgreSQL (not
-    400 to parse and plan), a JSON list on SQLite (SQLAlchemy wrote 400 placeholders into the statement at every
-    search, ~1 ms of a 3.7 ms check)."""
+    400 to parse and plan), sent as its text (the driver's list adapter took ~0.4 ms of a 3.5 ms check); a JSON list on
+    SQLite (SQLAlchemy wrote 400 placeholders into the statement at every search, ~1 ms of a 3.7 ms check)."""
     if dialect == "postgresql":
-        return ids == sa.any_(sa.bindparam("among", type_=postgresql.ARRAY(sa.Integer)))
+        return ids == sa.any_(sa.cast(sa.bindparam("among", type_=sa.Text), postgresql.ARRAY(sa.Integer)))
     return ids.in_(sa.select(sa.func.json_each(sa.bindparam("among", type_=sa.String)).table_valued("value").c.value))
 
 
 def _among_value(among: Sequence[int] | np.ndarray, dialect: str) -> list[int] | str:
     """The candidate ids as `_among` binds them."""
     ids = np.asarray(among, dtype=np.int64).tolist()
-    return ids if dialect == "postgresql" else "[" + ",".join(map(str, ids)) + "]"
+    text = ",".join(map(str, ids))
+    return "{" + text + "}" if dialect == "postgresql" else "[" + text + "]"
 
 
 def filter_conditions(where: Sequence[tuple[str, str, str]], ids: sa.ColumnElement = artworks.c.id) -> list[sa.ColumnElement]:
