@@ -544,8 +544,8 @@ def _among(ids: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
     return ids.in_(sa.select(sa.func.json_each(sa.bindparam("among", type_=sa.String)).table_valued("value").c.value))
 
 
-def _among_value(among: Sequence[int] | np.ndarray, dialect: str) -> list[int] | str:
-    """The candidate ids as `_among` binds them."""
+def _among_value(among: Sequence[int] | np.ndarray, dialect: str) -> str:
+    """The candidate ids as `_among` binds them: an array's text on PostgreSQL, a JSON list on SQLite."""
     ids = np.asarray(among, dtype=np.int64).tolist()
     text = ",".join(map(str, ids))
     return "{" + text + "}" if dialect == "postgresql" else "[" + text + "]"
