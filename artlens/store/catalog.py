@@ -820,6 +820,12 @@ def filters_tokens(conn: Connection, filters: Sequence[Sequence[tuple[str, str, 
     return ["/".join(str(values[k] or "-") for k in ks) for ks in keys]
 
 
+def only_kinds_changed(listed: str, now: str | None) -> bool:
+    """Whether a filter's token `now` (`filters_tokens`) differs from `listed` in its kinds' parts alone: labels or
+    metadata written since, no works added or replaced (which renew the all-filters token, its first part)."""
+    return now is not None and now != listed and now.split("/")[0] == listed.split("/")[0]
+
+
 # -- integrity (artlens check) ------------------------------------------------------------------
 
 JPEG_MAGIC = b"\xff\xd8\xff"

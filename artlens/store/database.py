@@ -255,10 +255,8 @@ class Catalog:
         filters = [cast(tuple[tuple[str, str, str], ...], where) for where in built]  # held by `_filter_key`
         with self._reads.connect() as conn:
             now = catalog.filters_tokens(conn, filters)
-        # A token is the all-filters token, then its kinds' (`catalog.filters_tokens`); a new first part means works
-        # were added, which a build lists again after.
-        return any(token is not None and token != listed and token.split("/")[0] == listed.split("/")[0]
-                   for (listed, _), token in zip(built.values(), now))
+        # Works added or replaced are listed again by the build that follows them.
+        return any(catalog.only_kinds_changed(listed, token) for (listed, _), token in zip(built.values(), now))
 
     def listed(self, where: Sequence[tuple[str, str, str]]) -> np.ndarray | None:
         """The works `where` allows as `filter_ids` listed them earlier (or as they were listed ahead), when nothing
