@@ -53,7 +53,7 @@ from artlens.results import (
     Suggestion,
 )
 from artlens.retrieval.filters import Condition, parse_where
-from artlens.store.layout import DATABASE_FILE, DB_FILE, LISTED_FILE, MODELS_DIR, VECTORS_DIR
+from artlens.store.layout import DATABASE_FILE, DB_FILE, FILTER_COLUMNS_FILE, MODELS_DIR, VECTORS_DIR
 from artlens.vocabulary import (
     BACKBONES,
     COUNT_FILTERS,
@@ -117,7 +117,7 @@ class Collection:
         self._vectors: FacetVectors | None = None
         self._regions: tuple[Any, RegionVectors] | None = None  # (what they were built from, region vectors)
         self._followed = float("-inf")  # when _follow_other_machines last asked the catalog
-        self._listed_key: tuple[int, int, int] | None = None  # the listings file the catalog was last handed (`_hold_listed`)
+        self._columns_key: tuple[int, int, int] | None = None  # the filter columns file the catalog was last handed (`_hold_columns`)
         self._files_version: Any = None  # the catalog's shared model files this folder last synced
         from artlens.store.lock import WriterLock
 
@@ -267,7 +267,7 @@ class Collection:
             if self.is_stale():
                 self.build()
             elif metadata:
-                self._list_ahead()  # metadata merged into works already here
+                self._code_filters()  # metadata merged into works already here
         return report
 
     def reembed(self, backbone: str = DEFAULT_BACKBONE, progress: Callable[[int, int], None] | None = None,
@@ -345,6 +345,7 @@ class Collection:
 
         with self._writer.hold("detect", wait):
             result = detect.detect(self._store, self.backbone, self.style_variant, detect.detectors(), progress)
+            self._code_filters()  # the counts
         self._regions = None
         return DetectReport(result.looked_at, result.found.get("face", 0), result.unreadable,
                             people=result.found.get("person", 0), embedded=result.embedded)
@@ -430,38 +431,36 @@ class Collection:
                                   {"kind": "damaged", "part": "models"}) from None
         spaces = {LEARNED_STYLE: space} if space is not None and space.fits(dims) else {}
         built = vectors.build(self._store, self.directory / VECTORS_DIR, dims, spaces)
-        self._list_ahead(built.value_counts)
+        self._code_filters()
         return built
 
-    def _list_ahead(self, counts: dict[str, dict[str, int]] | None = None) -> None:
-        """List the works of the filters a search would list at their first use (`vectors.frequent_filters`, by
-        `counts`, or the catalog's counts now) into this folder's file for every process serving the collection
-        (`_hold_listed`): after a build, and after writes that change what filters pass without one (about 1 s at
-        1M works)."""
-        from artlens.store import listed_file, vectors
+    def _code_filters(self) -> None:
+        """Code every filterable column of the catalog into this folder's file for every process serving the
+        collection (`_hold_columns`, `store/filter_columns.py`): after a build, and after writes that change what
+        filters pass without one (about 1 s at 1M works)."""
+        from artlens.store import columns_file
 
-        if counts is None:
-            counts = self._store.value_counts(vectors.COUNTED_ABOVE)
-        filters = vectors.frequent_filters(counts)
-        listed = self._store.list_ahead(filters)
-        listed_file.write(self.directory / LISTED_FILE, [(where, token, ids) for where, (token, ids) in zip(filters, listed)])
+        columns = self._store.filter_columns()
+        if columns is not None:
+            columns_file.write(self.directory / FILTER_COLUMNS_FILE, columns)
+        (self.directory / "listed-filters.bin").unlink(missing_ok=True)  # what ArtLens before 2026-12-01 listed ahead
 
-    def _hold_listed(self) -> None:
-        """Hand the catalog this folder's listings made ahead when the file changed since (a stat per search); the
-        catalog answers each filter from them while that filter's token is the one it was listed under."""
-        from artlens.store import listed_file, vectors
+    def _hold_columns(self) -> None:
+        """Hand the catalog this folder's filter columns when the file changed since (a stat per search); the catalog
+        decides filters from each column while its token is the one it was coded under."""
+        from artlens.store import columns_file, vectors
 
-        path = self.directory / LISTED_FILE
+        path = self.directory / FILTER_COLUMNS_FILE
         key = vectors.file_key(path)
-        if key != self._listed_key:
-            self._listed_key = key
-            self._store.hold(listed_file.read(path) if key is not None else {})
+        if key != self._columns_key:
+            self._columns_key = key
+            self._store.hold(columns_file.read(path) if key is not None else None)
 
     def _follow_other_machines(self) -> None:
         """A PostgreSQL collection may be written from other machines, whose builds update their own
         folders only: when the catalog says a newer build finished (or this folder has none), rebuild
-        this folder's vectors from the catalog, holding this folder's lock only; else list ahead again the
-        filters their writes without a build outdated (`_follow_listings`). Asked at most once a second, so a
+        this folder's vectors from the catalog, holding this folder's lock only; else code again the filter
+        columns their writes without a build outdated (`_follow_columns`). Asked at most once a second, so a
         busy web server adds no query per request."""
         import time
 
@@ -479,26 +478,26 @@ class Collection:
         finished = now["built_version"]
         local = vectors.built_version(folder)
         if finished is None or (local is not None and local >= finished and not vectors.problems(folder)):
-            self._follow_listings()
+            self._follow_columns()
             return
         with WriterLock(self.directory).hold("build", wait=float("inf")):
             local = vectors.built_version(folder)
             if local is None or local < finished or vectors.problems(folder):
                 self._vectors = self._build_vectors()
 
-    def _follow_listings(self) -> None:
-        """Labels or metadata another machine wrote without a build (`annotate`, an `add` of metadata alone) outdate
-        the listings this folder made ahead of their kind of column: list ahead again here (1M works: ~1 s), so first
-        uses of those filters stay as cheap as on the machine that wrote."""
+    def _follow_columns(self) -> None:
+        """Labels, metadata or detections another machine wrote without a build (`annotate`, an `add` of metadata
+        alone, `detect`) outdate the filter columns this folder coded of their kind: code them again here (1M works:
+        ~1 s), so searches with those filters stay as cheap as on the machine that wrote."""
         from artlens.store.lock import WriterLock
 
-        self._hold_listed()
+        self._hold_columns()
         if not self._store.outdated_ahead():
             return
         with WriterLock(self.directory).hold("build", wait=float("inf")):
-            self._hold_listed()  # another process of this machine may have listed them meanwhile
+            self._hold_columns()  # another process of this machine may have coded them meanwhile
             if self._store.outdated_ahead():
-                self._list_ahead()
+                self._code_filters()
 
     def _share_model(self, path: Path) -> None:
         """A PostgreSQL collection keeps its own model files in the catalog too, for its other machines."""
@@ -572,11 +571,11 @@ class Collection:
         """The built facet vectors: CollectionError before the first `add`, or naming the damage when
         they cannot be read. Reloaded when another build has been put in place since they were loaded
         (a stat of state.json per call), so a long-lived process (the web app) serves what another
-        process added; the catalog is handed the folder's listings of frequent filters when they change."""
+        process added; the catalog is handed the folder's filter columns when they change."""
         from artlens.store import vectors
 
         self._follow_other_machines()
-        self._hold_listed()
+        self._hold_columns()
         folder = self.directory / VECTORS_DIR
         loaded = self._vectors
         if loaded is not None and loaded.key == vectors.state_key(folder):
@@ -942,7 +941,7 @@ class Collection:
 
                 viewer = ray_views(ray, self.backbone_name, self.style_variant)
         done = annotate.annotate(self._store, heads, ids, raw, viewer, progress)
-        self._list_ahead()  # the labels' values, as the catalog counts them now
+        self._code_filters()  # the labels' values
         return done
 
     @_writes("labels train")

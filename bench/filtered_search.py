@@ -15,11 +15,12 @@ cannot answer go to pgvector.
 
 Per case: median / p99 ms over the queries (after WARM_UP untimed), recall@10 against the exact top 10 of the
 allowed works, and how often each path answered (post-filter, listed and scored exactly, pgvector, every
-allowed work listed, or a listing held: the vector build's or an earlier search's, "held"). Each case three times:
-"cold", nothing held before every search (each filter's first use where nothing was listed ahead: a filter of
-several values, or a write from another machine since); "loaded", before every search only what the collection
-listed ahead (`vectors.frequent_filters`, memory-mapped from its file as a server reads it: each filter's first
-use); "again", after the same searches once (what a server that has seen its filters answers).
+allowed work listed, or "held": an earlier search's listing, or the works the collection's filter columns decide).
+Each case three times: "cold", nothing held before every search, no filter columns either (a filter's first use
+just after another process changed its kind of column, before this machine codes it again); "loaded", before every
+search only the filter columns the collection writes (`store/filter_columns.py`, memory-mapped from its file as a
+server reads it: each filter's first use); "again", with the columns, after the same searches once (what a server
+that has seen its filters answers).
 """
 
 from __future__ import annotations
@@ -39,10 +40,11 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from artlens.retrieval import filtered  # noqa: E402
-from artlens.store import catalog, engines, listed_file, pgvectors, vectors  # noqa: E402
+from artlens.store import catalog, columns_file, engines, pgvectors, vectors  # noqa: E402
 from artlens.store.database import Catalog  # noqa: E402
+from artlens.store.filter_columns import FilterColumns  # noqa: E402
 from artlens.store.index import build_index  # noqa: E402
-from artlens.store.layout import LISTED_FILE  # noqa: E402
+from artlens.store.layout import FILTER_COLUMNS_FILE  # noqa: E402
 from bench.filter_listing import fill  # noqa: E402
 from bench.search_latency import WARM_UP, K, exact_top, facet_vectors, like_vectors, recall_at_k  # noqa: E402
 
@@ -88,23 +90,23 @@ class Paths:
         self.calls = []
 
 
-def list_ahead(cat: Catalog, counts: dict[str, dict[str, int]], folder: pathlib.Path) -> dict:
-    """What a collection lists ahead after a build (`Collection._list_ahead`), read back as a server reads it."""
+def code_columns(cat: Catalog, folder: pathlib.Path) -> FilterColumns | None:
+    """What a collection codes after a build (`Collection._code_filters`), read back as a server reads it."""
     t = time.perf_counter()
-    filters = vectors.frequent_filters(counts)
-    listed = cat.list_ahead(filters)
-    listed_file.write(folder / LISTED_FILE, [(where, token, ids) for where, (token, ids) in zip(filters, listed)])
-    ahead = listed_file.read(folder / LISTED_FILE)
-    print(f"listed ahead: {len(ahead)} filters, {sum(len(ids) for _, ids in ahead.values())} ids in {time.perf_counter() - t:.1f} s",
+    coded = cat.filter_columns()
+    if coded is not None:
+        columns_file.write(folder / FILTER_COLUMNS_FILE, coded)
+    coded = columns_file.read(folder / FILTER_COLUMNS_FILE)
+    print(f"coded: {len(coded.columns) if coded else 0} columns of {len(coded.ids) if coded else 0} works in {time.perf_counter() - t:.1f} s",
           file=sys.stderr)
-    return ahead
+    return coded
 
 
 def run(cat: Catalog, vecs: vectors.FacetVectors, queries: dict[str, np.ndarray], km: faiss.Kmeans, bucket: np.ndarray,
-        style: np.ndarray, published: dict[str, Any] | None, nq: int, ahead: dict) -> list[dict]:
+        style: np.ndarray, published: dict[str, Any] | None, nq: int, coded: FilterColumns | None) -> list[dict]:
     weights = vecs.weights
     joint_q = vectors.joint_matrix(queries, weights)
-    near = km.index.search(joint_q, 4)[1]  # each query's nearest centres
+    near = km.index.search(joint_q, 8)[1]  # each query's nearest centres
     cases: list[tuple[str, Any]] = [
         ("no filter", lambda i: []),
         ("bucket=0 (1%)", lambda i: [("bucket", "=", "0")]),
@@ -113,6 +115,7 @@ def run(cat: Catalog, vecs: vectors.FacetVectors, queries: dict[str, np.ndarray]
         ("style = the query's centre", lambda i: [("style", "=", f"style {near[i, 0]}")]),
         ("style = its 3rd nearest centre", lambda i: [("style", "=", f"style {near[i, 2]}")]),
         ("style = its 3rd or 4th nearest centre", lambda i: [("style", "=", f"style {near[i, c]}") for c in (2, 3)]),
+        ("style = its 3rd to 8th nearest centre", lambda i: [("style", "=", f"style {near[i, c]}") for c in range(2, 8)]),
     ]
     rows = []
     for (name, where_of), use in itertools.product(cases, ("cold", "loaded", "again")):
@@ -120,6 +123,7 @@ def run(cat: Catalog, vecs: vectors.FacetVectors, queries: dict[str, np.ndarray]
             continue  # nothing to hold
         paths = Paths(cat)
         cat.listings.clear()
+        cat.hold(None if use == "cold" else coded)
         if use == "again":  # the same searches once, untimed
             for i in range(nq + WARM_UP):
                 filtered.rank(cat, vecs, {f: queries[f][i] for f in queries}, weights, K, where_of(i), published=published)
@@ -129,8 +133,6 @@ def run(cat: Catalog, vecs: vectors.FacetVectors, queries: dict[str, np.ndarray]
             where = where_of(i)
             if use != "again":
                 cat.listings.clear()
-                if use == "loaded":
-                    cat.hold(ahead)
             t = time.perf_counter()
             hits = filtered.rank(paths, vecs, q, weights, K, where, published=published)  # type: ignore[arg-type]
             ms = (time.perf_counter() - t) * 1e3
@@ -201,13 +203,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
             try:
                 bucket = fill(cat, args.n, style)[1]
                 vecs.value_counts = value_counts(cat)
-                ahead = list_ahead(cat, vecs.value_counts, pathlib.Path(tmp.name))
-                rows += run(cat, vecs, queries, km, bucket, style, None, args.queries, ahead)
+                coded = code_columns(cat, pathlib.Path(tmp.name))
+                rows += run(cat, vecs, queries, km, bucket, style, None, args.queries, coded)
                 if cat.backend == "postgresql" and args.pgvector:
                     t = time.perf_counter()
                     info = pgvectors.publish(cat.engine, 1, ids, {"joint": joint})
                     print(f"published {info} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-                    rows += run(cat, vecs, queries, km, bucket, style, info, args.queries, ahead)
+                    rows += run(cat, vecs, queries, km, bucket, style, info, args.queries, coded)
             finally:
                 if cat.backend == "postgresql":
                     cat.destroy()

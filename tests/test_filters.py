@@ -11,10 +11,10 @@ import pytest
 import sqlalchemy as sa
 
 from artlens import Collection
-from artlens.store import catalog, listed_file, migrate, vectors
+from artlens.store import catalog, columns_file, database, migrate
 from artlens.store.catalog import META_VALUE_CHARS, NewArtwork
 from artlens.store.database import Catalog
-from artlens.store.layout import LISTED_FILE
+from artlens.store.layout import FILTER_COLUMNS_FILE
 
 from conftest import write_csv
 
@@ -129,12 +129,47 @@ def test_a_filter_listed_once_is_answered_from_memory_until_the_catalog_changes(
         assert ids(server, *baroque) == [a, b, c, c + 1]
 
 
-def test_frequent_filters_are_listed_ahead_for_every_process_serving_the_collection(
+def test_filter_columns_decide_filters_exactly_as_the_database_does(collection_dir: Path) -> None:
+    """Every filterable column coded per work (`Catalog.filter_columns`) decides each filter it can as the database's
+    query does: alternatives, several columns, `!=`, counts, duplicates left out; a value longer than the indexed
+    prefix, or a column of too many values, is left to the database."""
+    with Collection.create(collection_dir) as col:
+        cat = col.catalog
+        cat.commit_batch([work(1, style="Baroque", title=LONG + "1", era="old"), work(2, style="Rococo", title=LONG + "2"),
+                          work(3, style="Baroque", era="new"), work(4, era="old"), work(5, style="Gothic", era="x" * META_VALUE_CHARS)], [], [])
+        a, b, c, d, e = cat.indexed_ids().tolist()
+        cat.commit_batch([replace(work(1, style="Baroque"), path="/art/copy.jpg")], [], [])  # an exact copy: never passes
+        cat.write_predictions("medium", "v1", [(a, "oil", 0.9, []), (b, "ink", 0.8, []), (c, "oil", 0.7, [])])
+        box = np.array([[0, 0, 5, 5]], np.float32)
+        cat.write_detections("face", "m", [(a, box, np.array([0.9])), (b, np.zeros((0, 4), np.float32), np.zeros(0)),
+                                           (c, np.repeat(box, 3, axis=0), np.ones(3))])
+        coded = cat.filter_columns()
+        assert coded is not None and coded.ids.tolist() == [a, b, c, d, e]
+        assert sorted(coded.columns) == ["era", "faces", "pred.medium", "style", "title"]
+        decided = [[("style", "=", "Baroque")], [("style", "=", "Baroque"), ("style", "=", "Rococo")], [("style", "!=", "Baroque")],
+                   [("style", "=", "Cubism")], [("style", "!=", "Cubism")], [("era", "=", "old"), ("style", "=", "Baroque")],
+                   [("era", "=", "x" * META_VALUE_CHARS)], [("title", "=", LONG[:META_VALUE_CHARS])],
+                   [("pred.medium", "=", "oil")], [("pred.medium", "!=", "oil"), ("era", "!=", "new")],
+                   [("faces", ">=", "1")], [("faces", "=", "0")], [("faces", "<", "3")], [("faces", "!=", "1")],
+                   [("faces", ">=", "1"), ("faces", "<=", "1"), ("pred.medium", "=", "oil")]]
+        for where in decided:
+            assert coded.answers(where), where
+            assert coded.listing(where).tolist() == ids(cat, *where), where
+            for among in ([a, b], [e, c, 10**6], []):
+                assert coded.among(where, np.array(among, dtype=np.int64)).tolist() == cat.filter_ids(where, among=among).tolist()
+        for where in ([("title", "=", LONG + "2")], [("title", "!=", LONG + "2")], [("people", ">=", "1")], [("era", ">=", "old")],
+                      [("faces", ">=", "many")]):
+            assert not coded.answers(where), where  # the database answers (or refuses) these
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(database, "MAX_VALUES", 2)  # style and era have three values (title one: its works share a prefix)
+            assert sorted(cat.filter_columns().columns) == ["faces", "pred.medium", "title"]  # type: ignore[union-attr]
+
+
+def test_filter_columns_spare_every_process_serving_the_collection_the_database(
         collection_dir: Path, demo_art: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """After a build, and after metadata merged without one, the collection lists the values a first search would
-    list (`vectors.frequent_filters`) into a file; a process serving the collection answers them without listing,
-    each while its kind of column is unchanged in the catalog."""
-    monkeypatch.setattr(vectors, "COUNTED_ABOVE", 1)  # count (and so list) values of more than one work
+    """After a build, and after writes that change filters without one (merged metadata, labels, detections), the
+    collection codes every filterable column into a file; a process serving the collection decides filters from it
+    without a query of the database, each column while its kind is unchanged in the catalog."""
     paths = sorted(demo_art.iterdir())
 
     def labels(*styles: str) -> Path:
@@ -142,82 +177,50 @@ def test_frequent_filters_are_listed_ahead_for_every_process_serving_the_collect
 
     with Collection.create(collection_dir) as col:
         col.add([demo_art], metadata=labels("Baroque", "Baroque", "Baroque", "Rococo", "Rococo", "Ukiyo-e"))
-        ahead = listed_file.read(col.directory / LISTED_FILE)
-        assert sorted(ahead) == [(("style", "=", "Baroque"),), (("style", "=", "Rococo"),)]  # Ukiyo-e: one work
-        assert len(ahead[(("style", "=", "Baroque"),)][1]) == 3
+        coded = columns_file.read(col.directory / FILTER_COLUMNS_FILE)
+        assert coded is not None and coded.listing([("style", "=", "Baroque")]).size == 3
 
     listed: list[tuple] = []
     real = catalog.filter_ids
     monkeypatch.setattr(catalog, "filter_ids", lambda conn, where, *args: listed.append(where) or real(conn, where, *args))
     with Collection.open(collection_dir) as server, Collection.open(collection_dir) as other:  # two processes
-        def baroque(query: Path) -> int:
+        def found(query: Path, where: str) -> int:
             listed.clear()
-            return len(server.search(images=[query], where=["style=Baroque"], k=5))
+            return len(server.search(images=[query], where=[where], k=6))
 
-        assert baroque(paths[5]) == 3 and listed == []  # answered from the listing made ahead
+        assert found(paths[5], "style=Baroque") == 3 and found(paths[5], "style!=Baroque") == 2 and listed == []
         other.catalog.write_predictions("medium", "v1", [(r.id, "oil", 0.9, []) for r in other.catalog.all_artworks()])
-        assert baroque(paths[5]) == 3 and listed == []  # labels written: styles stay as listed
+        assert found(paths[5], "style=Baroque") == 3 and listed == []  # labels written: styles stay as coded
 
         other.add([demo_art], metadata=labels("Baroque", "Baroque", "Baroque", "Rococo", "Baroque", "Ukiyo-e"))
-        assert baroque(paths[3]) == 4 and listed == []  # metadata merged, listed ahead again by the writer
+        assert found(paths[3], "style=Baroque") == 4 and listed == []  # metadata merged, coded again by the writer
 
-        other.catalog.merge_metadata({str(paths[3]): {"style": "Baroque"}}, skip=set())  # a write that lists nothing ahead
-        assert baroque(paths[5]) == 5 and [list(w) for w in listed] == [[("style", "=", "Baroque")]]  # listed once
+        other.catalog.merge_metadata({str(paths[3]): {"style": "Baroque"}}, skip=set())  # a write that codes nothing
+        assert found(paths[5], "style=Baroque") == 5 and [list(w) for w in listed] == [[("style", "=", "Baroque")]]  # listed once
 
 
-def test_listings_made_ahead_go_to_disk_whole_and_a_damaged_file_only_costs_listing() -> None:
+def test_filter_columns_go_to_disk_whole_and_a_damaged_file_only_costs_queries() -> None:
     import tempfile
 
+    from artlens.store.filter_columns import Column, FilterColumns
+
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / LISTED_FILE
-        assert listed_file.read(path) == {}  # none yet
-        listed_file.write(path, [([("style", "=", "Baroque")], "t1", np.array([2, 5, 9])), ([("pred.medium", "=", "oil")], "t2", np.arange(0))])
-        first = listed_file.read(path)
-        assert {w: (t, ids.tolist()) for w, (t, ids) in first.items()} == {
-            (("style", "=", "Baroque"),): ("t1", [2, 5, 9]), (("pred.medium", "=", "oil"),): ("t2", [])}
-        listed_file.write(path, [([("style", "=", "Rococo")], "t3", np.array([7]))])  # replaced whole
-        assert list(listed_file.read(path)) == [(("style", "=", "Rococo"),)]
-        assert first[(("style", "=", "Baroque"),)][1].tolist() == [2, 5, 9]  # a reader of the old file keeps it
+        path = Path(folder) / FILTER_COLUMNS_FILE
+        assert columns_file.read(path) is None  # none yet
+        columns_file.write(path, FilterColumns(np.array([2, 5, 9]), {
+            "style": Column("t1", np.array([0, -1, 1], np.int16), ("Baroque", "Rococo")), "faces": Column("t2", np.array([3, 0, -1], np.int16))}))
+        first = columns_file.read(path)
+        assert first is not None and first.ids.tolist() == [2, 5, 9]
+        assert {name: (c.token, c.codes.tolist(), c.values) for name, c in first.columns.items()} == {
+            "style": ("t1", [0, -1, 1], ("Baroque", "Rococo")), "faces": ("t2", [3, 0, -1], ())}
+        assert first.listing([("style", "=", "Rococo"), ("faces", "<", "1")]).tolist() == []
+        columns_file.write(path, FilterColumns(np.array([7]), {}))  # replaced whole
+        assert columns_file.read(path).columns == {}  # type: ignore[union-attr]
+        assert first.listing([("style", "!=", "Rococo")]).tolist() == [2, 5]  # a reader of the old file keeps it
         path.write_bytes(path.read_bytes()[:-4])  # truncated
-        assert listed_file.read(path) == {}
-        path.write_bytes(b"not a listing")
-        assert listed_file.read(path) == {}
-
-
-def test_a_filter_of_several_values_is_joined_from_their_listings(collection_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Values listed ahead (or held) answer a filter of several of them: each column's values joined, the columns
-    intersected, while every value's listing is current."""
-    from artlens.store import database
-
-    with Collection.create(collection_dir) as col:
-        cat = col.catalog
-        cat.commit_batch([work(1, style="Baroque", genre="portrait"), work(2, style="Rococo", genre="portrait"), work(3, style="Baroque"),
-                          work(4, style="Cubism", genre="portrait")], [], [])
-        a, b, c, d = cat.indexed_ids().tolist()
-        singles = [[("style", "=", "Baroque")], [("style", "=", "Rococo")], [("genre", "=", "portrait")]]
-        cat.hold({tuple(where): listing for where, listing in zip(singles, cat.list_ahead(singles))})
-        either = [("style", "=", "Baroque"), ("style", "=", "Rococo")]
-        assert cat.listed(either).tolist() == [a, b, c]
-        assert cat.listed([*either, ("genre", "=", "portrait")]).tolist() == [a, b]
-        assert cat.listed([("style", "=", "Baroque"), ("style", "=", "Cubism")]) is None  # Cubism's works are not held
-        assert cat.listed([("style", "=", "Baroque"), ("genre", "!=", "portrait")]) is None  # values only
-        with monkeypatch.context() as m:
-            m.setattr(database, "JOIN_UP_TO", 2)  # more works than that: a post-filter is cheaper
-            assert cat.listed([("style", "=", "Rococo"), ("genre", "=", "portrait")]) is None
-        cat.hold({})  # nothing made ahead: a search lists Rococo itself and holds it
-        assert ids(cat, ("style", "=", "Rococo")) == [b]
-        cat.merge_metadata({"/art/4.jpg": {"style": "Rococo"}}, skip=set())  # the styles' listings are out of date now
-        assert cat.listed(either) is None and ids(cat, *either) == [a, b, c, d]
-        cat.hold({tuple(where): listing for where, listing in zip(singles, cat.list_ahead(singles))})  # listed ahead again
-        assert cat.listed([*either, ("genre", "=", "portrait")]).tolist() == [a, b, d]  # the search's outdated Rococo passed over
-
-
-def test_frequent_filters_are_the_values_a_search_would_list_most_works_first() -> None:
-    counts = {"style": {"Baroque": 300, "Rococo": 120, "Cubism": 900}, "pred.medium": {"oil": 500},
-              "title": {"x" * META_VALUE_CHARS: 200}}  # a value as long as its indexed prefix may be a longer one's start
-    assert vectors.frequent_filters(counts, up_to=600) == [[("pred.medium", "=", "oil")], [("style", "=", "Baroque")],
-                                                           [("style", "=", "Rococo")]]
-    assert vectors.frequent_filters(counts, up_to=600, budget=700) == [[("pred.medium", "=", "oil")], [("style", "=", "Rococo")]]
+        assert columns_file.read(path) is None
+        path.write_bytes(b"not a file of columns")
+        assert columns_file.read(path) is None
 
 
 def test_a_catalog_from_before_the_filter_indexes_gets_them_when_opened(tmp_path: Path) -> None:
@@ -252,8 +255,3 @@ def test_held_listings_stay_within_their_budget_and_go_when_their_token_changes(
     assert held.get("e", lambda: None) is None
     with pytest.raises(ValueError):
         held.get("c", lambda: "t1")[0] = 5  # callers share the array: read-only
-    built = np.arange(20)
-    built.flags.writeable = False  # memory-mapped from a vector build
-    held.seed({"built": ("t3", built)})  # outside the budget, each listing valid while its own token is
-    assert held.get("built", lambda: "t3") is built and held.get("c", lambda: "t1") is not None
-    assert held.get("built", lambda: "t4") is None

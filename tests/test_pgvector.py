@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from artlens import Collection, collection
 from artlens.retrieval import filtered, search
-from artlens.store import index, pgvectors
+from artlens.store import database, index, pgvectors
 from artlens.store.database import Catalog
 
 from conftest import copy_collection
@@ -177,6 +177,7 @@ def test_two_web_servers_search_one_collection_in_the_database(
     monkeypatch.setenv("ARTLENS_HOME", str(tmp_path / "second-machine"))  # the URL's local folder: a machine of its own
     monkeypatch.setattr(index, "EXACT_FILTER_BELOW", 5)  # a filter of more works than that goes to the database,
     monkeypatch.setattr(filtered, "LIST_LOCALLY_BELOW", 0)  # as one of more works than a machine lists does
+    monkeypatch.setattr(database, "KNOWN_UP_TO", 0)  # (and than its filter columns hand the local index)
     query = int(small_collection.vectors.ids[5])
     style = small_collection.search(ids=[query], k=1)[0].metadata["style"]
     answers = []

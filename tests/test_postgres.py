@@ -174,15 +174,13 @@ def test_writers_on_two_machines_take_the_servers_lock(postgres_url: str, demo_a
         holder.communicate(timeout=30)
 
 
-def test_a_machine_lists_ahead_again_what_another_machines_metadata_outdated(postgres_url: str, demo_art: Path, tmp_path: Path,
-                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_machine_codes_again_the_filter_columns_another_machines_metadata_outdated(postgres_url: str, demo_art: Path, tmp_path: Path,
+                                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Metadata or labels written on one machine without a build (no works added) outdate the other machines'
-    listings made ahead of that kind of column: each lists them again at its next search, so a filter's first use
-    there lists nothing either."""
+    filter columns of that kind: each codes them again at its next search, so a filter's first use there asks the
+    database nothing either."""
     from artlens import collection
-    from artlens.store import vectors
 
-    monkeypatch.setattr(vectors, "COUNTED_ABOVE", 1)  # count (and so list ahead) values of more than one work
     monkeypatch.setattr(collection, "FOLLOW_SECONDS", 0.0)
     url, paths = database_url(postgres_url), sorted(demo_art.iterdir())
 
@@ -193,15 +191,16 @@ def test_a_machine_lists_ahead_again_what_another_machines_metadata_outdated(pos
         a.add([demo_art], metadata=labels("Baroque", "Baroque", "Baroque", "Rococo", "Rococo", "Ukiyo-e"))
     with Collection.create(tmp_path / "machine-b", database=url) as b, Collection.open(tmp_path / "machine-a") as a:
         listed: list[object] = []
-        real = b.catalog.filter_ids
-        monkeypatch.setattr(b.catalog, "filter_ids", lambda where, *args, **kw: listed.append(where) or real(where, *args, **kw))
+        real = catalog.filter_ids
+        monkeypatch.setattr(catalog, "filter_ids", lambda conn, where, *args: listed.append(where) or real(conn, where, *args))
 
         def baroque() -> int:
+            listed.clear()
             return len(b.search(images=[paths[5]], where=["style=Baroque"], k=6))
 
-        assert baroque() == 3 and listed == []  # B's own build listed its styles ahead
+        assert baroque() == 3 and listed == []  # B's own build coded its columns
         a.add([demo_art], metadata=labels("Baroque", "Baroque", "Baroque", "Rococo", "Baroque", "Ukiyo-e"))  # metadata alone
-        assert baroque() == 4 and listed == []  # listed ahead again on B, not at the search
+        assert baroque() == 4 and listed == []  # coded again on B, not listed at the search
 
 
 # -- schema migrations (Alembic), on both backends ----------------------------------------------

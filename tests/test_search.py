@@ -173,7 +173,8 @@ def test_a_filter_on_a_large_collection_checks_the_index_best_candidates(small_c
     """What a collection of more than `filtered.POST_FILTER_ABOVE` works does: the catalog checks the index's best
     candidates (POST_FILTER_FACTOR per result), and lists a filter's works only when too few of those pass; a filter
     its build counted as allowing few enough works to score exactly (`FacetVectors.value_counts`) is listed at once.
-    Each search here is a filter's first use: the catalog's listings of earlier searches are emptied."""
+    Each search here is a filter's first use: the catalog's listings of earlier searches are emptied, and its filter
+    columns set aside (what a search meets when another process changed them)."""
     from artlens.retrieval import filtered
     from artlens.store import index
 
@@ -190,6 +191,7 @@ def test_a_filter_on_a_large_collection_checks_the_index_best_candidates(small_c
     monkeypatch.setattr(filtered, "POST_FILTER_ABOVE", 0)
     monkeypatch.setattr(filtered, "POST_FILTER_FACTOR", 4)
     monkeypatch.setattr(small_collection.catalog, "filter_ids", recorded)
+    monkeypatch.setattr(small_collection.catalog, "_columns", None)
     # No style is held by more than COUNTED_ABOVE (100) of these works: each allows at most 100, which is "few"
     # unless fewer than that are scored exactly.
     assert small_collection.vectors.value_counts == {}

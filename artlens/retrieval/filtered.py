@@ -15,10 +15,12 @@ answers it ten times faster than the database's index of the same build):
    every allowed work listed and handed to the local index.
 
 A filter the catalog listed whole for an earlier search, unchanged since (`Store.listed`, `store.listings`), goes
-straight to the local index with that list: the first search with a filter pays for listing it, the next ones
-do not. The collection lists ahead the one-value filters 2 and 3 would list (`vectors.frequent_filters`, after
-each build and each write that changes filters without one), so even their first use costs no listing; a filter
-of several such values is joined from theirs.
+straight to the local index with that list, as does one the collection's filter columns decide to allow at most
+`listings.KNOWN_UP_TO` works (`store/filter_columns.py`: every filterable column coded per work, written after each
+build and each write that changes filters without one): a filter then costs no listing by the database even at its
+first use, and the post-filter's checks and 2 and 3's listings are read off the columns in memory too. Only a
+filter the columns cannot decide (a column changed since they were written, a column of too many values, a value
+longer than the catalog indexes) is asked of the database.
 
 The build's counts of frequent values (`FacetVectors.value_counts`) bound how many works a filter allows
 before anything is listed: a filter known to allow few enough goes straight to 2 (a post-filter would find
@@ -37,7 +39,7 @@ import numpy as np
 
 from artlens.retrieval import search
 from artlens.store import index, pgvectors
-from artlens.store.vectors import LISTED_UP_TO, FacetVectors, most_allowed, most_selective_first
+from artlens.store.vectors import FacetVectors, most_allowed, most_selective_first
 
 # Candidates asked of the local index per result wanted, before the catalog filters them: with k=10 that
 # is 400, which holds 10 allowed works twice over when 5% of the works near the query pass.
@@ -48,7 +50,7 @@ POST_FILTER_ABOVE = index.EXACT_FILTER_BELOW
 # pgvector when the post-filter fails: 1M works, a 2.5% filter whose works lie away from the query, p99 15-17 ms
 # at recall 0.97 listed (25,000 ids: ~5 ms) against 63 ms at 0.93 through pgvector; two such styles (~55,000 works)
 # 31 ms at 0.976 against 71 at 0.958 (docs/benchmarks.md).
-LIST_LOCALLY_BELOW = LISTED_UP_TO  # the collection lists single values up to this many ahead
+LIST_LOCALLY_BELOW = 100_000
 
 
 class Store(Protocol):

@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from artlens.errors import InputError
+from artlens.store.listings import sorted_positions
 from artlens.vocabulary import COUNT_FILTERS, PREDICTION_PREFIX, RAW_FEATURES
 
 SCHEMA_VERSION = 1
@@ -680,6 +681,46 @@ def value_counts(conn: Connection, above: int) -> dict[str, dict[str, int]]:
         for column, v, n in conn.execute(q):
             out.setdefault(prefix + column, {})[v] = int(n)
     return out
+
+
+def coded_columns(conn: Connection, max_values: int) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, tuple[str, ...]]]]:
+    """The searchable works' sorted ids, and column -> (int16 code per work, the values coded) for every metadata
+    column of at most `max_values` distinct values (by indexed prefix), every label model (`pred.MODEL`) and every
+    region count (`faces`, `people`: the count itself, at most the int16 maximum, no values); -1 where a work has
+    none (`filter_columns`). Each value's works come as one string (`_id_string`): no row object per work."""
+    ids = _ids_of(conn, sa.select(artworks.c.id).where(artworks.c.duplicate_of.is_(None)))
+    out: dict[str, tuple[np.ndarray, tuple[str, ...]]] = {}
+
+    def grouped(q: sa.Select, work: sa.ColumnElement) -> Iterator[tuple[str, Any, np.ndarray]]:
+        """(column, value, positions in `ids` of its works) per group of `q` (its two columns: name, value)."""
+        columns = list(q.selected_columns)
+        q = q.add_columns(sa.func.aggregate_strings(sa.cast(work, sa.Text), ",")).group_by(*columns)
+        for column, value, works in conn.execute(q):
+            at, found = sorted_positions(ids, np.fromstring(works or "", dtype=np.int64, sep=","))
+            yield str(column), value, at[found]
+
+    few = sa.select(meta_values.c.name).group_by(meta_values.c.name).having(sa.func.count(meta_values.c.value.distinct()) <= max_values)
+    for prefix, q, work in (
+            ("", sa.select(meta_values.c.name, meta_values.c.value).where(meta_values.c.name.in_(few)), meta_values.c.artwork_id),
+            (PREDICTION_PREFIX, sa.select(predictions.c.model, predictions.c.label), predictions.c.artwork_id)):
+        values: dict[str, list[str]] = {}
+        for column, value, at in grouped(q, work):
+            listed = values.setdefault(prefix + column, [])
+            codes = out.setdefault(prefix + column, (np.full(len(ids), -1, np.int16), ()))[0]
+            codes[at] = len(listed)
+            listed.append(str(value))
+        out.update({column: (out[column][0], tuple(listed)) for column, listed in values.items()})
+    count_column = {kind: column for column, kind in COUNT_FILTERS.items()}
+    for kind, count, at in grouped(sa.select(detections.c.kind, detections.c.count), detections.c.artwork_id):
+        if kind in count_column:
+            out.setdefault(count_column[kind], (np.full(len(ids), -1, np.int16), ()))[0][at] = min(int(count), np.iinfo(np.int16).max)
+    return ids, out
+
+
+def _ids_of(conn: Connection, q: sa.Select) -> np.ndarray:
+    """The sorted ids `q` selects, read as one string."""
+    joined = conn.execute(_id_string(q)).scalar()
+    return np.sort(np.fromstring(joined, dtype=np.int64, sep=",")) if joined else np.zeros(0, np.int64)
 
 
 def column_values(conn: Connection, columns: Sequence[str]) -> dict[str, dict[int, str]]:

@@ -7,7 +7,6 @@ and a second backend (PostgreSQL) only has to honour it. The SQL itself lives in
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -19,7 +18,8 @@ from sqlalchemy.engine import Engine
 from artlens.store import catalog, engines, migrate, pgvectors
 from artlens.store.catalog import ArtworkRow, LayoutRows, NewArtwork, RegionTable
 from artlens.store.engines import Address
-from artlens.store.listings import JOIN_UP_TO, Listings, sorted_distinct
+from artlens.store.filter_columns import MAX_VALUES, Column, FilterColumns
+from artlens.store.listings import KNOWN_UP_TO, Listings
 from artlens.vocabulary import COUNT_FILTERS, PREDICTION_PREFIX
 
 __all__ = ["Address", "ArtworkRow", "Catalog", "LayoutRows", "NewArtwork", "RegionTable"]
@@ -34,6 +34,7 @@ class Catalog:
         self.address = address
         self._published: tuple[float, dict[str, Any] | None] = (float("-inf"), None)  # when read, and what
         self.listings = Listings()  # filters' works listed earlier (a benchmark empties it to measure first uses)
+        self._columns: FilterColumns | None = None  # the collection's filter columns (`hold`)
         # A search's filter reads on PostgreSQL outside a transaction: no BEGIN and ROLLBACK round trips around each
         # (400 candidates checked: 3.1 -> 2.5 ms on 127.0.0.1, more over a network); each statement sees what was
         # committed when it began, as under READ COMMITTED in a transaction. Never for SET LOCAL (`nearest`). SQLite
@@ -211,17 +212,25 @@ class Catalog:
     def filter_ids(self, where: Sequence[tuple[str, str, str]], limit: int | None = None,
                    among: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
         """Sorted ids of indexed artworks passing every (column, op, value) condition (the first `limit`; only
-        those `among` these ids when given)."""
+        those `among` these ids when given): from an earlier listing or the filter columns when current, else
+        from the database."""
         key = _filter_key(where)
         with self._reads.connect() as conn:
             held = self.listings.get(key, lambda: catalog.filters_token(conn, where))
             if held is None:
-                # The token is read before listing (a listing is never older than its token); checks keep nothing.
-                token = None if among is not None else catalog.filters_token(conn, where)
-                ids = catalog.filter_ids(conn, where, limit, among)
-                if limit is None or len(ids) < limit:  # all of them
-                    self.listings.put(token, key, ids)
-                return ids
+                coded, token = self._current_columns(conn, where)
+                if coded is not None:
+                    if among is not None:
+                        return coded.among(where, np.asarray(among))
+                    held = cast(np.ndarray, coded.listing(where))  # (no bound: always a listing)
+                    self.listings.put(token, key, held)
+                else:
+                    # The token is read before listing (a listing is never older than its token); checks keep nothing.
+                    token = None if among is not None else catalog.filters_token(conn, where)
+                    ids = catalog.filter_ids(conn, where, limit, among)
+                    if limit is None or len(ids) < limit:  # all of them
+                        self.listings.put(token, key, ids)
+                    return ids
         if among is not None:
             return np.intersect1d(held, np.asarray(among, dtype=np.int64))
         return held if limit is None else held[:limit]
@@ -231,69 +240,62 @@ class Catalog:
         with self._reads.connect() as conn:
             return catalog.value_counts(conn, above)
 
-    def list_ahead(self, filters: Sequence[Sequence[tuple[str, str, str]]]) -> list[tuple[str, np.ndarray]]:
-        """Each filter's token, then its sorted ids as `filter_ids` lists them: what the collection keeps on disk for
-        the processes that serve it (`store/listed_file.py`, `hold`); empty in a catalog without tokens. Nothing is
-        kept in this process."""
+    def filter_columns(self) -> FilterColumns | None:
+        """Every filterable column coded per work, each with its filter token read before it (`filter_columns`): what
+        the collection keeps on disk for the processes that serve it (`store/columns_file.py`, `hold`); None in a
+        catalog without tokens. Nothing is kept in this process."""
         with self._reads.connect() as conn:
-            tokens = catalog.filters_tokens(conn, filters)  # read first: a listing is never older than its token
-            if not filters or tokens[0] is None:
-                return []
-            return [(str(token), catalog.filter_ids(conn, where)) for token, where in zip(tokens, filters)]
+            detected = catalog.detected_kinds(conn)
+            columns = [*catalog.metadata_columns(conn), *(PREDICTION_PREFIX + m for m in catalog.prediction_models(conn)),
+                       *(c for c, kind in COUNT_FILTERS.items() if kind in detected)]
+            tokens = catalog.filters_tokens(conn, [[(c, "=", "")] for c in columns] or [[]])
+            if tokens[0] is None:
+                return None
+            ids, coded = catalog.coded_columns(conn, MAX_VALUES)  # read after the tokens: never older than they are
+        return FilterColumns(ids, {c: Column(str(t), *coded[c]) for c, t in zip(columns, tokens) if c in coded})
 
-    def hold(self, built: Mapping[tuple[tuple[str, str, str], ...], tuple[str, np.ndarray]]) -> None:
-        """Answer filters from listings made ahead (`listed_file.read`: filter -> (token, ids)), each while its
-        filter's token stays the one it was listed under."""
-        self.listings.seed({_filter_key(where): listing for where, listing in built.items()})
+    def hold(self, columns: FilterColumns | None) -> None:
+        """Decide filters from these columns (`columns_file.read`), each column while its filter token stays the one
+        it was coded under."""
+        self._columns = columns
 
     def outdated_ahead(self) -> bool:
-        """Whether a write to one kind of column alone (labels, merged metadata: no works added, so no build follows)
-        outdated a listing made ahead that this catalog holds (`hold`): one query."""
-        built = self.listings.made_ahead()
-        if not built:
+        """Whether a write to one kind of column alone (labels, merged metadata, detections: no works added, so no
+        build follows) outdated a column this catalog holds (`hold`): one query."""
+        held = self._columns
+        if held is None or not held.columns:
             return False
-        filters = [cast(tuple[tuple[str, str, str], ...], where) for where in built]  # held by `_filter_key`
         with self._reads.connect() as conn:
-            now = catalog.filters_tokens(conn, filters)
-        # Works added or replaced are listed again by the build that follows them.
-        return any(catalog.only_kinds_changed(listed, token) for (listed, _), token in zip(built.values(), now))
+            now = catalog.filters_tokens(conn, [[(c, "=", "")] for c in held.columns])
+        # Works added or replaced are coded again by the build that follows them.
+        return any(catalog.only_kinds_changed(col.token, token) for col, token in zip(held.columns.values(), now))
 
     def listed(self, where: Sequence[tuple[str, str, str]]) -> np.ndarray | None:
-        """The works `where` allows as `filter_ids` listed them earlier (or as they were listed ahead), when nothing
-        changed since; a filter of several values joined from its values' listings when each is held (`_joined`);
-        else None (no query when nothing is held)."""
-        def token() -> str | None:
-            with self._reads.connect() as conn:
-                return catalog.filters_token(conn, where)
-
-        held = self.listings.get(_filter_key(where), token)
-        return self._joined(where) if held is None and len(where) > 1 else held
-
-    def _joined(self, where: Sequence[tuple[str, str, str]]) -> np.ndarray | None:
-        """The works of `where`, made of `=` conditions only, from its single values' listings when every one is held
-        and current: each column's values joined, the columns intersected, and kept for the next search; None
-        otherwise, or when the values hold more than `listings.JOIN_UP_TO` works together."""
-        by_column: dict[str, list[list[tuple[str, np.ndarray]]]] = {}
-        for column, op, value in where:
-            held = self.listings.peek(((column, op, value),)) if op == "=" and column not in COUNT_FILTERS else []
-            if not held:
-                return None
-            by_column.setdefault(column, []).append(held)
-        if sum(len(held[0][1]) for values in by_column.values() for held in values) > JOIN_UP_TO:
-            return None  # a broad filter: its post-filter costs less than joining
+        """The works `where` allows as `filter_ids` listed them earlier, or as the filter columns decide them when
+        current and they allow at most `listings.KNOWN_UP_TO` (a broader filter's post-filter costs less than
+        searching its list), when nothing changed since; else None (no query when neither is held)."""
+        key = _filter_key(where)
         with self._reads.connect() as conn:
-            *tokens, token = catalog.filters_tokens(conn, [*([(column, "=", "")] for column in by_column), where])
-        now = dict(zip(by_column, tokens))
-        # Each value's listing under its column's token now (an earlier search's may be outdated, the one made ahead not).
-        sets = []
-        for column, values in by_column.items():
-            current = [next((ids for listed, ids in held if listed == now[column]), None) for held in values]
-            if any(ids is None for ids in current):
-                return None
-            sets.append(_union([ids for ids in current if ids is not None]))
-        ids = functools.reduce(lambda a, b: np.intersect1d(a, b, assume_unique=True), sets)
-        self.listings.put(token, _filter_key(where), ids)
+            held = self.listings.get(key, lambda: catalog.filters_token(conn, where))
+            if held is not None:
+                return held
+            coded, token = self._current_columns(conn, where)
+        if coded is None:
+            return None
+        ids = coded.listing(where, up_to=KNOWN_UP_TO)
+        if ids is not None:
+            self.listings.put(token, key, ids)
         return ids
+
+    def _current_columns(self, conn: Any, where: Sequence[tuple[str, str, str]]) -> tuple[FilterColumns | None, str | None]:
+        """The held filter columns when they decide `where` and each of its columns' tokens is current (one query),
+        with `where`'s own token (to keep what they list under); else (None, None)."""
+        held = self._columns
+        if held is None or not held.answers(where):
+            return None, None
+        needed = held.needed(where)
+        *now, token = catalog.filters_tokens(conn, [*([(c, "=", "")] for c in needed), where])
+        return (held, token) if all(held.columns[c].token == t for c, t in zip(needed, now)) else (None, None)
 
     # -- facet vectors in PostgreSQL (pgvectors.py) --------------------------------------------
 
@@ -556,11 +558,6 @@ class Catalog:
         """facet -> (method, info, when made, works, works placed since the layout) of every stored map."""
         with self.engine.connect() as conn:
             return catalog.layout_facets(conn)
-
-
-def _union(parts: Sequence[np.ndarray]) -> np.ndarray:
-    """The sorted ids in any of `parts` (sorted each)."""
-    return parts[0] if len(parts) == 1 else sorted_distinct(np.concatenate(parts))
 
 
 def _filter_key(where: Sequence[tuple[str, str, str]]) -> tuple[tuple[str, str, str], ...]:

@@ -44,9 +44,9 @@ from artlens.errors import CollectionError
 from artlens.features.facets import DEFAULT_WEIGHTS, FACETS, TRANSFORM_SPECS, FacetTransform, fit_transform
 from artlens.machine import usable_cores
 from artlens.retrieval.duplicates import NearDuplicate, find_near_duplicates
-from artlens.store.catalog import META_VALUE_CHARS, indexed_value
+from artlens.store.catalog import indexed_value
 from artlens.store.database import Catalog
-from artlens.vocabulary import COUNT_FILTERS, LEARNED_STYLE, PREDICTION_PREFIX
+from artlens.vocabulary import COUNT_FILTERS, LEARNED_STYLE
 
 if TYPE_CHECKING:
     from artlens.learn.style_space import StyleSpace
@@ -63,14 +63,6 @@ StateKey = tuple[int, int, int]  # (inode, mtime_ns, size) of state.json: a new 
 # A build counts the works holding each metadata value and predicted label held by more than this many (at most
 # a hundredth of the works a filter may allow to be scored exactly): how many a filter allows, known in advance.
 COUNTED_ABOVE = 100
-# The collection lists ahead (`frequent_filters`, `store/listed_file.py`) each counted value held by at most
-# LISTED_UP_TO works: filtered search lists those itself when its post-filter fails or at once
-# (`filtered.LIST_LOCALLY_BELOW`; at 1M works 16,000-38,000 ids took 4-9 ms, the most of a first use's 15-20 ms p99;
-# two styles' 55,000 ~20 ms, still under a third of pgvector's filtered scan for works away from the query).
-# Most works first, up to LISTED_IDS ids in all (32 MB on disk, memory-mapped: read only where a search uses them);
-# the values left out are the cheapest to list.
-LISTED_UP_TO = 100_000
-LISTED_IDS = 4_000_000
 
 
 @dataclass
@@ -221,27 +213,6 @@ def build(store: Catalog, directory: Path, raw_dims: dict[str, int], spaces: dic
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # gone after a swap; after a failure, nothing to keep
     return load(directory)
-
-
-def frequent_filters(counts: Mapping[str, Mapping[str, int]], up_to: int = LISTED_UP_TO,
-                     budget: int = LISTED_IDS) -> list[list[tuple[str, str, str]]]:
-    """The one-value filters a collection lists ahead: each counted value (`catalog.value_counts`) held by at most
-    `up_to` works, most works first, as many as hold `budget` ids together. Metadata values cut to their indexed
-    prefix are left out (the prefix is not the value a filter names)."""
-    held = sorted(((n, column, value) for column, values in counts.items() for value, n in values.items()
-                   if n <= up_to and column not in COUNT_FILTERS and not _maybe_cut(column, value)),
-                  key=lambda t: (-t[0], t[1], t[2]))
-    out, total = [], 0
-    for n, column, value in held:
-        if total + n <= budget:
-            out.append([(column, "=", value)])
-            total += n
-    return out
-
-
-def _maybe_cut(column: str, value: str) -> bool:
-    """A counted metadata value as long as its indexed prefix: it may be the start of longer values."""
-    return not column.startswith(PREDICTION_PREFIX) and len(value) >= META_VALUE_CHARS
 
 
 def most_allowed(counts: Mapping[str, Mapping[str, int]] | None, where: Sequence[tuple[str, str, str]]) -> int | None:
