@@ -332,6 +332,7 @@ class Collection:
                         from artlens.store import vectors
 
                         _publish_vectors(target, vectors.load(directory / VECTORS_DIR))
+                    _write_filter_columns(target, directory)  # under the copy's own tokens
             finally:
                 target.close()
         return MigrateReport(source=str(self._store.address), dest=str(address), directory=str(directory), rows=rows)
@@ -438,12 +439,7 @@ class Collection:
         """Code every filterable column of the catalog into this folder's file for every process serving the
         collection (`_hold_columns`, `store/filter_columns.py`): after a build, and after writes that change what
         filters pass without one (about 1 s at 1M works)."""
-        from artlens.store import columns_file
-
-        columns = self._store.filter_columns()
-        if columns is not None:
-            columns_file.write(self.directory / FILTER_COLUMNS_FILE, columns)
-        (self.directory / "listed-filters.bin").unlink(missing_ok=True)  # what ArtLens before 2026-12-01 listed ahead
+        _write_filter_columns(self._store, self.directory)
 
     def _hold_columns(self) -> None:
         """Hand the catalog this folder's filter columns when the file changed since (a stat per search); the catalog
@@ -1296,6 +1292,16 @@ class Collection:
 # took 11 minutes on 2 cores, and every build (each add) makes the tables anew; searches by one facet use the
 # local FAISS indexes.
 PUBLISHED_FACETS = (JOINT,)
+
+
+def _write_filter_columns(store: Catalog, directory: Path) -> None:
+    """Code `store`'s filterable columns into `directory`'s file (`Collection._code_filters`)."""
+    from artlens.store import columns_file
+
+    columns = store.filter_columns()
+    if columns is not None:
+        columns_file.write(directory / FILTER_COLUMNS_FILE, columns)
+    (directory / "listed-filters.bin").unlink(missing_ok=True)  # what ArtLens before 2026-12-01 listed ahead
 
 
 def _publish_vectors(store: Catalog, vecs: FacetVectors) -> None:

@@ -76,6 +76,9 @@ class Paths:
     def published_vectors(self, fresh_within: float = 0.0) -> dict[str, Any] | None:
         return self.store.published_vectors(fresh_within)
 
+    def decides(self, where):  # type: ignore[no-untyped-def]
+        return self.store.decides(where)
+
     def listed(self, where):  # type: ignore[no-untyped-def]
         held = self.store.listed(where)
         if held is not None:

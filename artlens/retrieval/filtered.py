@@ -26,7 +26,7 @@ The build's counts of frequent values (`FacetVectors.value_counts`) bound how ma
 before anything is listed: a filter known to allow few enough goes straight to 2 (a post-filter would find
 too few of them among its candidates: 1% of 1M works, 15 -> 9 ms), and one known to allow more skips 2's
 listing when 1 fails, and goes to the local index rather than pgvector when it allows at most
-`LIST_LOCALLY_BELOW`. (Listing a filter of 2.5-5% whole at once instead of trying 1 was slower: 25,000-50,000
+`LIST_LOCALLY_BELOW` or the filter columns decide it (`Store.decides`). (Listing a filter of 2.5-5% whole at once instead of trying 1 was slower: 25,000-50,000
 ids take 5-18 ms to list at 1M works, more than a post-filter that fails a third of the time costs on average.)
 """
 
@@ -47,9 +47,10 @@ POST_FILTER_FACTOR = 40
 # Collections up to this many works list a filter's works outright (a few ms at this size).
 POST_FILTER_ABOVE = index.EXACT_FILTER_BELOW
 # A filter known to allow at most this many works is listed and handed to the local index rather than asked of
-# pgvector when the post-filter fails: 1M works, a 2.5% filter whose works lie away from the query, p99 15-17 ms
-# at recall 0.97 listed (25,000 ids: ~5 ms) against 63 ms at 0.93 through pgvector; two such styles (~55,000 works)
-# 31 ms at 0.976 against 71 at 0.958 (docs/benchmarks.md).
+# pgvector when the post-filter fails and the filter columns cannot list it (they list any size): 1M works, a 2.5%
+# filter whose works lie away from the query, p99 15-17 ms at recall 0.97 listed by the database (25,000 ids: ~5 ms)
+# against 63 ms at 0.93 through pgvector; two such styles (~55,000 works) 31 ms at 0.976 against 71 at 0.958
+# (docs/benchmarks.md).
 LIST_LOCALLY_BELOW = 100_000
 
 
@@ -65,6 +66,8 @@ class Store(Protocol):
     def published_vectors(self, fresh_within: float = 0.0) -> dict[str, Any] | None: ...
 
     def listed(self, where: Sequence[tuple[str, str, str]]) -> np.ndarray | None: ...
+
+    def decides(self, where: Sequence[tuple[str, str, str]]) -> bool: ...
 
 
 def rank(store: Store, vectors: FacetVectors, query: dict[str, np.ndarray], weights: dict[str, float], k: int,
@@ -93,7 +96,9 @@ def rank(store: Store, vectors: FacetVectors, query: dict[str, np.ndarray], weig
         allowed = store.filter_ids(where, limit=listed_below + 1)
         if len(allowed) <= listed_below:
             return search.rank(vectors, query, weights, k, allowed, exclude)
-    if published is not None and (most is None or most > LIST_LOCALLY_BELOW):
+    # pgvector for a broad filter only when listing it means asking the database: the filter columns list any filter
+    # in a few ms (1M works, six styles away from the query, 15%: p99 ~20 ms through the local index).
+    if published is not None and (most is None or most > LIST_LOCALLY_BELOW) and not store.decides(where):
         hits = _from_database(store, vectors, query, weights, k, exclude, published, where)
         if hits is not None:
             return hits

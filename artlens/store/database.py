@@ -287,6 +287,11 @@ class Catalog:
             self.listings.put(token, key, ids)
         return ids
 
+    def decides(self, where: Sequence[tuple[str, str, str]]) -> bool:
+        """Whether the held filter columns decide `where` now (its columns' tokens current: one query)."""
+        with self._reads.connect() as conn:
+            return self._current_columns(conn, where)[0] is not None
+
     def _current_columns(self, conn: Any, where: Sequence[tuple[str, str, str]]) -> tuple[FilterColumns | None, str | None]:
         """The held filter columns when they decide `where` and each of its columns' tokens is current (one query),
         with `where`'s own token (to keep what they list under); else (None, None)."""
