@@ -488,11 +488,11 @@ class Collection:
         from artlens.store.lock import WriterLock
 
         self._hold_columns()
-        if not self._store.outdated_ahead():
+        if not self._store.columns_outdated():
             return
         with WriterLock(self.directory).hold("build", wait=float("inf")):
             self._hold_columns()  # another process of this machine may have coded them meanwhile
-            if self._store.outdated_ahead():
+            if self._store.columns_outdated():
                 self._code_filters()
 
     def _share_model(self, path: Path) -> None:

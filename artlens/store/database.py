@@ -259,7 +259,7 @@ class Catalog:
         it was coded under."""
         self._columns = columns
 
-    def outdated_ahead(self) -> bool:
+    def columns_outdated(self) -> bool:
         """Whether a write to one kind of column alone (labels, merged metadata, detections: no works added, so no
         build follows) outdated a column this catalog holds (`hold`): one query."""
         held = self._columns

@@ -47,9 +47,10 @@ class Column:
     _code_of: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
     _by_value: list[np.ndarray] = field(default_factory=list, compare=False, repr=False)  # see `_inverted`
 
+    def __post_init__(self) -> None:
+        self._code_of.update((v, i) for i, v in enumerate(self.values))  # whole before any search reads it
+
     def code(self, value: str) -> int | None:
-        if not self._code_of and self.values:
-            self._code_of.update((v, i) for i, v in enumerate(self.values))
         return self._code_of.get(value)
 
     def count(self, code: int) -> int:
@@ -70,11 +71,13 @@ class Column:
         """[positions of the works ordered by code (-1 first), where each code's run starts (code c at c + 1)]: made
         at a column's first use in a process (~10 ms at 1M works), so a value's works are a slice (25,000: ~0.1 ms;
         compared and gathered from the whole column: ~1 ms)."""
-        if not self._by_value:
+        made = self._by_value
+        if not made:  # two threads may both make it: the same arrays, put in place whole (one slice assignment)
             order = np.argsort(self.codes, kind="stable").astype(np.int32)
             runs = np.bincount(self.codes.astype(np.int32) + 1, minlength=len(self.values) + 1)
-            self._by_value.extend([order, np.concatenate(([0], np.cumsum(runs)))])
-        return self._by_value
+            made = [order, np.concatenate(([0], np.cumsum(runs)))]
+            self._by_value[:] = made
+        return made
 
 
 @dataclass(frozen=True)
