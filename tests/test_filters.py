@@ -158,7 +158,7 @@ def test_filter_columns_decide_filters_exactly_as_the_database_does(collection_d
             for among in ([a, b], [e, c, 10**6], []):
                 assert coded.among(where, np.array(among, dtype=np.int64)).tolist() == cat.filter_ids(where, among=among).tolist()
         for where in ([("title", "=", LONG + "2")], [("title", "!=", LONG + "2")], [("people", ">=", "1")], [("era", ">=", "old")],
-                      [("faces", ">=", "many")]):
+                      [("faces", ">=", "many")], [("faces", ">=", "\u00b2")], [("faces", ">=", "40000")]):
             assert not coded.answers(where), where  # the database answers (or refuses) these
         with pytest.MonkeyPatch.context() as m:
             m.setattr(database, "MAX_VALUES", 2)  # style and era have three values (title one: its works share a prefix)

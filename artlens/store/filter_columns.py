@@ -95,7 +95,7 @@ class FilterColumns:
             if column not in self.columns:
                 return False
             if column in COUNT_FILTERS:
-                if op not in _COMPARE or not value.strip().lstrip("-").isdigit() or abs(int(value)) >= COUNT_MAX:
+                if op not in _COMPARE or not value.strip().lstrip("-").isdecimal() or abs(int(value)) >= COUNT_MAX:
                     return False
             elif op not in ("=", "!=") or (not column.startswith(PREDICTION_PREFIX) and len(value) > META_VALUE_CHARS):
                 return False
