@@ -1,5 +1,5 @@
 """A collection's filter columns on disk (`store/filter_columns.py`): written by the process that changed the catalog
-(`Collection` after a build, `annotate`, `detect` or merged metadata) and read by every process that serves the
+(`Collection` after a build, `annotate`, `detect`, merged metadata or `migrate`) and read by every process that serves the
 collection (`Catalog.hold`).
 
 One file, replaced whole (`os.replace`), so a reader sees one writer's columns or another's, never half of each:
