@@ -79,6 +79,12 @@ class Paths:
     def decides(self, where):  # type: ignore[no-untyped-def]
         return self.store.decides(where)
 
+    def allowed_mask(self, where, ids):  # type: ignore[no-untyped-def]
+        mask = self.store.allowed_mask(where, ids)
+        if mask is not None:
+            self.calls.append("columns' mask")
+        return mask
+
     def listed(self, where):  # type: ignore[no-untyped-def]
         held = self.store.listed(where)
         if held is not None:
@@ -87,7 +93,8 @@ class Paths:
 
     def answered(self) -> None:
         calls = self.calls
-        path = ("held" if "held" in calls else "pgvector" if "pgvector" in calls else "listed all" if "listed all" in calls
+        path = ("held" if "held" in calls else "columns' mask" if "columns' mask" in calls else "pgvector" if "pgvector" in calls
+                else "listed all" if "listed all" in calls
                 else "listed, exact" if "listed" in calls else "post-filter" if calls else "no filter")
         self.seen[path] += 1
         self.calls = []

@@ -159,6 +159,23 @@ def test_a_forced_strategy_answers_as_documented(small, approx_pq):
         pq_index.search(pq_q, 5, allowed_ids=allowed, strategy="fastest")
 
 
+@pytest.mark.parametrize("share", [0.01, 0.3])
+def test_a_mask_over_the_index_rows_answers_as_the_ids_it_allows(approx_pq, share, monkeypatch):
+    """A filter decided over the same works as the index (`allowed_mask`, one per row) gives what its ids would:
+    scored exactly when few, through the selector when many."""
+    monkeypatch.setattr(artlens.store.index, "EXACT_FILTER_BELOW", 1_000)
+    monkeypatch.setattr(artlens.store.index, "POSTFILTER_SHARE", 2.0)  # the ids' way: no post-filter either
+    index, x, ids = approx_pq
+    q = unit_vectors(20, x.shape[1], seed=8)
+    mask = np.random.default_rng(9).random(len(ids)) < share
+    by_mask = index.search(q, 10, allowed_mask=mask)
+    by_ids = index.search(q, 10, allowed_ids=ids[mask])
+    np.testing.assert_array_equal(by_mask[1], by_ids[1])
+    assert np.isin(by_mask[1], ids[mask]).all()
+    with pytest.raises(ValueError, match="rows for an index"):
+        index.search(q, 10, allowed_mask=mask[1:])
+
+
 def test_broad_unsorted_filter_falls_back_to_selector(approx_pq, monkeypatch):
     index, x, ids = approx_pq
     monkeypatch.setattr(artlens.store.index, "EXACT_FILTER_BELOW", 1_000)

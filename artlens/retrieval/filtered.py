@@ -12,8 +12,9 @@ answers it ten times faster than the database's index of the same build):
    whenever the filter allows a fair share of the works near the query;
 2. otherwise the catalog lists the first `index.EXACT_FILTER_BELOW + 1` works that pass: if that is all of them
    they are scored exactly;
-3. otherwise the database's vector index with the filter in the same SQL query (published vectors), or
-   every allowed work listed and handed to the local index.
+3. otherwise the local index among the works the filter columns allow, as a mask of its rows, when the columns
+   decide the filter over this build's works (`Store.allowed_mask`); else the database's vector index with the
+   filter in the same SQL query (published vectors), or every allowed work listed and handed to the local index.
 
 A filter the catalog listed whole for an earlier search, unchanged since (`Store.listed`, `store.listings`), goes
 straight to the local index with that list, as does one the collection's filter columns decide to allow at most
@@ -71,6 +72,8 @@ class Store(Protocol):
 
     def decides(self, where: Sequence[tuple[str, str, str]]) -> bool: ...
 
+    def allowed_mask(self, where: Sequence[tuple[str, str, str]], ids: np.ndarray) -> np.ndarray | None: ...
+
 
 def rank(store: Store, vectors: FacetVectors, query: dict[str, np.ndarray], weights: dict[str, float], k: int,
          where: Sequence[tuple[str, str, str]], exclude: set[int] | frozenset[int] = frozenset(),
@@ -98,8 +101,13 @@ def rank(store: Store, vectors: FacetVectors, query: dict[str, np.ndarray], weig
         allowed = store.filter_ids(where, limit=listed_below + 1)
         if len(allowed) <= listed_below:
             return search.rank(vectors, query, weights, k, allowed, exclude)
+    # The filter columns' answer over this build's works is a mask of the indexes' rows: no ids listed or mapped (1M
+    # works, six styles away from the query, 15%: p99 13.4 -> 8.7 ms on a quiet machine).
+    mask = store.allowed_mask(where, vectors.ids)
+    if mask is not None:
+        return search.rank(vectors, query, weights, k, exclude=exclude, nearest=_masked(vectors, mask))
     # pgvector for a broad filter only when listing it means asking the database: the filter columns list any filter
-    # in a few ms (1M works, six styles away from the query, 15%: p99 ~20 ms through the local index).
+    # in a few ms (columns of other works than this build's: listed for the local index).
     if published is not None and (most is None or most > LIST_LOCALLY_BELOW) and not store.decides(where):
         hits = _from_database(store, vectors, query, weights, k, exclude, published, where)
         if hits is not None:
@@ -126,6 +134,15 @@ def _post_filtered(store: Store, vectors: FacetVectors, query: dict[str, np.ndar
 
     hits = search.rank(vectors, query, weights, k, exclude=exclude, nearest=nearest)
     return None if short or len(hits) < k else hits
+
+
+def _masked(vectors: FacetVectors, mask: np.ndarray) -> Callable[[str, np.ndarray, int], np.ndarray]:
+    """Candidates from each facet's local index among the rows `mask` allows."""
+    def nearest(facet: str, q: np.ndarray, n: int) -> np.ndarray:
+        found = vectors.index(facet).search(q[None, :], n, allowed_mask=mask)[1][0]
+        return found[found >= 0]
+
+    return nearest
 
 
 def _from_database(store: Store, vectors: FacetVectors, query: dict[str, np.ndarray], weights: dict[str, float], k: int,

@@ -287,6 +287,13 @@ class Catalog:
             self.listings.put(token, key, ids)
         return ids
 
+    def allowed_mask(self, where: Sequence[tuple[str, str, str]], ids: np.ndarray) -> np.ndarray | None:
+        """Which of `ids` (a vector build's sorted ids) `where` allows, a boolean each, when the held filter columns
+        decide it now and hold exactly these works (a build and the columns coded after it do); else None."""
+        with self._reads.connect() as conn:
+            coded = self._current_columns(conn, where)[0]
+        return coded.passing(where) if coded is not None and coded.holds_exactly(ids) else None
+
     def decides(self, where: Sequence[tuple[str, str, str]]) -> bool:
         """Whether the held filter columns decide `where` now (its columns' tokens current: one query)."""
         with self._reads.connect() as conn:

@@ -167,10 +167,13 @@ class VectorIndex:
         return view
 
     def search(self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None, *,
-               strategy: Strategy = "auto", ordered: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+               strategy: Strategy = "auto", ordered: int | None = None,
+               allowed_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k by cosine: (scores (Q, k) float32, ids (Q, k) int64); missing results are id -1, score -inf.
 
-        `allowed_ids` restricts results to those catalog ids (ids not in the index are ignored).
+        `allowed_ids` restricts results to those catalog ids (ids not in the index are ignored); `allowed_mask`
+        (instead) to the rows where it is True, one per vector in the order the index was built (a filter decided
+        over the same works needs no mapping of ids to rows: 148,000 of 1M ids took 1.5 ms).
         `strategy` says how such a filtered search is answered (it does not matter without a filter):
 
         - ``"auto"`` (the default): an approximate index answers filters allowing at least
@@ -200,7 +203,12 @@ class VectorIndex:
         # A user search is one query: FAISS with 2 OpenMP threads gave the same median and a p99 of
         # 20-28 ms instead of 1-6 ms on the 2-vCPU reference machine (barrier waits). Batches keep them.
         with _faiss_threads(1) if len(q) < SMALL_BATCH else nullcontext():
-            scores, ids = self._search(q, k, allowed_ids, strategy, min(k, ordered or k))
+            if allowed_mask is not None:
+                if len(allowed_mask) != len(self):
+                    raise ValueError(f"allowed_mask has {len(allowed_mask)} rows for an index of {len(self)}")
+                scores, ids = self._filtered(q, k, np.empty(0, np.int64), np.asarray(allowed_mask, bool), strategy)
+            else:
+                scores, ids = self._search(q, k, allowed_ids, strategy, min(k, ordered or k))
         scores = np.ascontiguousarray(scores, np.float32)
         ids = np.ascontiguousarray(ids, np.int64)
         scores[ids < 0] = -np.inf  # FAISS pads with -FLT_MAX
@@ -229,20 +237,25 @@ class VectorIndex:
                 if complete:
                     return scores, ids
             rows, mask = self._allowed_rows(allowed)
-            n = len(self)
-            count = len(rows) if mask is None else int(np.count_nonzero(mask))
-            if count == 0:
-                scores, ids = np.full((len(q), k), -np.inf, np.float32), np.full((len(q), k), -1, np.int64)
-            elif strategy == "exact" or (strategy == "auto" and (
-                    self.kind == "exact" or count <= EXACT_FILTER_BELOW
-                    or (self.kind == "hnsw" and count < HNSW_MIN_FILTER_FRACTION * n))):
-                scores, ids = self._exact_subset(q, k, rows if mask is None else np.flatnonzero(mask))
-            else:
-                if mask is None:
-                    mask = np.zeros(n, bool)
-                    mask[rows] = True
-                scores, ids = self._selector_search(q, k, mask)
+            scores, ids = self._filtered(q, k, rows, mask, strategy)
         return scores, ids
+
+    def _filtered(self, q: np.ndarray, k: int, rows: np.ndarray, mask: np.ndarray | None,
+                  strategy: Strategy) -> tuple[np.ndarray, np.ndarray]:
+        """Search among the allowed rows (sorted `rows`, or `mask` when given): scored exactly when few, else by the
+        approximate index with a bitmap selector."""
+        n = len(self)
+        count = len(rows) if mask is None else int(np.count_nonzero(mask))
+        if count == 0:
+            return np.full((len(q), k), -np.inf, np.float32), np.full((len(q), k), -1, np.int64)
+        if strategy == "exact" or (strategy in ("auto", "post_filter") and (
+                self.kind == "exact" or count <= EXACT_FILTER_BELOW
+                or (self.kind == "hnsw" and count < HNSW_MIN_FILTER_FRACTION * n))):
+            return self._exact_subset(q, k, rows if mask is None else np.flatnonzero(mask))
+        if mask is None:
+            mask = np.zeros(n, bool)
+            mask[rows] = True
+        return self._selector_search(q, k, mask)
 
     def _post_filtered(self, q: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
         """Broad filters: search unfiltered for enough extra results, keep the allowed ones.
