@@ -62,10 +62,9 @@ class Column:
         """Sorted positions of the works holding any of these values' `codes`: slices of the inverted index, merged."""
         order, bounds = self._inverted()
         parts = [order[bounds[c + 1]:bounds[c + 2]] for c in codes]
-        # Each slice is sorted: a stable sort (timsort) of their concatenation merges runs.
         if len(parts) < 2:
             return parts[0] if parts else np.zeros(0, np.int32)
-        return np.sort(np.concatenate(parts), kind="stable")
+        return np.sort(np.concatenate(parts))  # distinct positions: no need of a stable sort (50,000: 0.15 against 0.6 ms)
 
     def _inverted(self) -> list[np.ndarray]:
         """[positions of the works ordered by code (-1 first), where each code's run starts (code c at c + 1)]: made
@@ -160,9 +159,7 @@ class FilterColumns:
         alone = fewest is not None and len(held) == 1 and len(where) == len(wanted[fewest])  # that column's values only
         if alone and up_to is not None and held[fewest] > up_to:  # type: ignore[index]
             return None  # known to hold more
-        # Merging the runs of values held by many works costs more than comparing every work (1M works: 50 values of
-        # 10,000 works 24 ms, against 3); either is cheap for a few works.
-        if fewest is not None and held[fewest] <= max(len(self.ids) // 8, 10_000):
+        if fewest is not None:  # (1M works: five values' 50,000 works 0.6 ms, 50 values' 500,000 2.3; compared: 1.1, 2.9)
             rows = self.columns[fewest].rows_of(wanted[fewest])
             rows = rows if alone else rows[self.passing(where, rows)]
         else:
