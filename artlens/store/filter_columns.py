@@ -122,18 +122,14 @@ class FilterColumns:
         comparison fails where no detector looked."""
         n = len(self.ids) if isinstance(rows, slice) else len(rows)
         ok = np.ones(n, dtype=bool)
-        wanted: dict[str, list[int]] = {}
         for column, op, value in where:
             col = self.columns[column]
             if column in COUNT_FILTERS:
                 counts = col.codes[rows]
                 ok &= (counts >= 0) & _COMPARE[op](counts, int(value))  # within int16: `answers`
-            elif op == "=":
-                code = col.code(indexed_value(column, value))
-                wanted.setdefault(column, []).extend([] if code is None else [code])
-            elif (code := col.code(indexed_value(column, value))) is not None:
+            elif op == "!=" and (code := col.code(indexed_value(column, value))) is not None:
                 ok &= col.codes[rows] != code
-        for column, codes_wanted in wanted.items():
+        for column, codes_wanted in self._wanted(where).items():
             codes = self.columns[column].codes[rows]
             if not codes_wanted:
                 ok[:] = False
@@ -149,11 +145,7 @@ class FilterColumns:
         """Sorted ids of the works `where` allows (a copy); None when more than `up_to` do. With `=` values, read
         from the column whose values hold the fewest works (`rows_of`) and only those works checked against the
         rest; else every work compared."""
-        wanted: dict[str, list[int]] = {}
-        for column, op, value in where:
-            if op == "=" and column not in COUNT_FILTERS:
-                code = self.columns[column].code(indexed_value(column, value))
-                wanted.setdefault(column, []).extend([] if code is None else [code])
+        wanted = self._wanted(where)
         held = {column: sum(self.columns[column].count(c) for c in codes) for column, codes in wanted.items()}
         fewest = min(held, key=held.__getitem__, default=None)
         alone = fewest is not None and len(held) == 1 and len(where) == len(wanted[fewest])  # that column's values only
@@ -165,6 +157,16 @@ class FilterColumns:
         else:
             rows = np.flatnonzero(self.passing(where))
         return None if up_to is not None and len(rows) > up_to else np.asarray(self.ids[rows])
+
+    def _wanted(self, where: Sequence[tuple[str, str, str]]) -> dict[str, list[int]]:
+        """Column -> the codes of its `=` values in `where` (alternatives; a value no work holds has none), for each
+        value column with an `=`."""
+        wanted: dict[str, list[int]] = {}
+        for column, op, value in where:
+            if op == "=" and column not in COUNT_FILTERS:
+                code = self.columns[column].code(indexed_value(column, value))
+                wanted.setdefault(column, []).extend([] if code is None else [code])
+        return wanted
 
     def among(self, where: Sequence[tuple[str, str, str]], candidates: np.ndarray) -> np.ndarray:
         """The sorted ids of `candidates` that pass `where` (works not among these columns' do not)."""
